@@ -1,0 +1,197 @@
+#include "cli/client_command.h"
+
+#include <iostream>
+#include <memory>
+
+#include "cli/output.h"
+#include "offsync/client.h"
+
+namespace offsync::cli {
+namespace {
+
+struct ClientArgs {
+  std::string db;
+  std::string server, ipc_service, token, app_version, os_version;  // used by the commands that talk to a server
+  bool json = false;
+  std::vector<std::string> put_args;  // COLLECTION [RECORD] JSON
+  std::string collection, record, body, mutation;
+};
+
+Result<nlohmann::json> parse_json_arg(const std::string& text, const char* what) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return Status::invalid_argument(std::string(what) + " is not valid JSON: " + e.what());
+  }
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump() << "\n"; }
+
+int print_mutation_id(const ClientArgs& a, const Result<std::string>& id, const std::string& record) {
+  if (!id) return fail(id.status());
+  if (a.json) {
+    print_json({{"mutation", id->empty() ? nlohmann::json() : nlohmann::json(*id)}, {"collection", a.collection},
+                {"record", record}});
+  } else if (id->empty()) {
+    std::cout << "nothing to send: the record was created offline and never sent\n";
+  } else {
+    std::cout << *id << "\n";
+  }
+  return 0;
+}
+
+int run(CLI::App* cmd, ClientArgs& a) {
+  ClientOptions options;
+  options.path = a.db;
+  auto opened = Client::open(options);
+  if (!opened) return fail(opened.status());
+  Client& client = **opened;
+  const std::string name = cmd->get_name();
+
+  if (name == "put") {
+    a.collection = a.put_args[0];
+    a.body = a.put_args.back();
+    auto fields = parse_json_arg(a.body, "payload");
+    if (!fields) return fail(fields.status());
+    if (a.put_args.size() == 3) return print_mutation_id(a, client.put(a.collection, a.put_args[1], *fields), a.put_args[1]);
+    auto created = client.create(a.collection, *fields);
+    if (!created) return fail(created.status());
+    return print_mutation_id(a, created->mutation_id, created->record_id);
+  }
+  if (name == "patch") {
+    auto patch = parse_json_arg(a.body, "patch");
+    if (!patch) return fail(patch.status());
+    return print_mutation_id(a, client.patch(a.collection, a.record, *patch), a.record);
+  }
+  if (name == "remove") return print_mutation_id(a, client.remove(a.collection, a.record), a.record);
+  if (name == "get") {
+    auto record = client.get(a.collection, a.record);
+    if (!record) return fail(record.status());
+    if (a.json) {
+      print_json(to_json(*record));
+    } else {
+      std::cout << record->fields.dump(2) << "\n";
+    }
+    return 0;
+  }
+  if (name == "list") {
+    auto records = client.list(a.collection);
+    if (!records) return fail(records.status());
+    if (a.json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const Record& r : *records) out.push_back(to_json(r));
+      print_json(out);
+    } else {
+      for (const Record& r : *records) std::cout << r.id << "\t" << r.fields.dump() << "\n";
+    }
+    return 0;
+  }
+  if (name == "outbox") {
+    auto mutations = client.outbox();
+    if (!mutations) return fail(mutations.status());
+    if (a.json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const Mutation& m : *mutations) out.push_back(to_json(m));
+      print_json(out);
+    } else {
+      for (const Mutation& m : *mutations) std::cout << describe(m) << "\n";
+      std::cout << mutations->size() << " mutation(s) in the outbox\n";
+    }
+    return 0;
+  }
+  if (name == "status") {
+    auto summary = client.summary();
+    auto mutations = client.outbox();
+    if (!summary) return fail(summary.status());
+    if (!mutations) return fail(mutations.status());
+    int64_t now = system_clock().now_ms();
+    nlohmann::json out = to_json(*summary, now);
+    out["client_id"] = client.client_id();
+    nlohmann::json rejected = nlohmann::json::array(), conflicts = nlohmann::json::array();
+    for (const Mutation& m : *mutations) {
+      if (m.state == MutationState::kRejected) rejected.push_back(to_json(m));
+      if (m.state == MutationState::kConflict) conflicts.push_back(to_json(m));
+    }
+    out["rejected_mutations"] = rejected;
+    out["conflict_mutations"] = conflicts;
+    if (a.json) {
+      print_json(out);
+      return 0;
+    }
+    std::cout << "client " << client.client_id() << "\n"
+              << "pending:   " << summary->pending;
+    if (summary->oldest_pending_created_at_ms) {
+      std::cout << " (oldest " << format_age(now - *summary->oldest_pending_created_at_ms) << " ago)";
+    }
+    std::cout << "\nrejected:  " << summary->rejected << "\n";
+    for (const Mutation& m : *mutations) {
+      if (m.state == MutationState::kRejected) std::cout << "  " << describe(m) << "\n";
+    }
+    std::cout << "conflicts: " << summary->conflicts << "\n";
+    for (const Mutation& m : *mutations) {
+      if (m.state == MutationState::kConflict) std::cout << "  " << describe(m) << "\n";
+    }
+    return 0;
+  }
+  if (name == "discard") {
+    Status s = client.discard(a.mutation);
+    if (!s) return fail(s);
+    if (a.json) {
+      print_json({{"discarded", a.mutation}});
+    } else {
+      std::cout << "discarded " << a.mutation << "\n";
+    }
+    return 0;
+  }
+  return fail(Status::internal("unhandled client command " + name));
+}
+
+}  // namespace
+
+std::function<int()> add_client_command(CLI::App& app) {
+  auto a = std::make_shared<ClientArgs>();
+  CLI::App* client = app.add_subcommand("client", "The app's local store: offline writes, reads and the outbox");
+  client->add_option("--db", a->db, "The client's SQLite store (created if missing)")->required();
+  client->add_option("--server", a->server, "Server base URL, e.g. http://127.0.0.1:8080");
+  client->add_option("--ipc-service", a->ipc_service, "unix:/path.sock or a registered service name");
+  client->add_option("--token", a->token, "Bearer token for the server");
+  client->add_option("--app-version", a->app_version, "Sent as Offsync-App-Version");
+  client->add_option("--os-version", a->os_version, "Sent as Offsync-OS-Version");
+  client->add_flag("--json", a->json, "Machine-readable output");
+  client->require_subcommand(1);
+
+  auto add = [&](const char* name, const char* help) {
+    CLI::App* sub = client->add_subcommand(name, help);
+    sub->add_flag("--json", a->json, "Machine-readable output");
+    return sub;
+  };
+  add("put", "Replace or create a record; prints the mutation's ULID")
+      ->add_option("args", a->put_args, "COLLECTION [RECORD] JSON (no RECORD: a new record with a ULID id)")
+      ->required()
+      ->expected(2, 3);
+  CLI::App* patch = add("patch", "Apply a JSON merge patch (RFC 7396) to a record");
+  patch->add_option("collection", a->collection)->required();
+  patch->add_option("record", a->record)->required();
+  patch->add_option("json", a->body, "The merge patch")->required();
+  for (const char* name : {"remove", "get"}) {
+    CLI::App* sub = add(name, std::string(name) == "remove" ? "Delete a record (leaves a tombstone until acknowledged)"
+                                                           : "Print a record as the app sees it");
+    sub->add_option("collection", a->collection)->required();
+    sub->add_option("record", a->record)->required();
+  }
+  add("list", "Print every record of a collection")->add_option("collection", a->collection)->required();
+  add("outbox", "List the mutations not yet acknowledged, in ULID order");
+  add("status", "Pending count, oldest pending age, rejections and conflicts");
+  add("discard", "Remove one mutation from the outbox; the view is recomputed")
+      ->add_option("mutation", a->mutation, "The mutation's ULID")
+      ->required();
+
+  return [client, a]() -> int {
+    for (CLI::App* sub : client->get_subcommands()) {
+      if (sub->parsed()) return run(sub, *a);
+    }
+    return fail(Status::invalid_argument("no client command given"));
+  };
+}
+
+}  // namespace offsync::cli

@@ -1,0 +1,35 @@
+// The `offsync` command: PROTOCOL.md's fixed core, extended.
+#include <utility>  // before any Boost header (DESIGN.md, known pitfalls)
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/client_command.h"
+#include "cli/demo.h"
+
+int main(int argc, char** argv) {
+  CLI::App app("offsync: an offline-first sync engine", "offsync");
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Every subcommand's help");
+  // One line naming what was wrong, as PROTOCOL.md asks of every subcommand.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("offsync: ") + e.what() + " (see --help)\n";
+  });
+
+  auto run_client = offsync::cli::add_client_command(app);
+
+  std::string demo_dir = (std::filesystem::temp_directory_path() / "offsync-demo").string();
+  bool demo_resume = false;
+  CLI::App* demo = app.add_subcommand("demo", "The offline story end to end on the embedded defaults");
+  demo->add_option("--dir", demo_dir, "Where the demo's stores live (made anew)");
+  demo->add_flag("--resume", demo_resume, "Internal: the restarted half of the demo")->group("");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (demo->parsed()) return offsync::cli::run_demo(demo_dir, demo_resume);
+  return run_client();
+}

@@ -1,0 +1,202 @@
+// offsync/client.h — the client half: a local store that every write lands in first, an optimistic
+// view the app reads, and the outbox of mutations waiting for the server.
+//
+// Thread safety: a Client is safe for concurrent use from several threads without external
+// synchronisation; calls are serialised on an internal lock. Two Client objects may open the same
+// file (in one or several processes): SQLite's locking keeps them consistent, a write waiting at
+// most ClientOptions::busy_timeout_ms for the other's transaction.
+//
+// Durability: every write is one SQLite transaction (view row + outbox row, + tombstone for a
+// delete) and the call returns only after it committed; what a commit survives is
+// ClientOptions::durability.
+//
+// Ownership: open() returns the sole owner of the Client. Records and mutations are returned by
+// value. Handlers registered with register_handler() are kept until the Client is destroyed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "offsync/clock.h"
+#include "offsync/durability.h"
+#include "offsync/status.h"
+
+namespace offsync {
+
+struct ClientOptions {
+  // --- Behaviour ---
+  std::string path;                         // the SQLite file; created if missing
+  Durability durability = Durability::kFull;  // what an acknowledged write survives (durability.h)
+  bool coalesce = true;                     // fold unsent mutations of one record (DESIGN.md)
+  std::set<std::string> no_coalesce;        // collections where every write is sent as written
+  size_t max_payload_bytes = 1 << 20;       // a write whose JSON is larger is refused
+  // --- Injection (tests, simulation); null means the system's ---
+  const Clock* clock = nullptr;             // must outlive the Client
+  RandomSource* random = nullptr;           // must outlive the Client
+  // --- Performance and limits ---
+  int busy_timeout_ms = 5000;               // wait for another connection's write lock
+  int64_t max_page_count = 0;               // > 0 caps the store's size in pages (a disk quota)
+};
+
+// Persistent format (outbox.op): do not renumber.
+enum class MutationOp { kUpsert = 0, kPatch = 1, kDelete = 2, kRequest = 3 };
+// Persistent format (outbox.state): do not renumber.
+enum class MutationState { kPending = 0, kInFlight = 1, kRejected = 2, kConflict = 3 };
+
+std::string_view mutation_op_name(MutationOp op);        // "upsert", "patch", "delete", "request"
+std::string_view mutation_state_name(MutationState s);   // "pending", "in_flight", ...
+
+// One row of the outbox.
+struct Mutation {
+  std::string id;                           // ULID; also its Idempotency-Key
+  std::string collection;                   // empty for a REST request
+  std::string record_id;                    // for a REST request: its ordering key
+  MutationOp op = MutationOp::kUpsert;
+  nlohmann::json payload;                   // fields (upsert), merge patch (patch), null (delete),
+                                            // the request (REST request)
+  std::optional<std::string> base_hlc;      // the server HLC the edit started from; none: a create
+  int attempts = 0;                         // sends begun; > 0 means frozen (never rewritten)
+  MutationState state = MutationState::kPending;
+  int64_t next_attempt_at_ms = 0;
+  std::string last_error;                   // the server's message when rejected
+  std::vector<std::string> attachments;
+  int64_t created_at_ms = 0;
+  std::string module, action;               // REST requests only
+};
+
+// A record as the app sees it: base with the pending mutations applied.
+struct Record {
+  std::string collection;
+  std::string id;
+  nlohmann::json fields;                    // a JSON object
+};
+
+// A local delete that the server has not acknowledged yet.
+struct Tombstone {
+  std::string collection;
+  std::string record_id;
+  int64_t deleted_at_ms = 0;
+  std::string mutation_id;
+};
+
+struct OutboxSummary {
+  int64_t pending = 0;                      // waiting to be sent or for their answer
+  int64_t rejected = 0;
+  int64_t conflicts = 0;
+  std::optional<int64_t> oldest_pending_created_at_ms;
+};
+
+// A REST request for any HTTP API, queued in the outbox with its own idempotency key and sent by
+// the sync worker when the network allows. Its outcome goes to the handler of (module, action).
+struct RestRequest {
+  std::string module;                       // the app module that owns the action
+  std::string action;                       // e.g. "create_event"
+  std::string method = "POST";              // GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS
+  std::string url;                          // absolute http(s) URL, or a path starting with '/'
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;                         // UTF-8 text (binary data goes as an attachment)
+  // Requests with the same ordering key are sent in order and a failed one holds back the later
+  // ones; empty: the request is independent of every other.
+  std::string ordering_key;
+};
+
+// The eventual outcome of a RestRequest.
+struct RestOutcome {
+  std::string mutation_id;                  // what enqueue_request() returned
+  std::string module, action;
+  nlohmann::json request;                   // the request as queued
+  int status = 0;                           // HTTP status; 0 when no answer could ever be had
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string error;                        // why it failed, when it did
+};
+
+// Called with an outcome. Runs on the thread that recorded the outcome (the sync worker) or, for
+// outcomes recorded before the handler existed (e.g. before a restart), on the thread calling
+// register_handler(). Must not block and must not call back into the Client. Delivery is at least
+// once: an outcome is forgotten only after its handler returned.
+using RestHandler = std::function<void(const RestOutcome&)>;
+
+class Client {
+ public:
+  // Opens or creates the store at options.path and brings its schema up to date. Mutations left
+  // in flight by a previous process become pending again (same key, still frozen).
+  static Result<std::unique_ptr<Client>> open(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // This store's client id (a ULID made when the store was created).
+  const std::string& client_id() const;
+
+  // ---- Writes. Each returns the ULID of the outbox mutation that carries it, after commit. ----
+  // With coalescing a write may fold into an earlier unsent mutation of the same record, whose id
+  // is then returned.
+  struct Created {
+    std::string record_id;
+    std::string mutation_id;
+  };
+  // Replaces (or creates) the whole record. fields must be a JSON object.
+  Result<std::string> put(const std::string& collection, const std::string& record_id,
+                          const nlohmann::json& fields);
+  // Creates a record whose id is a fresh ULID.
+  Result<Created> create(const std::string& collection, const nlohmann::json& fields);
+  // Applies a JSON merge patch (RFC 7396: null removes a field) to an existing record.
+  Result<std::string> patch(const std::string& collection, const std::string& record_id,
+                            const nlohmann::json& merge_patch);
+  // Deletes a record, leaving a tombstone until the server acknowledges. Deleting a record that
+  // was only created locally (never sent) leaves nothing to send.
+  Result<std::string> remove(const std::string& collection, const std::string& record_id);
+
+  // ---- Reads: the optimistic view. ----
+  Result<Record> get(const std::string& collection, const std::string& record_id);
+  Result<std::vector<Record>> list(const std::string& collection);
+
+  // ---- The outbox. ----
+  // Every unacknowledged mutation, in ULID order (what the app shows as "not yet sent").
+  Result<std::vector<Mutation>> outbox();
+  Result<Mutation> mutation(const std::string& mutation_id);
+  Result<OutboxSummary> summary();
+  Result<std::vector<Tombstone>> tombstones();
+  // Removes one mutation and recomputes its record's view from base + the remaining mutations.
+  // Refused (kConflict) while the mutation is on the wire. A mutation that was sent before may
+  // have been applied by the server; the next pull then brings its effect back.
+  Status discard(const std::string& mutation_id);
+
+  // ---- Generic offline REST requests. ----
+  // Queues a request; returns its ULID, which is also its Idempotency-Key.
+  Result<std::string> enqueue_request(const RestRequest& request);
+  // Sets the handler of (module, action), replacing any earlier one, then delivers to it every
+  // stored outcome it has not received yet, in ULID order.
+  Status register_handler(const std::string& module, const std::string& action, RestHandler handler);
+
+  // ---- Driven by the sync worker (public so that an app's own loop can drive them too). ----
+  // Marks a mutation as on the wire: attempts + 1, state in flight. From here on it is frozen.
+  Status begin_send(const std::string& mutation_id);
+  // The server applied the mutation; server_record is the record of its 200 answer (PROTOCOL.md).
+  // Removes it from the outbox, stores the record as base, purges the tombstone of a delete,
+  // rebases later unsent mutations of the record and recomputes the record's view.
+  Status acknowledge(const std::string& mutation_id, const nlohmann::json& server_record);
+  // The server refused the mutation for good: state rejected, message kept, view recomputed
+  // without it. Later mutations of the record wait until it is discarded.
+  Status reject(const std::string& mutation_id, const std::string& message);
+  // No answer, or a transient one: back to pending with the same key, next attempt at the time.
+  Status retry_later(const std::string& mutation_id, int64_t next_attempt_at_ms, const std::string& error);
+  // Records the outcome of a REST request, removes it from the outbox, then delivers it.
+  Status complete_request(const std::string& mutation_id, const RestOutcome& outcome);
+
+  struct Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace offsync

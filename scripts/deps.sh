@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages offsync needs, and only those that are missing.
+# Sourced by scripts/demo and scripts/test; safe to run again.
+set -euo pipefail
+
+OFFSYNC_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libsqlite3-dev libsqlitecpp-dev sqlite3
+  nlohmann-json3-dev libcurl4-openssl-dev curl libssl-dev
+  libboost-dev libcli11-dev doctest-dev librapidcheck-dev
+)
+
+offsync_install_deps() {
+  local missing=()
+  local p
+  for p in "${OFFSYNC_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  echo "offsync: installing missing packages: ${missing[*]}" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Configures (once) and builds the given CMake preset incrementally.
+offsync_build() {
+  local preset="$1"
+  local dir="build/$preset"
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    cmake --preset "$preset"
+  fi
+  cmake --build --preset "$preset" -j "${OFFSYNC_JOBS:-2}"
+}

@@ -1,0 +1,335 @@
+#include "storage/client_store.h"
+
+namespace offsync::storage {
+namespace {
+
+constexpr const char* kMutationColumns =
+    "id, collection, record_id, op, payload, base_hlc, attempts, state, next_attempt_at, "
+    "last_error, attachments, created_at, module, action";
+
+std::string select_mutations(const std::string& tail) {
+  return std::string("SELECT ") + kMutationColumns + " FROM outbox " + tail;
+}
+
+void bind_optional(SQLite::Statement& s, int index, const std::optional<std::string>& v) {
+  if (v) {
+    s.bind(index, *v);
+  } else {
+    s.bind(index);  // NULL
+  }
+}
+
+void bind_text_or_null(SQLite::Statement& s, int index, const std::string& v) {
+  if (v.empty()) {
+    s.bind(index);
+  } else {
+    s.bind(index, v);
+  }
+}
+
+nlohmann::json headers_to_json(const std::vector<std::pair<std::string, std::string>>& headers) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, value] : headers) out.push_back({name, value});
+  return out;
+}
+
+}  // namespace
+
+ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
+    : db_(std::move(db)),
+      get_base_(*db_, "SELECT fields, hlc, field_hlc, deleted FROM base WHERE collection=? AND record_id=?"),
+      get_view_(*db_, "SELECT fields FROM view WHERE collection=? AND record_id=?"),
+      set_view_(*db_, "INSERT OR REPLACE INTO view (collection, record_id, fields) VALUES (?, ?, ?)"),
+      delete_view_(*db_, "DELETE FROM view WHERE collection=? AND record_id=?"),
+      insert_mutation_(*db_, std::string("INSERT INTO outbox (") + kMutationColumns +
+                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      last_mutation_of_(*db_, select_mutations("WHERE collection=? AND record_id=? ORDER BY id DESC LIMIT 1")),
+      insert_tombstone_(*db_, "INSERT INTO tombstones (mutation_id, collection, record_id, deleted_at) "
+                              "VALUES (?, ?, ?, ?)") {}
+
+Result<std::unique_ptr<ClientStore>> ClientStore::open(const DatabaseOptions& options, size_t up_to) {
+  auto db = open_database(options);
+  if (!db) return db.status();
+  Status migrated = migrate(**db, kClientMigrations, up_to);
+  if (!migrated) return migrated;
+  if (up_to < kClientMigrations.size()) {
+    // Old schemas are opened only to build test fixtures; the statements need the newest one.
+    return Status::invalid_argument("a client store below the newest schema cannot be used");
+  }
+  return guarded("prepare client store", [&]() -> Result<std::unique_ptr<ClientStore>> {
+    return std::unique_ptr<ClientStore>(new ClientStore(std::move(*db)));
+  });
+}
+
+std::optional<std::string> ClientStore::meta(const std::string& key) {
+  SQLite::Statement s(*db_, "SELECT value FROM meta WHERE key=?");
+  s.bind(1, key);
+  if (!s.executeStep()) return std::nullopt;
+  return s.getColumn(0).getString();
+}
+
+void ClientStore::set_meta(const std::string& key, const std::string& value) {
+  SQLite::Statement s(*db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  s.bind(1, key);
+  s.bind(2, value);
+  s.exec();
+}
+
+std::optional<BaseRecord> ClientStore::base(const std::string& collection, const std::string& record_id) {
+  auto& s = fresh(get_base_);
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  if (!s.executeStep()) return std::nullopt;
+  BaseRecord row;
+  row.fields = nlohmann::json::parse(s.getColumn(0).getString());
+  row.hlc = s.getColumn(1).getString();
+  row.field_hlc = nlohmann::json::parse(s.getColumn(2).getString());
+  row.deleted = s.getColumn(3).getInt() != 0;
+  return row;
+}
+
+void ClientStore::put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
+  SQLite::Statement s(*db_,
+                      "INSERT OR REPLACE INTO base (collection, record_id, fields, hlc, field_hlc, deleted) "
+                      "VALUES (?, ?, ?, ?, ?, ?)");
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  s.bind(3, row.fields.dump());
+  s.bind(4, row.hlc);
+  s.bind(5, row.field_hlc.dump());
+  s.bind(6, row.deleted ? 1 : 0);
+  s.exec();
+}
+
+std::optional<nlohmann::json> ClientStore::view(const std::string& collection, const std::string& record_id) {
+  auto& s = fresh(get_view_);
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  if (!s.executeStep()) return std::nullopt;
+  return nlohmann::json::parse(s.getColumn(0).getString());
+}
+
+void ClientStore::set_view(const std::string& collection, const std::string& record_id,
+                           const std::optional<nlohmann::json>& fields) {
+  if (fields) {
+    set_view_text(collection, record_id, fields->dump());
+    return;
+  }
+  auto& s = fresh(delete_view_);
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  s.exec();
+}
+
+void ClientStore::set_view_text(const std::string& collection, const std::string& record_id,
+                                const std::string& fields) {
+  auto& s = fresh(set_view_);
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  s.bind(3, fields);
+  s.exec();
+}
+
+std::vector<Record> ClientStore::list_view(const std::string& collection) {
+  SQLite::Statement s(*db_, "SELECT record_id, fields FROM view WHERE collection=? ORDER BY record_id");
+  s.bind(1, collection);
+  std::vector<Record> out;
+  while (s.executeStep()) {
+    out.push_back(Record{collection, s.getColumn(0).getString(),
+                         nlohmann::json::parse(s.getColumn(1).getString())});
+  }
+  return out;
+}
+
+void ClientStore::insert_mutation(const Mutation& m) {
+  auto& s = fresh(insert_mutation_);
+  s.bind(1, m.id);
+  s.bind(2, m.collection);
+  s.bind(3, m.record_id);
+  s.bind(4, static_cast<int>(m.op));
+  s.bind(5, m.payload.dump());
+  bind_optional(s, 6, m.base_hlc);
+  s.bind(7, m.attempts);
+  s.bind(8, static_cast<int>(m.state));
+  s.bind(9, m.next_attempt_at_ms);
+  bind_text_or_null(s, 10, m.last_error);
+  s.bind(11, nlohmann::json(m.attachments).dump());
+  s.bind(12, m.created_at_ms);
+  bind_text_or_null(s, 13, m.module);
+  bind_text_or_null(s, 14, m.action);
+  s.exec();
+}
+
+void ClientStore::update_mutation_payload(const std::string& id, MutationOp op, const nlohmann::json& payload) {
+  SQLite::Statement s(*db_, "UPDATE outbox SET op=?, payload=? WHERE id=? AND attempts=0");
+  s.bind(1, static_cast<int>(op));
+  s.bind(2, payload.dump());
+  s.bind(3, id);
+  s.exec();
+}
+
+void ClientStore::update_mutation_state(const std::string& id, MutationState state, int attempts,
+                                        int64_t next_attempt_at_ms, const std::string& last_error) {
+  SQLite::Statement s(*db_, "UPDATE outbox SET state=?, attempts=?, next_attempt_at=?, last_error=? WHERE id=?");
+  s.bind(1, static_cast<int>(state));
+  s.bind(2, attempts);
+  s.bind(3, next_attempt_at_ms);
+  bind_text_or_null(s, 4, last_error);
+  s.bind(5, id);
+  s.exec();
+}
+
+void ClientStore::rebase_unsent(const std::string& collection, const std::string& record_id, const std::string& hlc) {
+  SQLite::Statement s(*db_, "UPDATE outbox SET base_hlc=? WHERE collection=? AND record_id=? AND attempts=0");
+  s.bind(1, hlc);
+  s.bind(2, collection);
+  s.bind(3, record_id);
+  s.exec();
+}
+
+void ClientStore::delete_mutation(const std::string& id) {
+  SQLite::Statement s(*db_, "DELETE FROM outbox WHERE id=?");
+  s.bind(1, id);
+  s.exec();
+}
+
+Mutation ClientStore::read_mutation(SQLite::Statement& s) {
+  Mutation m;
+  m.id = s.getColumn(0).getString();
+  m.collection = s.getColumn(1).getString();
+  m.record_id = s.getColumn(2).getString();
+  m.op = static_cast<MutationOp>(s.getColumn(3).getInt());
+  m.payload = nlohmann::json::parse(s.getColumn(4).getString());
+  if (!s.getColumn(5).isNull()) m.base_hlc = s.getColumn(5).getString();
+  m.attempts = s.getColumn(6).getInt();
+  m.state = static_cast<MutationState>(s.getColumn(7).getInt());
+  m.next_attempt_at_ms = s.getColumn(8).getInt64();
+  m.last_error = s.getColumn(9).getString();  // "" for NULL
+  m.attachments = nlohmann::json::parse(s.getColumn(10).getString()).get<std::vector<std::string>>();
+  m.created_at_ms = s.getColumn(11).getInt64();
+  m.module = s.getColumn(12).getString();
+  m.action = s.getColumn(13).getString();
+  return m;
+}
+
+std::optional<Mutation> ClientStore::mutation(const std::string& id) {
+  SQLite::Statement s(*db_, select_mutations("WHERE id=?"));
+  s.bind(1, id);
+  if (!s.executeStep()) return std::nullopt;
+  return read_mutation(s);
+}
+
+std::vector<Mutation> ClientStore::mutations_of(const std::string& collection, const std::string& record_id) {
+  SQLite::Statement s(*db_, select_mutations("WHERE collection=? AND record_id=? ORDER BY id"));
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  std::vector<Mutation> out;
+  while (s.executeStep()) out.push_back(read_mutation(s));
+  return out;
+}
+
+std::optional<Mutation> ClientStore::last_mutation_of(const std::string& collection, const std::string& record_id) {
+  auto& s = fresh(last_mutation_of_);
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  if (!s.executeStep()) return std::nullopt;
+  return read_mutation(s);
+}
+
+std::vector<Mutation> ClientStore::all_mutations() {
+  SQLite::Statement s(*db_, select_mutations("ORDER BY id"));
+  std::vector<Mutation> out;
+  while (s.executeStep()) out.push_back(read_mutation(s));
+  return out;
+}
+
+OutboxSummary ClientStore::summary() {
+  SQLite::Statement s(*db_,
+                      "SELECT COALESCE(SUM(state IN (0, 1)), 0), COALESCE(SUM(state = 2), 0), "
+                      "COALESCE(SUM(state = 3), 0), MIN(CASE WHEN state IN (0, 1) THEN created_at END) "
+                      "FROM outbox");
+  s.executeStep();
+  OutboxSummary out;
+  out.pending = s.getColumn(0).getInt64();
+  out.rejected = s.getColumn(1).getInt64();
+  out.conflicts = s.getColumn(2).getInt64();
+  if (!s.getColumn(3).isNull()) out.oldest_pending_created_at_ms = s.getColumn(3).getInt64();
+  return out;
+}
+
+void ClientStore::requeue_in_flight() {
+  db_->exec("UPDATE outbox SET state=0 WHERE state=1");
+}
+
+void ClientStore::insert_tombstone(const Tombstone& t) {
+  auto& s = fresh(insert_tombstone_);
+  s.bind(1, t.mutation_id);
+  s.bind(2, t.collection);
+  s.bind(3, t.record_id);
+  s.bind(4, t.deleted_at_ms);
+  s.exec();
+}
+
+void ClientStore::delete_tombstone(const std::string& mutation_id) {
+  SQLite::Statement s(*db_, "DELETE FROM tombstones WHERE mutation_id=?");
+  s.bind(1, mutation_id);
+  s.exec();
+}
+
+std::vector<Tombstone> ClientStore::tombstones() {
+  SQLite::Statement s(*db_, "SELECT collection, record_id, deleted_at, mutation_id FROM tombstones ORDER BY mutation_id");
+  std::vector<Tombstone> out;
+  while (s.executeStep()) {
+    out.push_back(Tombstone{s.getColumn(0).getString(), s.getColumn(1).getString(),
+                            s.getColumn(2).getInt64(), s.getColumn(3).getString()});
+  }
+  return out;
+}
+
+void ClientStore::insert_outcome(const RestOutcome& o, int64_t completed_at_ms) {
+  SQLite::Statement s(*db_,
+                      "INSERT OR REPLACE INTO request_outcomes (mutation_id, module, action, request, status, "
+                      "headers, body, error, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  s.bind(1, o.mutation_id);
+  s.bind(2, o.module);
+  s.bind(3, o.action);
+  s.bind(4, o.request.dump());
+  s.bind(5, o.status);
+  s.bind(6, headers_to_json(o.headers).dump());
+  s.bind(7, o.body);
+  s.bind(8, o.error);
+  s.bind(9, completed_at_ms);
+  s.exec();
+}
+
+void ClientStore::delete_outcome(const std::string& mutation_id) {
+  SQLite::Statement s(*db_, "DELETE FROM request_outcomes WHERE mutation_id=?");
+  s.bind(1, mutation_id);
+  s.exec();
+}
+
+std::vector<RestOutcome> ClientStore::outcomes_for(const std::string& module, const std::string& action) {
+  SQLite::Statement s(*db_,
+                      "SELECT mutation_id, request, status, headers, body, error FROM request_outcomes "
+                      "WHERE module=? AND action=? ORDER BY mutation_id");
+  s.bind(1, module);
+  s.bind(2, action);
+  std::vector<RestOutcome> out;
+  while (s.executeStep()) {
+    RestOutcome o;
+    o.mutation_id = s.getColumn(0).getString();
+    o.module = module;
+    o.action = action;
+    o.request = nlohmann::json::parse(s.getColumn(1).getString());
+    o.status = s.getColumn(2).getInt();
+    for (const auto& h : nlohmann::json::parse(s.getColumn(3).getString())) {
+      o.headers.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
+    }
+    o.body = s.getColumn(4).getString();
+    o.error = s.getColumn(5).getString();
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace offsync::storage

@@ -1,0 +1,89 @@
+// The client's SQLite store: the tables of DESIGN.md behind typed operations with prepared
+// statements. No sync logic lives here: engine/client decides, this reads and writes rows.
+//
+// Thread safety: none; the Client serialises every call. Errors are thrown as SQLite::Exception
+// (or nlohmann::json::exception for a damaged JSON column); the Client turns them into Status
+// with storage::guarded().
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "offsync/client.h"
+#include "storage/sqlite_db.h"
+
+namespace offsync::storage {
+
+// The client store's migrations, in order (storage/migrations/client/*.sql).
+extern const std::vector<std::string_view> kClientMigrations;
+
+struct BaseRecord {
+  nlohmann::json fields;     // object
+  std::string hlc;
+  nlohmann::json field_hlc;  // object
+  bool deleted = false;
+};
+
+class ClientStore {
+ public:
+  // Opens the database and migrates it to schema `up_to` (default: the newest).
+  static Result<std::unique_ptr<ClientStore>> open(const DatabaseOptions& options,
+                                                   size_t up_to = SIZE_MAX);
+
+  SQLite::Database& db() { return *db_; }
+
+  std::optional<std::string> meta(const std::string& key);
+  void set_meta(const std::string& key, const std::string& value);
+
+  std::optional<BaseRecord> base(const std::string& collection, const std::string& record_id);
+  void put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row);
+
+  std::optional<nlohmann::json> view(const std::string& collection, const std::string& record_id);
+  // Writes fields as the view row, or removes the row when fields is nullopt (record absent).
+  void set_view(const std::string& collection, const std::string& record_id,
+                const std::optional<nlohmann::json>& fields);
+  // Writes an already serialised JSON object as the view row (the hot path of put()).
+  void set_view_text(const std::string& collection, const std::string& record_id, const std::string& fields);
+  std::vector<Record> list_view(const std::string& collection);
+
+  void insert_mutation(const Mutation& m);
+  // Rewrites op and payload of an unsent mutation (coalescing).
+  void update_mutation_payload(const std::string& id, MutationOp op, const nlohmann::json& payload);
+  void update_mutation_state(const std::string& id, MutationState state, int attempts,
+                             int64_t next_attempt_at_ms, const std::string& last_error);
+  void rebase_unsent(const std::string& collection, const std::string& record_id, const std::string& hlc);
+  void delete_mutation(const std::string& id);
+  std::optional<Mutation> mutation(const std::string& id);
+  // The record's mutations in ULID order.
+  std::vector<Mutation> mutations_of(const std::string& collection, const std::string& record_id);
+  std::optional<Mutation> last_mutation_of(const std::string& collection, const std::string& record_id);
+  std::vector<Mutation> all_mutations();
+  OutboxSummary summary();
+  // In-flight mutations left by a process that died become pending (they stay frozen).
+  void requeue_in_flight();
+
+  void insert_tombstone(const Tombstone& t);
+  void delete_tombstone(const std::string& mutation_id);
+  std::vector<Tombstone> tombstones();
+
+  void insert_outcome(const RestOutcome& outcome, int64_t completed_at_ms);
+  void delete_outcome(const std::string& mutation_id);
+  std::vector<RestOutcome> outcomes_for(const std::string& module, const std::string& action);
+
+ private:
+  explicit ClientStore(std::unique_ptr<SQLite::Database> db);
+  Mutation read_mutation(SQLite::Statement& s);
+
+  std::unique_ptr<SQLite::Database> db_;
+  // Hot-path statements, prepared once.
+  SQLite::Statement get_base_, get_view_, set_view_, delete_view_, insert_mutation_,
+      last_mutation_of_, insert_tombstone_;
+};
+
+}  // namespace offsync::storage

@@ -1,0 +1,75 @@
+// Shared SQLite plumbing for the client and server stores: opening with offsync's pragmas,
+// numbered migrations, transactions, and the mapping of SQLite errors onto Status.
+//
+// Thread safety: a SQLite::Database here is used by one thread at a time (the store's owner
+// serialises access).
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "offsync/durability.h"
+#include "offsync/status.h"
+
+namespace offsync::storage {
+
+struct DatabaseOptions {
+  std::string path;                      // file path; created if missing
+  Durability durability = Durability::kFull;
+  int busy_timeout_ms = 5000;            // how long to wait for another connection's lock
+  int64_t max_page_count = 0;            // > 0 caps the file at this many pages (a quota)
+};
+
+// Opens (creating if needed) a database in WAL mode with the durability's synchronous setting.
+Result<std::unique_ptr<SQLite::Database>> open_database(const DatabaseOptions& options);
+
+// Brings the database to schema version `up_to` (default: all of `migrations`), one transaction
+// per migration, recorded in PRAGMA user_version. Migration i (0-based) makes version i + 1.
+// A database newer than this build knows is refused with kCorrupt, never touched.
+Status migrate(SQLite::Database& db, const std::vector<std::string_view>& migrations,
+               size_t up_to = SIZE_MAX);
+
+// Maps a SQLite failure onto offsync's codes: full disk or quota → kResourceExhausted, a damaged
+// file → kCorrupt, a lock held too long → kTransient, anything else → kInternal.
+Status status_from_sqlite(const SQLite::Exception& e, std::string_view what);
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(SQLite::Database& db);
+  ~WriteTransaction();
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  void commit();
+
+ private:
+  SQLite::Database& db_;
+  bool done_ = false;
+};
+
+// A prepared statement reset and unbound for reuse.
+SQLite::Statement& fresh(SQLite::Statement& statement);
+
+// Runs fn, turning the exceptions of SQLite and of JSON parsing into a Status. fn returns a Status
+// or a Result<T>.
+template <typename Fn>
+auto guarded(std::string_view what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    return status_from_sqlite(e, what);
+  } catch (const std::bad_alloc&) {
+    return Status::resource_exhausted(std::string(what) + ": out of memory");
+  } catch (const std::exception& e) {
+    return Status::corrupt(std::string(what) + ": " + e.what());
+  }
+}
+
+}  // namespace offsync::storage

@@ -1,0 +1,29 @@
+// Helpers shared by the tests: scratch directories and clients on a manual clock.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "offsync/client.h"
+
+namespace offsync::test {
+
+// A directory made for one test and removed with it.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Opens a client on `path`, failing the test if it cannot.
+std::unique_ptr<Client> open_client(ClientOptions options);
+
+}  // namespace offsync::test
