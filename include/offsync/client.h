@@ -120,8 +120,9 @@ struct RestOutcome {
 
 // Called with an outcome. Runs on the thread that recorded the outcome (the sync worker) or, for
 // outcomes recorded before the handler existed (e.g. before a restart), on the thread calling
-// register_handler(). Must not block and must not call back into the Client. Delivery is at least
-// once: an outcome is forgotten only after its handler returned.
+// register_handler(). Should not block (it holds up the worker); it may call the Client, whose
+// store lock is not held while a handler runs. Delivery is at least once: an outcome is forgotten
+// only after its handler returned (a crash in between delivers it again after the restart).
 using RestHandler = std::function<void(const RestOutcome&)>;
 
 class Client {
