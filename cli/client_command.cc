@@ -13,7 +13,6 @@ struct ClientArgs {
   std::string db;
   std::string server, ipc_service, token, app_version, os_version;  // used by the commands that talk to a server
   bool json = false;
-  std::vector<std::string> put_args;  // COLLECTION [RECORD] JSON
   std::string collection, record, body, mutation;
 };
 
@@ -49,11 +48,10 @@ int run(CLI::App* cmd, ClientArgs& a) {
   const std::string name = cmd->get_name();
 
   if (name == "put") {
-    a.collection = a.put_args[0];
-    a.body = a.put_args.back();
-    auto fields = parse_json_arg(a.body, "payload");
+    bool has_record = cmd->get_option("json")->count() > 0;
+    auto fields = parse_json_arg(has_record ? a.body : a.record, "payload");
     if (!fields) return fail(fields.status());
-    if (a.put_args.size() == 3) return print_mutation_id(a, client.put(a.collection, a.put_args[1], *fields), a.put_args[1]);
+    if (has_record) return print_mutation_id(a, client.put(a.collection, a.record, *fields), a.record);
     auto created = client.create(a.collection, *fields);
     if (!created) return fail(created.status());
     return print_mutation_id(a, created->mutation_id, created->record_id);
@@ -158,17 +156,19 @@ std::function<int()> add_client_command(CLI::App& app) {
   client->add_option("--app-version", a->app_version, "Sent as Offsync-App-Version");
   client->add_option("--os-version", a->os_version, "Sent as Offsync-OS-Version");
   client->add_flag("--json", a->json, "Machine-readable output");
-  client->require_subcommand(1);
+  // Not require_subcommand(): an unknown command then fails naming it, not as "a subcommand is required".
+  client->require_subcommand(0, 1);
 
   auto add = [&](const char* name, const char* help) {
     CLI::App* sub = client->add_subcommand(name, help);
     sub->add_flag("--json", a->json, "Machine-readable output");
     return sub;
   };
-  add("put", "Replace or create a record; prints the mutation's ULID")
-      ->add_option("args", a->put_args, "COLLECTION [RECORD] JSON (no RECORD: a new record with a ULID id)")
-      ->required()
-      ->expected(2, 3);
+  // Three scalar positionals rather than one vector: CLI11 would split a JSON array like [1,2].
+  CLI::App* put = add("put", "Replace or create a record (no RECORD: a new one with a ULID id); prints the mutation's ULID");
+  put->add_option("collection", a->collection)->required();
+  put->add_option("record", a->record, "RECORD, or the JSON when RECORD is left out")->required();
+  put->add_option("json", a->body, "The record's fields, a JSON object");
   CLI::App* patch = add("patch", "Apply a JSON merge patch (RFC 7396) to a record");
   patch->add_option("collection", a->collection)->required();
   patch->add_option("record", a->record)->required();
@@ -190,7 +190,8 @@ std::function<int()> add_client_command(CLI::App& app) {
     for (CLI::App* sub : client->get_subcommands()) {
       if (sub->parsed()) return run(sub, *a);
     }
-    return fail(Status::invalid_argument("no client command given"));
+    return fail(Status::invalid_argument(
+        "no client command given (put, patch, remove, get, list, outbox, status, discard; see --help)"));
   };
 }
 

@@ -141,29 +141,29 @@ std::vector<Record> ClientStore::list_view(const std::string& collection) {
   return out;
 }
 
-void ClientStore::insert_mutation(const Mutation& m) {
+void ClientStore::insert_mutation(const Mutation& m, const std::string* payload_text) {
   auto& s = fresh(insert_mutation_);
   s.bind(1, m.id);
   s.bind(2, m.collection);
   s.bind(3, m.record_id);
   s.bind(4, static_cast<int>(m.op));
-  s.bind(5, m.payload.dump());
+  s.bind(5, payload_text ? *payload_text : m.payload.dump());
   bind_optional(s, 6, m.base_hlc);
   s.bind(7, m.attempts);
   s.bind(8, static_cast<int>(m.state));
   s.bind(9, m.next_attempt_at_ms);
   bind_text_or_null(s, 10, m.last_error);
-  s.bind(11, nlohmann::json(m.attachments).dump());
+  s.bind(11, m.attachments.empty() ? std::string("[]") : nlohmann::json(m.attachments).dump());
   s.bind(12, m.created_at_ms);
   bind_text_or_null(s, 13, m.module);
   bind_text_or_null(s, 14, m.action);
   s.exec();
 }
 
-void ClientStore::update_mutation_payload(const std::string& id, MutationOp op, const nlohmann::json& payload) {
+void ClientStore::update_mutation_payload(const std::string& id, MutationOp op, const std::string& payload_text) {
   SQLite::Statement s(*db_, "UPDATE outbox SET op=?, payload=? WHERE id=? AND attempts=0");
   s.bind(1, static_cast<int>(op));
-  s.bind(2, payload.dump());
+  s.bind(2, payload_text);
   s.bind(3, id);
   s.exec();
 }

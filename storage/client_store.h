@@ -52,9 +52,10 @@ class ClientStore {
   void set_view_text(const std::string& collection, const std::string& record_id, const std::string& fields);
   std::vector<Record> list_view(const std::string& collection);
 
-  void insert_mutation(const Mutation& m);
+  // payload_text, when given, is m.payload already serialised (saves a second dump on the hot path).
+  void insert_mutation(const Mutation& m, const std::string* payload_text = nullptr);
   // Rewrites op and payload of an unsent mutation (coalescing).
-  void update_mutation_payload(const std::string& id, MutationOp op, const nlohmann::json& payload);
+  void update_mutation_payload(const std::string& id, MutationOp op, const std::string& payload_text);
   void update_mutation_state(const std::string& id, MutationState state, int attempts,
                              int64_t next_attempt_at_ms, const std::string& last_error);
   void rebase_unsent(const std::string& collection, const std::string& record_id, const std::string& hlc);

@@ -175,11 +175,11 @@ Result<std::string> Client::put(const std::string& collection, const std::string
     auto last = store.last_mutation_of(collection, record_id);
     if (impl_->coalesces(collection) && last && unsent(*last) && last->op != MutationOp::kDelete) {
       // An upsert replaces the record whole: the unsent upsert or patch before it is superseded.
-      store.update_mutation_payload(last->id, MutationOp::kUpsert, fields);
+      store.update_mutation_payload(last->id, MutationOp::kUpsert, *text);
       id = last->id;
     } else {
       Mutation m = impl_->new_mutation(collection, record_id, MutationOp::kUpsert, fields);
-      store.insert_mutation(m);
+      store.insert_mutation(m, &*text);
       id = m.id;
     }
     store.set_view_text(collection, record_id, *text);
@@ -214,11 +214,11 @@ Result<std::string> Client::patch(const std::string& collection, const std::stri
     auto last = store.last_mutation_of(collection, record_id);
     if (impl_->coalesces(collection) && last && unsent(*last)) {
       if (last->op == MutationOp::kUpsert) {
-        store.update_mutation_payload(last->id, MutationOp::kUpsert, apply_merge_patch(last->payload, merge_patch));
+        store.update_mutation_payload(last->id, MutationOp::kUpsert, apply_merge_patch(last->payload, merge_patch).dump());
         folded_into = last->id;
       } else if (last->op == MutationOp::kPatch) {
         if (auto composed = compose_merge_patches(last->payload, merge_patch)) {
-          store.update_mutation_payload(last->id, MutationOp::kPatch, *composed);
+          store.update_mutation_payload(last->id, MutationOp::kPatch, composed->dump());
           folded_into = last->id;
         }
       }
@@ -228,7 +228,7 @@ Result<std::string> Client::patch(const std::string& collection, const std::stri
       id = *folded_into;
     } else {
       Mutation m = impl_->new_mutation(collection, record_id, MutationOp::kPatch, merge_patch);
-      store.insert_mutation(m);
+      store.insert_mutation(m, &*text);
       id = m.id;
     }
     store.set_view(collection, record_id, updated);

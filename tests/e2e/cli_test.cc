@@ -1,1 +1,147 @@
+// The `offsync client` commands as scripts use them: PROTOCOL.md's spellings, --json, exit codes.
 #include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e/process.h"
+#include "offsync/ulid.h"
+#include "support.h"
+
+using nlohmann::json;
+using offsync::test::ProcessResult;
+using offsync::test::run_process;
+using offsync::test::ScratchDir;
+
+namespace {
+
+struct Cli {
+  std::string db;
+  ProcessResult operator()(std::vector<std::string> args) const {
+    args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", db});
+    return run_process(args);
+  }
+};
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("put prints the mutation's ULID, and get, list and outbox show the offline write") {
+  ScratchDir dir;
+  Cli cli{dir.file("c.db")};
+  auto put = cli({"put", "notes", "n1", R"({"title":"hello"})"});
+  REQUIRE(put.exit_code == 0);
+  std::string id = trimmed(put.out);
+  CHECK(offsync::Ulid::parse(id).is_ok());
+
+  auto get = cli({"get", "notes", "n1", "--json"});
+  REQUIRE(get.exit_code == 0);
+  CHECK(json::parse(get.out) == json({{"collection", "notes"}, {"record", "n1"}, {"fields", {{"title", "hello"}}}}));
+
+  auto list = cli({"--json", "list", "notes"});
+  REQUIRE(list.exit_code == 0);
+  CHECK(json::parse(list.out).size() == 1);
+
+  auto outbox = cli({"outbox", "--json"});
+  REQUIRE(outbox.exit_code == 0);
+  json rows = json::parse(outbox.out);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["id"] == id);
+  CHECK(rows[0]["op"] == "upsert");
+  CHECK(rows[0]["state"] == "pending");
+  CHECK(rows[0]["collection"] == "notes");
+}
+
+TEST_CASE("put without a record id makes a record with a fresh ULID id") {
+  ScratchDir dir;
+  Cli cli{dir.file("c.db")};
+  auto put = cli({"put", "notes", R"({"title":"new"})", "--json"});
+  REQUIRE(put.exit_code == 0);
+  json out = json::parse(put.out);
+  CHECK(offsync::Ulid::parse(out["record"].get<std::string>()).is_ok());
+  CHECK(cli({"get", "notes", out["record"]}).exit_code == 0);
+}
+
+TEST_CASE("patch, remove and discard work from the command line, and status counts the outbox") {
+  ScratchDir dir;
+  Cli cli{dir.file("c.db")};
+  REQUIRE(cli({"put", "notes", "a", R"({"v":1})"}).exit_code == 0);
+  REQUIRE(cli({"put", "notes", "b", R"({"v":1})"}).exit_code == 0);
+  REQUIRE(cli({"patch", "notes", "a", R"({"w":2})"}).exit_code == 0);
+  CHECK(json::parse(cli({"get", "notes", "a", "--json"}).out)["fields"] == json({{"v", 1}, {"w", 2}}));
+
+  auto status = cli({"status", "--json"});
+  REQUIRE(status.exit_code == 0);
+  json s = json::parse(status.out);
+  CHECK(s["pending"] == 2);
+  CHECK(s["rejected"] == 0);
+  CHECK(s["conflicts"] == 0);
+  CHECK(s["oldest_pending_age_s"].is_number());
+
+  auto removed = cli({"remove", "notes", "b"});
+  REQUIRE(removed.exit_code == 0);
+  CHECK(removed.out.find("nothing to send") != std::string::npos);  // created offline, never sent
+
+  std::string a_id = json::parse(cli({"outbox", "--json"}).out)[0]["id"];
+  auto discarded = cli({"discard", a_id});
+  REQUIRE(discarded.exit_code == 0);
+  CHECK(cli({"get", "notes", "a"}).exit_code != 0);
+  CHECK(json::parse(cli({"status", "--json"}).out)["pending"] == 0);
+}
+
+TEST_CASE("bad input exits non-zero with one line naming what was wrong, and writes nothing") {
+  ScratchDir dir;
+  Cli cli{dir.file("c.db")};
+  REQUIRE(cli({"put", "notes", "n1", R"({"v":1})"}).exit_code == 0);
+  struct Case {
+    std::vector<std::string> args;
+    std::string words;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"put", "notes", "n2", "{not json"}, "payload is not valid JSON"},
+           {{"put", "notes", "n2", "[1,2]"}, "payload is not a JSON object"},
+           {{"put", "bad/name", "n2", "{}"}, "collection 'bad/name'"},
+           {{"patch", "notes", "ghost", "{}"}, "no record notes/ghost"},
+           {{"remove", "notes", "ghost"}, "no record notes/ghost"},
+           {{"get", "notes", "ghost"}, "no record notes/ghost"},
+           {{"discard", "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, "no mutation"},
+           {{"frobnicate"}, "frobnicate"},
+       }) {
+    auto r = cli(c.args);
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find(c.words) != std::string::npos, r.err);
+    CHECK_MESSAGE(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.err);
+  }
+  CHECK(json::parse(cli({"outbox", "--json"}).out).size() == 1);
+}
+
+TEST_CASE("every client subcommand has --help") {
+  for (const char* sub : {"put", "patch", "remove", "get", "list", "outbox", "status", "discard"}) {
+    auto r = run_process({OFFSYNC_BIN, "client", "--db", "/tmp/unused.db", sub, "--help"});
+    CHECK_MESSAGE(r.exit_code == 0, sub);
+    CHECK(r.out.find("Usage") != std::string::npos);
+  }
+}
+
+TEST_CASE("the demo writes offline, restarts, and finds its outbox intact") {
+  ScratchDir dir;
+  auto r = run_process({OFFSYNC_BIN, "demo", "--dir", dir.path().string()});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("The process was restarted") != std::string::npos);
+  CHECK(r.out.find("outbox: 3 mutation(s)") != std::string::npos);
+}
+
+TEST_CASE("offsync-bench local-write prints one JSON object with both durability settings") {
+  auto r = run_process({OFFSYNC_BENCH_BIN, "local-write", "--json", "--writes-full", "20", "--writes-normal", "50",
+                        "--rounds", "1"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  json out = json::parse(r.out);
+  for (const char* setting : {"full", "normal"}) {
+    CHECK(out[setting]["engine_rows_per_s"].get<double>() > 0);
+    CHECK(out[setting]["raw_sqlite_rows_per_s"].get<double>() > 0);
+    CHECK(out[setting]["ratio_engine_over_raw"].get<double>() > 0);
+  }
+}

@@ -110,7 +110,7 @@ TEST_CASE("a delete leaves a tombstone that is purged only after the server ackn
   CHECK(client->get("notes", "n1").status().code() == StatusCode::kNotFound);
 }
 
-TEST_CASE("acknowledging stores the server's record as base; pending edits stay applied on top") {
+TEST_CASE("acknowledging stores the server's record as base, with pending edits still applied on top") {
   ScratchDir dir;
   auto client = open_client({.path = dir.file("c.db")});
   auto first = client->put("notes", "n1", {{"title", "a"}});
@@ -124,7 +124,7 @@ TEST_CASE("acknowledging stores the server's record as base; pending edits stay 
   CHECK(client->mutation(*second)->base_hlc == "h5");
 }
 
-TEST_CASE("a mutation in flight is never rewritten; later writes become new mutations") {
+TEST_CASE("a mutation in flight is never rewritten: later writes become new mutations") {
   ScratchDir dir;
   auto client = open_client({.path = dir.file("c.db")});
   auto first = client->put("notes", "n1", {{"v", 1}});
@@ -171,7 +171,7 @@ TEST_CASE("patches that no single merge patch can express stay separate mutation
   CHECK(view_of(*client, "notes", "n1") == json({{"m", {{"y", 2}}}}));
 }
 
-TEST_CASE("a delete drops the unsent writes of its record; create then delete leaves nothing") {
+TEST_CASE("a delete drops the unsent writes of its record, and create then delete leaves nothing") {
   ScratchDir dir;
   auto client = open_client({.path = dir.file("c.db")});
   REQUIRE(client->put("notes", "keep", {{"x", 1}}).is_ok());

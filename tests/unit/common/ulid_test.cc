@@ -62,7 +62,7 @@ TEST_CASE("ULIDs stay strictly increasing across threads sharing a generator") {
   CHECK(all.size() == 20'000);
 }
 
-TEST_CASE("within one millisecond the random part is incremented; time is extractable") {
+TEST_CASE("within one millisecond the random part is incremented, and the time is extractable") {
   ManualClock clock(1'469'918'176'385);
   FixedRandom random(0);
   UlidGenerator gen(clock, random);
