@@ -1,0 +1,95 @@
+// offsync/server.h — the server half: what an API-provider app embeds. It applies mutations exactly
+// once per idempotency key, orders them by its own hybrid logical clock, merges per field from a
+// schema, and serves changes by signed cursor (PROTOCOL.md, docs/protocol.md).
+//
+// Thread safety: a Server is safe for concurrent use; listeners call handle() from many threads.
+// Requests are applied one at a time against the store (SQLite has one writer); requests with the
+// same idempotency key never run at once (the second gets 409 request_in_progress).
+//
+// Transport: handle() takes and returns plain HTTP messages (offsync/http.h). The TCP and Unix
+// socket listeners (transport/) and any in-process or IPC shim adapt bytes to this one seam.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "offsync/clock.h"
+#include "offsync/durability.h"
+#include "offsync/http.h"
+#include "offsync/schema.h"
+#include "offsync/status.h"
+
+namespace offsync {
+
+// Domain rules of the embedding app for one collection: return a violation to refuse the merged
+// record with 422 and the app's own code and message. Called inside the store's transaction, on
+// the thread of the request; must not block or call the Server.
+using RecordValidator = std::function<std::optional<SchemaViolation>(const nlohmann::json& fields)>;
+
+// Maps a request to the principal it acts for; nullopt answers 401. Called on the request's thread.
+using Authenticator = std::function<std::optional<std::string>(const HttpRequest&)>;
+
+struct ServerOptions {
+  // --- Behaviour ---
+  std::string db_path;                        // the SQLite store; created if missing
+  Durability durability = Durability::kFull;  // what an applied mutation survives (durability.h)
+  Schema schema;                              // default: every collection, every field lww
+  std::optional<std::string> min_app_version; // older Offsync-App-Version gets 426 (overrides the schema's)
+  int64_t idempotency_retention_ms = 30LL * 24 * 3600 * 1000;  // stored answers are replayed this long
+  std::string sunset = "Wed, 01 Dec 2027 00:00:00 GMT";        // Sunset of deprecated request shapes
+  Authenticator authenticate;                 // null: every request acts for one shared principal ""
+  std::map<std::string, RecordValidator> validators;  // per collection
+  // --- Limits ---
+  size_t max_body_bytes = 8 << 20;            // larger bodies get 413
+  size_t max_batch_items = 1000;              // per POST /v1/mutations:batch
+  int64_t default_sync_limit = 100;           // changes per sync page when the client gives no limit
+  int64_t max_sync_limit = 1000;
+  // --- Injection (tests, simulation); null means the system's ---
+  const Clock* clock = nullptr;               // must outlive the Server
+  RandomSource* random = nullptr;             // must outlive the Server
+  std::string node_id;                        // HLC node id; default: one made and kept in the store
+};
+
+struct ServerStats {
+  int64_t mutations_applied = 0;
+  int64_t idempotency_keys = 0;
+  int64_t replays = 0;
+  int64_t changes = 0;     // entries in the change log: live records and tombstones
+  int64_t tombstones = 0;
+  int64_t last_seq = 0;
+  int64_t compacted_seq = 0;
+  uint32_t cursor_version = 0;
+};
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> open(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Answers one request. Never throws; a fault of the store is a 503 the client retries.
+  HttpResponse handle(const HttpRequest& request);
+
+  Result<ServerStats> stats();
+  // Purges tombstones last changed before the time; cursors from before the newest purged one
+  // answer 410 afterwards. Returns how many tombstones went.
+  Result<int64_t> compact(int64_t before_ms);
+  // Starts a new cursor key version and retires the older ones: their cursors answer 410.
+  Status rotate_cursor();
+  // Deletes stored answers older than the retention; returns how many. (Also runs by itself.)
+  Result<int64_t> sweep_idempotency_keys();
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace offsync

@@ -1,0 +1,193 @@
+#include "storage/server_store.h"
+
+namespace offsync::storage {
+namespace {
+
+constexpr const char* kRecordColumns =
+    "collection, record_id, fields, field_hlc, hlc, deleted, attachments, seq, changed_at";
+
+}  // namespace
+
+ServerStore::ServerStore(std::unique_ptr<SQLite::Database> db)
+    : db_(std::move(db)),
+      get_answer_(*db_, "SELECT fingerprint, status, body, created_at FROM idempotency WHERE principal=? AND key=?"),
+      put_answer_(*db_, "INSERT OR REPLACE INTO idempotency (principal, key, fingerprint, status, body, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)"),
+      get_record_(*db_, std::string("SELECT ") + kRecordColumns +
+                            " FROM records WHERE partition=? AND collection=? AND record_id=?"),
+      put_record_(*db_, std::string("INSERT OR REPLACE INTO records (partition, ") + kRecordColumns +
+                            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      next_seq_(*db_, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='seq' RETURNING value"),
+      bump_(*db_, "UPDATE counters SET value = value + ? WHERE name=?") {}
+
+Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& options) {
+  auto db = open_database(options);
+  if (!db) return db.status();
+  if (Status s = migrate(**db, kServerMigrations); !s) return s;
+  return guarded("prepare server store", [&]() -> Result<std::unique_ptr<ServerStore>> {
+    return std::unique_ptr<ServerStore>(new ServerStore(std::move(*db)));
+  });
+}
+
+std::optional<std::string> ServerStore::meta(const std::string& key) {
+  SQLite::Statement s(*db_, "SELECT value FROM meta WHERE key=?");
+  s.bind(1, key);
+  if (!s.executeStep()) return std::nullopt;
+  return s.getColumn(0).getString();
+}
+
+void ServerStore::set_meta(const std::string& key, const std::string& value) {
+  SQLite::Statement s(*db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  s.bind(1, key);
+  s.bind(2, value);
+  s.exec();
+}
+
+std::optional<StoredAnswer> ServerStore::answer(const std::string& principal, const std::string& key) {
+  auto& s = fresh(get_answer_);
+  s.bind(1, principal);
+  s.bind(2, key);
+  if (!s.executeStep()) return std::nullopt;
+  return StoredAnswer{s.getColumn(0).getString(), s.getColumn(1).getInt(), s.getColumn(2).getString(),
+                      s.getColumn(3).getInt64()};
+}
+
+void ServerStore::put_answer(const std::string& principal, const std::string& key, const StoredAnswer& a) {
+  auto& s = fresh(put_answer_);
+  s.bind(1, principal);
+  s.bind(2, key);
+  s.bind(3, a.fingerprint);
+  s.bind(4, a.status);
+  s.bind(5, a.body);
+  s.bind(6, a.created_at_ms);
+  s.exec();
+}
+
+int64_t ServerStore::sweep_answers(int64_t created_before_ms) {
+  SQLite::Statement s(*db_, "DELETE FROM idempotency WHERE created_at < ?");
+  s.bind(1, created_before_ms);
+  return s.exec();
+}
+
+StoredRecord ServerStore::read_record(SQLite::Statement& s) {
+  StoredRecord r;
+  r.collection = s.getColumn(0).getString();
+  r.record_id = s.getColumn(1).getString();
+  r.fields = nlohmann::json::parse(s.getColumn(2).getString());
+  r.field_hlc = nlohmann::json::parse(s.getColumn(3).getString());
+  r.hlc = s.getColumn(4).getString();
+  r.deleted = s.getColumn(5).getInt() != 0;
+  r.attachments = nlohmann::json::parse(s.getColumn(6).getString());
+  r.seq = s.getColumn(7).getInt64();
+  r.changed_at_ms = s.getColumn(8).getInt64();
+  return r;
+}
+
+std::optional<StoredRecord> ServerStore::record(const std::string& partition, const std::string& collection,
+                                                const std::string& record_id) {
+  auto& s = fresh(get_record_);
+  s.bind(1, partition);
+  s.bind(2, collection);
+  s.bind(3, record_id);
+  if (!s.executeStep()) return std::nullopt;
+  return read_record(s);
+}
+
+int64_t ServerStore::next_seq() {
+  auto& s = fresh(next_seq_);
+  s.executeStep();
+  int64_t seq = s.getColumn(0).getInt64();
+  s.reset();
+  return seq;
+}
+
+void ServerStore::put_record(const std::string& partition, const StoredRecord& r) {
+  auto& s = fresh(put_record_);
+  s.bind(1, partition);
+  s.bind(2, r.collection);
+  s.bind(3, r.record_id);
+  s.bind(4, r.fields.dump());
+  s.bind(5, r.field_hlc.dump());
+  s.bind(6, r.hlc);
+  s.bind(7, r.deleted ? 1 : 0);
+  s.bind(8, r.attachments.dump());
+  s.bind(9, r.seq);
+  s.bind(10, r.changed_at_ms);
+  s.exec();
+}
+
+std::vector<StoredRecord> ServerStore::changes_after(const std::string& partition, int64_t after, int64_t limit) {
+  SQLite::Statement s(*db_, std::string("SELECT ") + kRecordColumns +
+                                " FROM records WHERE partition=? AND seq > ? ORDER BY seq LIMIT ?");
+  s.bind(1, partition);
+  s.bind(2, after);
+  s.bind(3, limit);
+  std::vector<StoredRecord> out;
+  while (s.executeStep()) out.push_back(read_record(s));
+  return out;
+}
+
+int64_t ServerStore::purge_tombstones(int64_t changed_before_ms) {
+  SQLite::Statement top(*db_, "SELECT COALESCE(MAX(seq), 0) FROM records WHERE deleted=1 AND changed_at < ?");
+  top.bind(1, changed_before_ms);
+  top.executeStep();
+  int64_t max_seq = top.getColumn(0).getInt64();
+  SQLite::Statement del(*db_, "DELETE FROM records WHERE deleted=1 AND changed_at < ?");
+  del.bind(1, changed_before_ms);
+  del.exec();
+  return max_seq;
+}
+
+std::optional<std::string> ServerStore::max_hlc() {
+  SQLite::Statement s(*db_, "SELECT MAX(hlc) FROM records");
+  if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
+  return s.getColumn(0).getString();
+}
+
+void ServerStore::bump(const char* counter, int64_t by) {
+  auto& s = fresh(bump_);
+  s.bind(1, by);
+  s.bind(2, counter);
+  s.exec();
+}
+
+ServerCounts ServerStore::counts() {
+  ServerCounts c;
+  auto one = [&](const char* sql) { return db_->execAndGet(sql).getInt64(); };
+  c.mutations_applied = one("SELECT value FROM counters WHERE name='mutations_applied'");
+  c.replays = one("SELECT value FROM counters WHERE name='replays'");
+  c.idempotency_keys = one("SELECT COUNT(*) FROM idempotency");
+  c.changes = one("SELECT COUNT(*) FROM records");
+  c.tombstones = one("SELECT COUNT(*) FROM records WHERE deleted=1");
+  c.last_seq = one("SELECT CAST(value AS INTEGER) FROM meta WHERE key='seq'");
+  c.compacted_seq = one("SELECT CAST(value AS INTEGER) FROM meta WHERE key='compacted_seq'");
+  return c;
+}
+
+std::vector<CursorKey> ServerStore::cursor_keys() {
+  SQLite::Statement s(*db_, "SELECT version, secret, retired FROM cursor_keys ORDER BY version");
+  std::vector<CursorKey> out;
+  while (s.executeStep()) {
+    const auto& blob = s.getColumn(1);
+    out.push_back(CursorKey{static_cast<uint32_t>(s.getColumn(0).getInt64()),
+                            std::string(static_cast<const char*>(blob.getBlob()), static_cast<size_t>(blob.getBytes())),
+                            s.getColumn(2).getInt() != 0});
+  }
+  return out;
+}
+
+void ServerStore::add_cursor_key(const CursorKey& key) {
+  SQLite::Statement s(*db_, "INSERT INTO cursor_keys (version, secret, retired) VALUES (?, ?, ?)");
+  s.bind(1, static_cast<int64_t>(key.version));
+  s.bind(2, key.secret.data(), static_cast<int>(key.secret.size()));
+  s.bind(3, key.retired ? 1 : 0);
+  s.exec();
+}
+
+void ServerStore::retire_cursor_keys_below(uint32_t version) {
+  SQLite::Statement s(*db_, "UPDATE cursor_keys SET retired=1 WHERE version < ?");
+  s.bind(1, static_cast<int64_t>(version));
+  s.exec();
+}
+
+}  // namespace offsync::storage

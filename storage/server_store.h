@@ -1,0 +1,100 @@
+// The server's SQLite store: records with their change-log positions, stored answers for
+// idempotency, counters and cursor keys. No merge or protocol logic lives here.
+//
+// Thread safety: none; the Server serialises every call. Errors are thrown as SQLite::Exception
+// and turned into Status by the caller with storage::guarded().
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/sqlite_db.h"
+
+namespace offsync::storage {
+
+extern const std::vector<std::string_view> kServerMigrations;
+
+struct StoredRecord {
+  std::string collection;
+  std::string record_id;
+  nlohmann::json fields = nlohmann::json::object();
+  nlohmann::json field_hlc = nlohmann::json::object();
+  std::string hlc;
+  bool deleted = false;
+  nlohmann::json attachments = nlohmann::json::array();
+  int64_t seq = 0;
+  int64_t changed_at_ms = 0;
+};
+
+struct StoredAnswer {
+  std::string fingerprint;
+  int status = 0;
+  std::string body;
+  int64_t created_at_ms = 0;
+};
+
+struct CursorKey {
+  uint32_t version = 0;
+  std::string secret;
+  bool retired = false;
+};
+
+struct ServerCounts {
+  int64_t mutations_applied = 0;
+  int64_t replays = 0;
+  int64_t idempotency_keys = 0;
+  int64_t changes = 0;      // entries in the change log (live records and tombstones)
+  int64_t tombstones = 0;
+  int64_t last_seq = 0;
+  int64_t compacted_seq = 0;
+};
+
+class ServerStore {
+ public:
+  static Result<std::unique_ptr<ServerStore>> open(const DatabaseOptions& options);
+  SQLite::Database& db() { return *db_; }
+
+  std::optional<std::string> meta(const std::string& key);
+  void set_meta(const std::string& key, const std::string& value);
+
+  std::optional<StoredAnswer> answer(const std::string& principal, const std::string& key);
+  void put_answer(const std::string& principal, const std::string& key, const StoredAnswer& answer);
+  // Deletes answers created before the time; returns how many.
+  int64_t sweep_answers(int64_t created_before_ms);
+
+  std::optional<StoredRecord> record(const std::string& partition, const std::string& collection,
+                                     const std::string& record_id);
+  // Hands out the next change-log position (inside the caller's write transaction).
+  int64_t next_seq();
+  void put_record(const std::string& partition, const StoredRecord& record);
+  // Up to `limit` records of the partition whose seq is above `after`, in seq order.
+  std::vector<StoredRecord> changes_after(const std::string& partition, int64_t after, int64_t limit);
+  // Removes tombstones last changed before the time; returns the highest seq removed (0: none).
+  int64_t purge_tombstones(int64_t changed_before_ms);
+  // The newest HLC stored, to seed the clock after a restart.
+  std::optional<std::string> max_hlc();
+
+  void bump(const char* counter, int64_t by = 1);
+  ServerCounts counts();
+
+  std::vector<CursorKey> cursor_keys();
+  void add_cursor_key(const CursorKey& key);
+  void retire_cursor_keys_below(uint32_t version);
+
+ private:
+  explicit ServerStore(std::unique_ptr<SQLite::Database> db);
+  StoredRecord read_record(SQLite::Statement& s);
+
+  std::unique_ptr<SQLite::Database> db_;
+  SQLite::Statement get_answer_, put_answer_, get_record_, put_record_, next_seq_, bump_;
+};
+
+}  // namespace offsync::storage
