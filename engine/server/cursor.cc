@@ -45,11 +45,8 @@ CursorCheck CursorCodec::decode(std::string_view text, std::string_view partitio
   auto version = static_cast<uint32_t>(get_be(*raw, 4));
   auto seq = static_cast<int64_t>(get_be(std::string_view(*raw).substr(4), 8));
   auto secret = secrets_.find(version);
-  if (secret == secrets_.end()) {
-    // A version this server never had cannot be told from forgery by its MAC; a version above the
-    // current one is forged, one below was retired and forgotten.
-    return version > current_ ? CursorCheck::kTampered : CursorCheck::kRetired;
-  }
+  // Retired keys are kept (only marked), so a version without a key was never issued: forged.
+  if (secret == secrets_.end()) return CursorCheck::kTampered;
   if (!constant_time_equal(raw->substr(12), mac(version, seq, partition)) || seq < 0) return CursorCheck::kTampered;
   if (auto r = retired_.find(version); r != retired_.end() && r->second) return CursorCheck::kRetired;
   out->version = version;

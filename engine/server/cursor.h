@@ -20,7 +20,7 @@ struct CursorPosition {
 enum class CursorCheck {
   kValid,
   kTampered,  // not a cursor this server could have issued (or for another partition): 400
-  kRetired,   // a retired or unknown key version: 410
+  kRetired,   // signed with a key version since retired: 410
 };
 
 class CursorCodec {
