@@ -77,6 +77,7 @@ void ClientStore::set_meta(const std::string& key, const std::string& value) {
 
 std::optional<BaseRecord> ClientStore::base(const std::string& collection, const std::string& record_id) {
   auto& s = fresh(get_base_);
+  ResetOnExit done(s);
   s.bind(1, collection);
   s.bind(2, record_id);
   if (!s.executeStep()) return std::nullopt;
@@ -103,6 +104,7 @@ void ClientStore::put_base(const std::string& collection, const std::string& rec
 
 std::optional<nlohmann::json> ClientStore::view(const std::string& collection, const std::string& record_id) {
   auto& s = fresh(get_view_);
+  ResetOnExit done(s);
   s.bind(1, collection);
   s.bind(2, record_id);
   if (!s.executeStep()) return std::nullopt;
@@ -230,6 +232,7 @@ std::vector<Mutation> ClientStore::mutations_of(const std::string& collection, c
 
 std::optional<Mutation> ClientStore::last_mutation_of(const std::string& collection, const std::string& record_id) {
   auto& s = fresh(last_mutation_of_);
+  ResetOnExit done(s);
   s.bind(1, collection);
   s.bind(2, record_id);
   if (!s.executeStep()) return std::nullopt;

@@ -45,6 +45,7 @@ void ServerStore::set_meta(const std::string& key, const std::string& value) {
 
 std::optional<StoredAnswer> ServerStore::answer(const std::string& principal, const std::string& key) {
   auto& s = fresh(get_answer_);
+  ResetOnExit done(s);
   s.bind(1, principal);
   s.bind(2, key);
   if (!s.executeStep()) return std::nullopt;
@@ -86,6 +87,7 @@ StoredRecord ServerStore::read_record(SQLite::Statement& s) {
 std::optional<StoredRecord> ServerStore::record(const std::string& partition, const std::string& collection,
                                                 const std::string& record_id) {
   auto& s = fresh(get_record_);
+  ResetOnExit done(s);
   s.bind(1, partition);
   s.bind(2, collection);
   s.bind(3, record_id);

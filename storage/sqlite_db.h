@@ -57,6 +57,19 @@ class WriteTransaction {
 // A prepared statement reset and unbound for reuse.
 SQLite::Statement& fresh(SQLite::Statement& statement);
 
+// Resets a cached statement when the scope ends. A statement left mid-result keeps its
+// connection's read snapshot open, and later reads would not see other connections' commits.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(SQLite::Statement& s) : s_(s) {}
+  ~ResetOnExit() { s_.tryReset(); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  SQLite::Statement& s_;
+};
+
 // Runs fn, turning the exceptions of SQLite and of JSON parsing into a Status. fn returns a Status
 // or a Result<T>.
 template <typename Fn>

@@ -48,3 +48,76 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
 }
 
 }  // namespace offsync::test
+
+#include <signal.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "offsync/http.h"
+
+namespace offsync::test {
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
+  int out[2];
+  if (pipe(out) != 0) return;
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  char c;
+  while (read(out[0], &c, 1) == 1 && c != '\n') first_line_ += c;
+  close(out[0]);
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) stop(SIGKILL);
+}
+
+int ChildProcess::stop(int signal) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signal);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string CurlReply::header(const std::string& name) const {
+  for (const auto& [n, v] : headers) {
+    if (iequals(n, name)) return v;
+  }
+  return "";
+}
+
+CurlReply curl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-i", "--max-time", "20"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessResult p = run_process(argv);
+  CurlReply reply;
+  size_t head_end = p.out.find("\r\n\r\n");
+  if (head_end == std::string::npos) return reply;
+  std::istringstream head(p.out.substr(0, head_end));
+  std::string line;
+  std::getline(head, line);
+  std::sscanf(line.c_str(), "HTTP/%*s %d", &reply.status);
+  while (std::getline(head, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    reply.headers.emplace_back(line.substr(0, colon), value);
+  }
+  reply.body = p.out.substr(head_end + 4);
+  return reply;
+}
+
+}  // namespace offsync::test

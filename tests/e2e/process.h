@@ -16,3 +16,36 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv);
 
 }  // namespace offsync::test
+
+namespace offsync::test {
+
+// A long-running child process (a server) whose first stdout line is read at start.
+class ChildProcess {
+ public:
+  explicit ChildProcess(const std::vector<std::string>& argv);
+  ~ChildProcess();  // SIGKILL if still running
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  const std::string& first_line() const { return first_line_; }
+  int pid() const { return pid_; }
+  // Sends the signal and waits; returns the exit code (-1 if killed by a signal).
+  int stop(int signal);
+
+ private:
+  int pid_ = -1;
+  std::string first_line_;
+};
+
+// An HTTP answer as curl printed it with -i.
+struct CurlReply {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string header(const std::string& name) const;
+};
+
+// Runs curl -s -i with the arguments (a real client nobody here wrote).
+CurlReply curl(const std::vector<std::string>& args);
+
+}  // namespace offsync::test

@@ -380,4 +380,8 @@ TEST_CASE("two clients on one file see each other's writes") {
   auto b = open_client({.path = dir.file("c.db")});
   REQUIRE(a->put("notes", "n1", {{"v", 1}}).is_ok());
   CHECK(view_of(*b, "notes", "n1") == json({{"v", 1}}));
+  // A read must not pin a snapshot: b sees a's next write too.
+  REQUIRE(a->put("notes", "n1", {{"v", 2}}).is_ok());
+  CHECK(view_of(*b, "notes", "n1") == json({{"v", 2}}));
+  CHECK(b->outbox()->size() == 1);
 }

@@ -1,0 +1,190 @@
+#include "cli/server_commands.h"
+
+#include <signal.h>
+
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "cli/output.h"
+#include "offsync/server.h"
+#include "transport/http_listener.h"
+
+namespace offsync::cli {
+namespace {
+
+struct ServeArgs {
+  std::string db, listen, schema, min_app_version;
+  size_t max_body_bytes = 8 << 20;
+  int threads = 4;
+};
+
+// "HOST:PORT" → (host, port); the host may be [v6].
+Result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return Status::invalid_argument("--listen wants HOST:PORT, got '" + text + "'");
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    size_t used = 0;
+    int port = std::stoi(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+    return std::make_pair(host, static_cast<uint16_t>(port));
+  } catch (const std::exception&) {
+    return Status::invalid_argument("--listen: '" + text.substr(colon + 1) + "' is not a port number");
+  }
+}
+
+int serve(const ServeArgs& a) {
+  ServerOptions options;
+  options.db_path = a.db;
+  options.max_body_bytes = a.max_body_bytes;
+  if (!a.schema.empty()) {
+    auto schema = Schema::load(a.schema);
+    if (!schema) return fail(schema.status());
+    options.schema = std::move(*schema);
+  }
+  if (!a.min_app_version.empty()) {
+    if (!compare_versions(a.min_app_version, "0")) {
+      return fail(Status::invalid_argument("--min-app-version wants a dotted version like 1.2.0"));
+    }
+    options.min_app_version = a.min_app_version;
+  }
+  if (a.listen.empty()) {
+    return fail(Status::invalid_argument("--listen HOST:PORT is required (inherited sockets come with IPC support)"));
+  }
+  auto where = split_host_port(a.listen);
+  if (!where) return fail(where.status());
+  auto server = Server::open(std::move(options));
+  if (!server) return fail(server.status());
+
+  // SIGTERM and SIGINT are taken by one thread with sigwait, blocked everywhere else.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  ListenerOptions listener_options;
+  listener_options.max_body_bytes = a.max_body_bytes;
+  listener_options.threads = a.threads;
+  auto listener = HttpListener::listen_tcp(**server, where->first, where->second, listener_options);
+  if (!listener) return fail(listener.status());
+  std::cout << "offsync: serving " << a.db << " on http://" << where->first << ":" << (*listener)->port() << std::endl;
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::cerr << "offsync: stopping (signal " << sig << "); finishing requests in flight" << std::endl;
+    (*listener)->stop();
+  });
+  (*listener)->run();
+  // run() also returns if the listener stopped by itself; wake the waiter so it can be joined.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  std::cerr << "offsync: stopped" << std::endl;
+  return 0;
+}
+
+// RFC 3339 ("2026-11-23T10:00:00Z", "...T10:00:00.5+02:00") → Unix ms.
+Result<int64_t> parse_rfc3339(const std::string& text) {
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return Status::invalid_argument("'" + text + "' is not an RFC 3339 time like 2026-11-23T10:00:00Z");
+  int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000;
+  if (*rest == '.') {
+    int64_t scale = 100;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest, scale /= 10) ms += (*rest - '0') * scale;
+  }
+  if (*rest == 'Z' || *rest == 'z') {
+    ++rest;
+  } else if (*rest == '+' || *rest == '-') {
+    int hh = 0, mm = 0;
+    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) {
+      return Status::invalid_argument("'" + text + "' has a malformed UTC offset");
+    }
+    int64_t offset = (hh * 60 + mm) * 60'000LL;
+    ms += *rest == '+' ? -offset : offset;
+    rest += 6;
+  } else {
+    return Status::invalid_argument("'" + text + "' needs a UTC offset (Z or +hh:mm)");
+  }
+  if (*rest != '\0') return Status::invalid_argument("'" + text + "' has trailing characters");
+  return ms;
+}
+
+}  // namespace
+
+std::function<int()> add_serve_command(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "The server half: serve the sync protocol over HTTP");
+  cmd->add_option("--db", a->db, "The server's SQLite store (created if missing)")->required();
+  cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: any free port, printed)");
+  cmd->add_option("--schema", a->schema, "Schema file: collections, field types, merge policies");
+  cmd->add_option("--min-app-version", a->min_app_version, "Older Offsync-App-Version gets 426");
+  cmd->add_option("--max-body-bytes", a->max_body_bytes, "Larger request bodies get 413");
+  cmd->add_option("--threads", a->threads, "Request handler threads")->check(CLI::Range(1, 256));
+  return [cmd, a]() { return cmd->parsed() ? serve(*a) : -1; };
+}
+
+std::function<int()> add_admin_command(CLI::App& app) {
+  struct AdminArgs {
+    std::string db, before;
+    bool json = false;
+  };
+  auto a = std::make_shared<AdminArgs>();
+  CLI::App* admin = app.add_subcommand("admin", "Operate a server store: stats, compaction, cursor rotation");
+  admin->require_subcommand(1);
+  CLI::App* stats = admin->add_subcommand("stats", "Counts of the store, as JSON with --json");
+  CLI::App* compact = admin->add_subcommand("compact", "Purge tombstones older than --before; older cursors get 410");
+  CLI::App* rotate = admin->add_subcommand("rotate-cursor", "Retire the cursor encoding: older cursors get 410");
+  for (CLI::App* sub : {stats, compact, rotate}) {
+    sub->add_option("--db", a->db, "The server's SQLite store")->required()->check(CLI::ExistingFile);
+    sub->add_flag("--json", a->json, "Machine-readable output");
+  }
+  compact->add_option("--before", a->before, "RFC 3339 time, e.g. 2026-11-01T00:00:00Z")->required();
+
+  return [=]() -> int {
+    if (!admin->parsed()) return -1;
+    auto server = Server::open(ServerOptions{.db_path = a->db});
+    if (!server) return fail(server.status());
+    if (stats->parsed()) {
+      auto s = (*server)->stats();
+      if (!s) return fail(s.status());
+      nlohmann::json out = {{"mutations_applied", s->mutations_applied}, {"idempotency_keys", s->idempotency_keys},
+                            {"replays", s->replays},       {"changes", s->changes},
+                            {"tombstones", s->tombstones}, {"last_seq", s->last_seq},
+                            {"compacted_seq", s->compacted_seq}, {"cursor_version", s->cursor_version}};
+      if (a->json) {
+        std::cout << out.dump() << "\n";
+      } else {
+        for (const auto& [k, v] : out.items()) std::cout << k << ": " << v << "\n";
+      }
+      return 0;
+    }
+    if (compact->parsed()) {
+      auto before = parse_rfc3339(a->before);
+      if (!before) return fail(before.status());
+      auto purged = (*server)->compact(*before);
+      if (!purged) return fail(purged.status());
+      if (a->json) {
+        std::cout << nlohmann::json{{"tombstones_purged", *purged}}.dump() << "\n";
+      } else {
+        std::cout << "purged " << *purged << " tombstone(s)\n";
+      }
+      return 0;
+    }
+    Status rotated = (*server)->rotate_cursor();
+    if (!rotated) return fail(rotated);
+    auto s = (*server)->stats();
+    if (!s) return fail(s.status());
+    if (a->json) {
+      std::cout << nlohmann::json{{"cursor_version", s->cursor_version}}.dump() << "\n";
+    } else {
+      std::cout << "cursor version is now " << s->cursor_version << "; older cursors answer 410\n";
+    }
+    return 0;
+  };
+}
+
+}  // namespace offsync::cli
