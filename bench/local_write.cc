@@ -1,5 +1,7 @@
 #include "bench/local_write.h"
 
+#include "bench/scratch.h"
+
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
@@ -15,24 +17,7 @@
 namespace offsync::bench {
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-struct Scratch {
-  fs::path dir;
-  Scratch() : dir(fs::temp_directory_path() / ("offsync-bench-" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string fresh(const std::string& name) {
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(dir / (name + suffix));
-    return (dir / name).string();
-  }
-};
 
 nlohmann::json note(int i) {
   return {{"title", "note " + std::to_string(i)}, {"body", "written while offline"}, {"done", false}};

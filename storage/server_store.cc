@@ -17,8 +17,57 @@ ServerStore::ServerStore(std::unique_ptr<SQLite::Database> db)
                             " FROM records WHERE partition=? AND collection=? AND record_id=?"),
       put_record_(*db_, std::string("INSERT OR REPLACE INTO records (partition, ") + kRecordColumns +
                             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-      next_seq_(*db_, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='seq' RETURNING value"),
-      bump_(*db_, "UPDATE counters SET value = value + ? WHERE name=?") {}
+      read_seq_(*db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='seq'"),
+      write_seq_(*db_, "UPDATE meta SET value = ? WHERE key='seq'"),
+      bump_(*db_, "UPDATE counters SET value = value + ? WHERE name=?"),
+      begin_(*db_, "BEGIN IMMEDIATE"),
+      commit_(*db_, "COMMIT"),
+      rollback_(*db_, "ROLLBACK"),
+      savepoint_(*db_, "SAVEPOINT step"),
+      release_(*db_, "RELEASE step"),
+      rollback_to_(*db_, "ROLLBACK TO step") {}
+
+void ServerStore::begin() {
+  fresh(begin_).exec();
+  in_transaction_ = true;
+  auto& s = fresh(read_seq_);
+  ResetOnExit done(s);
+  s.executeStep();
+  seq_ = s.getColumn(0).getInt64();
+  applied_ = replays_ = 0;
+}
+
+void ServerStore::commit() {
+  auto& w = fresh(write_seq_);
+  w.bind(1, std::to_string(seq_));
+  w.exec();
+  for (auto [name, n] : {std::pair{"mutations_applied", applied_}, std::pair{"replays", replays_}}) {
+    if (n == 0) continue;
+    auto& b = fresh(bump_);
+    b.bind(1, n);
+    b.bind(2, name);
+    b.exec();
+  }
+  fresh(commit_).exec();
+  in_transaction_ = false;
+}
+
+void ServerStore::rollback() noexcept {
+  if (!in_transaction_) return;
+  in_transaction_ = false;
+  try {
+    fresh(rollback_).exec();
+  } catch (...) {
+    // SQLite already rolled back (it does after some errors); nothing is left to undo.
+  }
+}
+
+void ServerStore::savepoint() { fresh(savepoint_).exec(); }
+void ServerStore::release_savepoint() { fresh(release_).exec(); }
+void ServerStore::rollback_to_savepoint() {
+  fresh(rollback_to_).exec();
+  fresh(release_).exec();
+}
 
 Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& options) {
   auto db = open_database(options);
@@ -95,21 +144,16 @@ std::optional<StoredRecord> ServerStore::record(const std::string& partition, co
   return read_record(s);
 }
 
-int64_t ServerStore::next_seq() {
-  auto& s = fresh(next_seq_);
-  s.executeStep();
-  int64_t seq = s.getColumn(0).getInt64();
-  s.reset();
-  return seq;
-}
+int64_t ServerStore::next_seq() { return ++seq_; }
 
-void ServerStore::put_record(const std::string& partition, const StoredRecord& r) {
+void ServerStore::put_record(const std::string& partition, const StoredRecord& r, const std::string& fields_text,
+                             const std::string& field_hlc_text) {
   auto& s = fresh(put_record_);
   s.bind(1, partition);
   s.bind(2, r.collection);
   s.bind(3, r.record_id);
-  s.bind(4, r.fields.dump());
-  s.bind(5, r.field_hlc.dump());
+  s.bind(4, fields_text);
+  s.bind(5, field_hlc_text);
   s.bind(6, r.hlc);
   s.bind(7, r.deleted ? 1 : 0);
   s.bind(8, r.attachments.dump());
@@ -146,12 +190,6 @@ std::optional<std::string> ServerStore::max_hlc() {
   return s.getColumn(0).getString();
 }
 
-void ServerStore::bump(const char* counter, int64_t by) {
-  auto& s = fresh(bump_);
-  s.bind(1, by);
-  s.bind(2, counter);
-  s.exec();
-}
 
 ServerCounts ServerStore::counts() {
   ServerCounts c;

@@ -72,9 +72,21 @@ class ServerStore {
 
   std::optional<StoredRecord> record(const std::string& partition, const std::string& collection,
                                      const std::string& record_id);
-  // Hands out the next change-log position (inside the caller's write transaction).
+  // Starts a write transaction (BEGIN IMMEDIATE). Change-log positions and counter increments of
+  // the transaction are kept in memory and written once by commit(); rollback() forgets them.
+  void begin();
+  void commit();
+  void rollback() noexcept;
+  // A nested atomic step inside the transaction (SQL savepoints).
+  void savepoint();
+  void release_savepoint();
+  void rollback_to_savepoint();
+
+  // Hands out the next change-log position (inside a transaction begun with begin()).
   int64_t next_seq();
-  void put_record(const std::string& partition, const StoredRecord& record);
+  // fields_text and field_hlc_text are record.fields and record.field_hlc serialised.
+  void put_record(const std::string& partition, const StoredRecord& record, const std::string& fields_text,
+                  const std::string& field_hlc_text);
   // Up to `limit` records of the partition whose seq is above `after`, in seq order.
   std::vector<StoredRecord> changes_after(const std::string& partition, int64_t after, int64_t limit);
   // Removes tombstones last changed before the time; returns the highest seq removed (0: none).
@@ -82,7 +94,9 @@ class ServerStore {
   // The newest HLC stored, to seed the clock after a restart.
   std::optional<std::string> max_hlc();
 
-  void bump(const char* counter, int64_t by = 1);
+  enum class Counter { kMutationsApplied, kReplays };
+  // Adds to a counter when the transaction commits.
+  void bump(Counter counter) { ++(counter == Counter::kReplays ? replays_ : applied_); }
   ServerCounts counts();
 
   std::vector<CursorKey> cursor_keys();
@@ -94,7 +108,31 @@ class ServerStore {
   StoredRecord read_record(SQLite::Statement& s);
 
   std::unique_ptr<SQLite::Database> db_;
-  SQLite::Statement get_answer_, put_answer_, get_record_, put_record_, next_seq_, bump_;
+  SQLite::Statement get_answer_, put_answer_, get_record_, put_record_, read_seq_, write_seq_, bump_, begin_,
+      commit_, rollback_, savepoint_, release_, rollback_to_;
+  // Pending in the open transaction.
+  bool in_transaction_ = false;
+  int64_t seq_ = 0;
+  int64_t applied_ = 0, replays_ = 0;
+};
+
+// begin() on construction; rollback() on destruction unless commit() succeeded.
+class ServerTransaction {
+ public:
+  explicit ServerTransaction(ServerStore& store) : store_(store) { store_.begin(); }
+  ~ServerTransaction() {
+    if (!done_) store_.rollback();
+  }
+  ServerTransaction(const ServerTransaction&) = delete;
+  ServerTransaction& operator=(const ServerTransaction&) = delete;
+  void commit() {
+    store_.commit();
+    done_ = true;
+  }
+
+ private:
+  ServerStore& store_;
+  bool done_ = false;
 };
 
 }  // namespace offsync::storage

@@ -55,6 +55,18 @@ nlohmann::json record_json(const StoredRecord& r) {
           {"attachments", r.attachments}};
 }
 
+std::string record_text(const StoredRecord& r, const std::string& fields_text, const std::string& field_hlc_text) {
+  // Keys in the order nlohmann's dump writes them (sorted), so both forms read alike.
+  std::string out = "{\"attachments\":" + r.attachments.dump();
+  out += ",\"collection\":" + nlohmann::json(r.collection).dump();
+  out += ",\"field_hlc\":" + field_hlc_text;
+  out += ",\"fields\":" + fields_text;
+  out += ",\"hlc\":" + nlohmann::json(r.hlc).dump();
+  out += r.deleted ? ",\"op\":\"delete\"" : ",\"op\":\"upsert\"";
+  out += ",\"record\":" + nlohmann::json(r.record_id).dump() + "}";
+  return out;
+}
+
 MergeResult merge_mutation(const Schema& schema, const std::optional<StoredRecord>& current,
                            const IncomingMutation& m, const Hlc& now, int64_t now_ms) {
   const CollectionSpec* spec = schema.collection(m.collection);

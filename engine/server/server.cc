@@ -17,7 +17,7 @@ namespace offsync {
 
 using nlohmann::json;
 using storage::guarded;
-using storage::WriteTransaction;
+using storage::ServerTransaction;
 
 namespace {
 
@@ -52,6 +52,12 @@ Answer unavailable(const std::string& message) {
   return a;
 }
 
+// {"hlc", "record", "status": "applied"}, keys sorted as nlohmann writes them. An empty hlc is null.
+std::string applied_body(const std::string& record_text, const std::string& hlc) {
+  return "{\"hlc\":" + (hlc.empty() ? std::string("null") : json(hlc).dump()) + ",\"record\":" + record_text +
+         ",\"status\":\"applied\"}";
+}
+
 std::string route_of(const std::string& path) {
   for (const char* route : {kMutationsPath, kBatchPath, kSyncPath, kHealthPath, kMetricsPath}) {
     if (path == route) return route;
@@ -74,7 +80,7 @@ bool translate_deprecated(json& body) {
 }
 
 // Checks the shape of a mutation body; on success fills `out`. Errors are 400s with their codes.
-std::optional<Answer> parse_mutation(const json& body, IncomingMutation* out) {
+std::optional<Answer> parse_mutation(json& body, IncomingMutation* out) {
   if (!body.is_object()) return error(400, "invalid_request", "a mutation must be a JSON object");
   if (auto id = body.find("id"); id != body.end() && !id->is_null()) {
     if (!id->is_string() || !Ulid::parse(id->get<std::string>())) {
@@ -107,7 +113,7 @@ std::optional<Answer> parse_mutation(const json& body, IncomingMutation* out) {
     if (fields == body.end() || !fields->is_object()) {
       return error(400, "invalid_fields", "\"fields\" must be a JSON object for " + op->get<std::string>());
     }
-    out->fields = *fields;
+    out->fields = std::move(*fields);
   }
   if (auto base = body.find("base"); base != body.end() && !base->is_null()) {
     if (!base->is_string() || !Hlc::parse(base->get<std::string>())) {
@@ -212,16 +218,16 @@ struct Server::Impl {
     switch (result.kind) {
       case MergeResult::Kind::kApplied: {
         result.record->seq = store->next_seq();
-        store->put_record(principal, *result.record);
-        store->bump("mutations_applied");
-        json rec = record_json(*result.record);
-        return Answer{200, json{{"status", "applied"}, {"record", rec}, {"hlc", result.record->hlc}}.dump()};
+        std::string fields_text = result.record->fields.dump();
+        std::string field_hlc_text = result.record->field_hlc.dump();
+        store->put_record(principal, *result.record, fields_text, field_hlc_text);
+        store->bump(storage::ServerStore::Counter::kMutationsApplied);
+        return Answer{200, applied_body(record_text(*result.record, fields_text, field_hlc_text), result.record->hlc)};
       }
       case MergeResult::Kind::kUnchanged: {
-        store->bump("mutations_applied");
-        json rec = result.record ? record_json(*result.record) : json();
-        json hlc_json = result.record ? json(result.record->hlc) : json();
-        return Answer{200, json{{"status", "applied"}, {"record", rec}, {"hlc", hlc_json}}.dump()};
+        store->bump(storage::ServerStore::Counter::kMutationsApplied);
+        if (!result.record) return Answer{200, applied_body("null", "")};
+        return Answer{200, applied_body(record_json(*result.record).dump(), result.record->hlc)};
       }
       case MergeResult::Kind::kConflict: {
         json body = {{"error", {{"code", "conflict"}, {"message", result.message}}},
@@ -247,7 +253,7 @@ struct Server::Impl {
         return error(422, "idempotency_key_reused",
                      "Idempotency-Key " + key + " was used before with a different request", "key_reused");
       }
-      store->bump("replays");
+      store->bump(storage::ServerStore::Counter::kReplays);
       Answer a{stored->status, stored->body, true, deprecated};
       if (stored->status == 409) a.failure = "conflict";
       return a;
@@ -297,7 +303,7 @@ struct Server::Impl {
     std::lock_guard<std::mutex> lock(db_mu);
     return guarded_answer([&] {
       maybe_sweep();
-      WriteTransaction tx(store->db());
+      ServerTransaction tx(*store);
       Answer a = process(principal, *key, std::move(body), r.body, parse_error);
       tx.commit();
       return a;
@@ -314,7 +320,7 @@ struct Server::Impl {
     if (!body.is_object() || !body.contains("mutations") || !body["mutations"].is_array()) {
       return error(400, "invalid_request", "a batch is {\"mutations\": [...]}");
     }
-    const json& items = body["mutations"];
+    json& items = body["mutations"];
     if (items.size() > options.max_batch_items) {
       return error(413, "batch_too_large",
                    "a batch holds at most " + std::to_string(options.max_batch_items) + " mutations");
@@ -324,21 +330,25 @@ struct Server::Impl {
     std::lock_guard<std::mutex> lock(db_mu);
     Answer failed = guarded_answer([&] {
       maybe_sweep();
-      WriteTransaction tx(store->db());
-      for (size_t i = 0; i < items.size(); ++i) answers[i] = batch_item(principal, items[i], claims);
+      ServerTransaction tx(*store);
+      for (size_t i = 0; i < items.size(); ++i) answers[i] = batch_item(principal, std::move(items[i]), claims);
       tx.commit();
       return Answer{};
     });
     if (failed.status >= 500) return failed;
-    json results = json::array();
-    for (const Answer& a : answers) {
+    // Each item's body is already JSON text: splice it in rather than parse and dump it again.
+    std::string results = "{\"results\":[";
+    for (size_t i = 0; i < answers.size(); ++i) {
+      const Answer& a = answers[i];
       count_outcome(kBatchPath, a);
-      json item = {{"status", a.status}, {"body", json::parse(a.body)}};
-      if (a.replayed) item["replayed"] = true;
-      if (a.deprecated) item["deprecated"] = true;
-      results.push_back(std::move(item));
+      if (i > 0) results += ',';
+      results += "{\"body\":" + a.body;
+      if (a.deprecated) results += ",\"deprecated\":true";
+      if (a.replayed) results += ",\"replayed\":true";
+      results += ",\"status\":" + std::to_string(a.status) + "}";
     }
-    return Answer{200, json{{"results", results}}.dump()};
+    results += "]}";
+    return Answer{200, std::move(results)};
   }
 
   // One batch item, atomic on its own (a savepoint), answered as the single endpoint would.
@@ -367,14 +377,13 @@ struct Server::Impl {
     claims.push_back(std::move(claim));
     // A savepoint makes the item atomic on its own: a store fault undoes this item only, which
     // then answers 503 (not stored), and the batch goes on.
-    store->db().exec("SAVEPOINT item");
+    store->savepoint();
     try {
       Answer a = process(principal, key, std::move(item), "", "");
-      store->db().exec("RELEASE item");
+      store->release_savepoint();
       return a;
     } catch (const SQLite::Exception& e) {
-      store->db().exec("ROLLBACK TO item");
-      store->db().exec("RELEASE item");
+      store->rollback_to_savepoint();
       return unavailable(std::string("the store failed: ") + e.what());
     }
   }
@@ -492,7 +501,7 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   if (!store) return store.status();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*store));
   Status ready = guarded("open server store", [&]() -> Status {
-    WriteTransaction tx(impl->store->db());
+    ServerTransaction tx(*impl->store);
     std::string node = impl->options.node_id;
     if (node.empty()) {
       auto stored = impl->store->meta("node_id");
@@ -553,7 +562,7 @@ Result<ServerStats> Server::stats() {
 Result<int64_t> Server::compact(int64_t before_ms) {
   std::lock_guard<std::mutex> lock(impl_->db_mu);
   return guarded("compact", [&]() -> Result<int64_t> {
-    WriteTransaction tx(impl_->store->db());
+    ServerTransaction tx(*impl_->store);
     int64_t tombstones = impl_->store->counts().tombstones;
     int64_t purged_seq = impl_->store->purge_tombstones(before_ms);
     int64_t left = impl_->store->counts().tombstones;
@@ -567,7 +576,7 @@ Result<int64_t> Server::compact(int64_t before_ms) {
 Status Server::rotate_cursor() {
   std::lock_guard<std::mutex> lock(impl_->db_mu);
   return guarded("rotate cursor", [&]() -> Status {
-    WriteTransaction tx(impl_->store->db());
+    ServerTransaction tx(*impl_->store);
     impl_->add_cursor_key(impl_->load_codec().current_version() + 1);
     tx.commit();
     return Status::ok();

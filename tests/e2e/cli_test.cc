@@ -145,3 +145,14 @@ TEST_CASE("offsync-bench local-write prints one JSON object with both durability
     CHECK(out[setting]["ratio_engine_over_raw"].get<double>() > 0);
   }
 }
+
+TEST_CASE("offsync-bench server-apply prints single and batch figures against raw SQLite") {
+  auto r = run_process({OFFSYNC_BENCH_BIN, "server-apply", "--json", "--single", "20", "--batched", "200",
+                        "--batch-size", "50", "--rounds", "1"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  json out = json::parse(r.out);
+  for (const char* path : {"single", "batch"}) {
+    CHECK(out[path]["engine_mutations_per_s"].get<double>() > 0);
+    CHECK(out[path]["ratio_engine_over_raw"].get<double>() > 0);
+  }
+}
