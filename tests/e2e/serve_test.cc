@@ -201,3 +201,18 @@ TEST_CASE("serve refuses bad options with one line naming the problem") {
   CHECK(bad_listen.exit_code != 0);
   CHECK(bad_listen.err.find("HOST:PORT") != std::string::npos);
 }
+
+TEST_CASE("GET /metrics passes promtool check metrics after real traffic") {
+  LiveServer s;
+  REQUIRE(s.post(order("o1", {{"title", "t"}}), new_key()).status == 200);
+  REQUIRE(s.post(order("o1", {{"title", 5}}), new_key()).status == 422);
+  REQUIRE(s.sync().status == 200);
+  auto metrics = curl({s.base + "/metrics"});
+  REQUIRE(metrics.status == 200);
+  std::string path = s.dir.file("metrics.txt");
+  std::ofstream(path) << metrics.body;
+  auto check = run_process({"/bin/sh", "-c", "promtool check metrics < " + path});
+  std::string said = check.out + check.err;
+  CHECK_MESSAGE(check.exit_code == 0, said);
+  CHECK(said.empty());
+}
