@@ -5,6 +5,7 @@
 
 #include "cli/output.h"
 #include "offsync/client.h"
+#include "offsync/transport.h"
 
 namespace offsync::cli {
 namespace {
@@ -13,8 +14,20 @@ struct ClientArgs {
   std::string db;
   std::string server, ipc_service, token, app_version, os_version;  // used by the commands that talk to a server
   bool json = false;
-  std::string collection, record, body, mutation;
+  std::string collection, record, body, mutation, resolution;
 };
+
+// The transport of --server (or, later, --ipc-service); null with neither.
+Result<std::shared_ptr<Transport>> transport_for(const ClientArgs& a) {
+  if (!a.ipc_service.empty()) {
+    return Status::invalid_argument("--ipc-service is not supported yet; use --server URL");
+  }
+  if (a.server.empty()) return std::shared_ptr<Transport>();
+  auto t = make_curl_transport(CurlTransportOptions{.base_url = a.server});
+  if (!t) return t.status();
+  return std::shared_ptr<Transport>(std::move(*t));
+}
+
 
 Result<nlohmann::json> parse_json_arg(const std::string& text, const char* what) {
   try {
@@ -42,6 +55,13 @@ int print_mutation_id(const ClientArgs& a, const Result<std::string>& id, const 
 int run(CLI::App* cmd, ClientArgs& a) {
   ClientOptions options;
   options.path = a.db;
+  auto transport = transport_for(a);
+  if (!transport) return fail(transport.status());
+  options.sync.transport = *transport;
+  options.sync.background = false;  // a command runs its round itself (sync) or none at all
+  options.sync.token = a.token;
+  options.sync.app_version = a.app_version;
+  options.sync.os_version = a.os_version;
   auto opened = Client::open(options);
   if (!opened) return fail(opened.status());
   Client& client = **opened;
@@ -112,6 +132,9 @@ int run(CLI::App* cmd, ClientArgs& a) {
     }
     out["rejected_mutations"] = rejected;
     out["conflict_mutations"] = conflicts;
+    auto cursor = client.cursor();
+    if (!cursor) return fail(cursor.status());
+    out["cursor_age_s"] = *cursor ? nlohmann::json((now - (*cursor)->second) / 1000) : nlohmann::json();
     if (a.json) {
       print_json(out);
       return 0;
@@ -127,7 +150,57 @@ int run(CLI::App* cmd, ClientArgs& a) {
     }
     std::cout << "conflicts: " << summary->conflicts << "\n";
     for (const Mutation& m : *mutations) {
-      if (m.state == MutationState::kConflict) std::cout << "  " << describe(m) << "\n";
+      if (m.state == MutationState::kConflict) {
+        std::cout << "  " << describe(m) << "\n    server has: " << m.server_record.value("fields", nlohmann::json()).dump()
+                  << "\n";
+      }
+    }
+    std::cout << "last pull: " << (*cursor ? format_age(now - (*cursor)->second) + " ago" : std::string("never")) << "\n";
+    return 0;
+  }
+  if (name == "sync") {
+    if (!options.sync.transport) return fail(Status::invalid_argument("sync needs --server URL"));
+    auto report = client.sync_once();
+    if (!report) return fail(report.status());
+    if (a.json) {
+      print_json(to_json(*report));
+    } else {
+      std::cout << "sent " << report->sent << ": applied " << report->applied << ", rejected " << report->rejected
+                << ", conflicts " << report->conflicts << ", transient " << report->transient << "; pulled "
+                << report->pulled << (report->full_refresh ? " (full refresh)" : "") << "\n";
+      if (report->paused) std::cout << "paused: " << report->pause_reason << "\n";
+      if (!report->reached) std::cout << "the server could not be reached\n";
+    }
+    // PROTOCOL.md: 0 nothing transient left, 3 unreachable, 2 reached but transient failures remain.
+    if (!report->reached) return 3;
+    if (report->transient_left > 0 || report->paused) return 2;
+    return 0;
+  }
+  if (name == "resolve") {
+    Resolution how;
+    nlohmann::json edited;
+    if (a.resolution == "keep-mine") {
+      how = Resolution::kKeepMine;
+    } else if (a.resolution == "take-server") {
+      how = Resolution::kTakeServer;
+    } else if (a.resolution == "edit") {
+      how = Resolution::kEdited;
+      auto parsed = parse_json_arg(a.body, "edited record");
+      if (!parsed) return fail(parsed.status());
+      edited = *parsed;
+    } else {
+      return fail(Status::invalid_argument("resolution must be keep-mine, take-server or edit, got '" + a.resolution + "'"));
+    }
+    if (how != Resolution::kEdited && !a.body.empty()) {
+      return fail(Status::invalid_argument("only 'edit' takes a JSON record"));
+    }
+    if (how == Resolution::kEdited && a.body.empty()) return fail(Status::invalid_argument("edit needs the edited record as JSON"));
+    Status s = client.resolve(a.mutation, how, edited);
+    if (!s) return fail(s);
+    if (a.json) {
+      print_json({{"resolved", a.mutation}, {"resolution", a.resolution}});
+    } else {
+      std::cout << "resolved " << a.mutation << " (" << a.resolution << ")\n";
     }
     return 0;
   }
@@ -182,6 +255,11 @@ std::function<int()> add_client_command(CLI::App& app) {
   add("list", "Print every record of a collection")->add_option("collection", a->collection)->required();
   add("outbox", "List the mutations not yet acknowledged, in ULID order");
   add("status", "Pending count, oldest pending age, rejections and conflicts");
+  add("sync", "One push and pull round with the server (exit 0 done, 2 transient failures left, 3 unreachable)");
+  CLI::App* resolve = add("resolve", "Settle a conflict: keep-mine, take-server, or edit JSON");
+  resolve->add_option("mutation", a->mutation, "The conflicting mutation's ULID")->required();
+  resolve->add_option("resolution", a->resolution, "keep-mine | take-server | edit")->required();
+  resolve->add_option("json", a->body, "With edit: the edited record");
   add("discard", "Remove one mutation from the outbox; the view is recomputed")
       ->add_option("mutation", a->mutation, "The mutation's ULID")
       ->required();
@@ -191,7 +269,7 @@ std::function<int()> add_client_command(CLI::App& app) {
       if (sub->parsed()) return run(sub, *a);
     }
     return fail(Status::invalid_argument(
-        "no client command given (put, patch, remove, get, list, outbox, status, discard; see --help)"));
+        "no client command given (put, patch, remove, get, list, outbox, status, sync, resolve, discard; see --help)"));
   };
 }
 

@@ -23,6 +23,8 @@ nlohmann::json to_json(const Mutation& m) {
     out["record"] = m.record_id;
   }
   if (!m.last_error.empty()) out["last_error"] = m.last_error;
+  if (m.idempotency_key != m.id) out["idempotency_key"] = m.idempotency_key;
+  if (!m.server_record.is_null()) out["server"] = m.server_record;
   return out;
 }
 
@@ -36,6 +38,13 @@ nlohmann::json to_json(const OutboxSummary& s, int64_t now_ms) {
       s.oldest_pending_created_at_ms ? nlohmann::json((now_ms - *s.oldest_pending_created_at_ms) / 1000)
                                      : nlohmann::json();
   return out;
+}
+
+nlohmann::json to_json(const SyncReport& r) {
+  return {{"reached", r.reached},     {"sent", r.sent},           {"applied", r.applied},
+          {"rejected", r.rejected},   {"conflicts", r.conflicts}, {"transient", r.transient},
+          {"pulled", r.pulled},       {"full_refresh", r.full_refresh}, {"paused", r.paused},
+          {"pause_reason", r.pause_reason}, {"transient_left", r.transient_left}};
 }
 
 std::string format_age(int64_t ms) {

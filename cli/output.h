@@ -11,6 +11,7 @@ namespace offsync::cli {
 nlohmann::json to_json(const Mutation& m);
 nlohmann::json to_json(const Record& r);
 nlohmann::json to_json(const OutboxSummary& s, int64_t now_ms);
+nlohmann::json to_json(const SyncReport& r);
 // "2m 5s", "3h 0m", "12s"
 std::string format_age(int64_t ms);
 // One outbox line: "01J...  upsert  notes/n1  pending  attempts=0"

@@ -8,7 +8,8 @@ constexpr const char* kMutationColumns =
     "last_error, attachments, created_at, module, action";
 
 std::string select_mutations(const std::string& tail) {
-  return std::string("SELECT ") + kMutationColumns + " FROM outbox " + tail;
+  return std::string("SELECT ") + kMutationColumns + ", COALESCE(idempotency_key, id), server_record FROM outbox " +
+         tail;
 }
 
 void bind_optional(SQLite::Statement& s, int index, const std::optional<std::string>& v) {
@@ -45,7 +46,8 @@ ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       last_mutation_of_(*db_, select_mutations("WHERE collection=? AND record_id=? ORDER BY id DESC LIMIT 1")),
       insert_tombstone_(*db_, "INSERT INTO tombstones (mutation_id, collection, record_id, deleted_at) "
-                              "VALUES (?, ?, ?, ?)") {}
+                              "VALUES (?, ?, ?, ?)"),
+      mark_sending_(*db_, "UPDATE outbox SET attempts=attempts+1, state=1 WHERE id=?") {}
 
 Result<std::unique_ptr<ClientStore>> ClientStore::open(const DatabaseOptions& options, size_t up_to) {
   auto db = open_database(options);
@@ -211,6 +213,8 @@ Mutation ClientStore::read_mutation(SQLite::Statement& s) {
   m.created_at_ms = s.getColumn(11).getInt64();
   m.module = s.getColumn(12).getString();
   m.action = s.getColumn(13).getString();
+  m.idempotency_key = s.getColumn(14).getString();
+  if (!s.getColumn(15).isNull()) m.server_record = nlohmann::json::parse(s.getColumn(15).getString());
   return m;
 }
 
@@ -246,6 +250,24 @@ std::vector<Mutation> ClientStore::all_mutations() {
   return out;
 }
 
+std::vector<ClientStore::Head> ClientStore::heads() {
+  SQLite::Statement s(*db_, "SELECT id, collection, record_id, op, state, next_attempt_at FROM outbox ORDER BY id");
+  std::vector<Head> out;
+  while (s.executeStep()) {
+    out.push_back(Head{s.getColumn(0).getString(), s.getColumn(1).getString(), s.getColumn(2).getString(),
+                       static_cast<MutationOp>(s.getColumn(3).getInt()),
+                       static_cast<MutationState>(s.getColumn(4).getInt()), s.getColumn(5).getInt64()});
+  }
+  return out;
+}
+
+std::optional<int64_t> ClientStore::next_attempt_after(int64_t now_ms) {
+  SQLite::Statement s(*db_, "SELECT MIN(next_attempt_at) FROM outbox WHERE state=0 AND next_attempt_at > ?");
+  s.bind(1, now_ms);
+  if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
+  return s.getColumn(0).getInt64();
+}
+
 OutboxSummary ClientStore::summary() {
   SQLite::Statement s(*db_,
                       "SELECT COALESCE(SUM(state IN (0, 1)), 0), COALESCE(SUM(state = 2), 0), "
@@ -257,6 +279,64 @@ OutboxSummary ClientStore::summary() {
   out.rejected = s.getColumn(1).getInt64();
   out.conflicts = s.getColumn(2).getInt64();
   if (!s.getColumn(3).isNull()) out.oldest_pending_created_at_ms = s.getColumn(3).getInt64();
+  return out;
+}
+
+void ClientStore::mark_sending(const std::string& id) {
+  auto& s = fresh(mark_sending_);
+  s.bind(1, id);
+  s.exec();
+}
+
+void ClientStore::set_conflict(const std::string& id, const std::string& message, const nlohmann::json& server_record) {
+  SQLite::Statement s(*db_, "UPDATE outbox SET state=3, last_error=?, server_record=? WHERE id=?");
+  s.bind(1, message);
+  s.bind(2, server_record.dump());
+  s.bind(3, id);
+  s.exec();
+}
+
+void ClientStore::renew(const std::string& id, const std::string& new_key, const std::optional<std::string>& base_hlc,
+                        MutationOp op, const nlohmann::json& payload) {
+  SQLite::Statement s(*db_,
+                      "UPDATE outbox SET idempotency_key=?, base_hlc=?, op=?, payload=?, state=0, attempts=0, "
+                      "next_attempt_at=0, last_error=NULL, server_record=NULL WHERE id=?");
+  s.bind(1, new_key);
+  bind_optional(s, 2, base_hlc);
+  s.bind(3, static_cast<int>(op));
+  s.bind(4, payload.dump());
+  s.bind(5, id);
+  s.exec();
+}
+
+void ClientStore::clear_incoming() { db_->exec("DELETE FROM base_incoming"); }
+
+void ClientStore::put_incoming(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
+  SQLite::Statement s(*db_,
+                      "INSERT OR REPLACE INTO base_incoming (collection, record_id, fields, hlc, field_hlc, deleted) "
+                      "VALUES (?, ?, ?, ?, ?, ?)");
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  s.bind(3, row.fields.dump());
+  s.bind(4, row.hlc);
+  s.bind(5, row.field_hlc.dump());
+  s.bind(6, row.deleted ? 1 : 0);
+  s.exec();
+}
+
+void ClientStore::swap_in_incoming() {
+  db_->exec("DELETE FROM base");
+  db_->exec("INSERT INTO base SELECT * FROM base_incoming");
+  db_->exec("DELETE FROM base_incoming");
+}
+
+std::vector<std::pair<std::string, std::string>> ClientStore::all_record_keys() {
+  SQLite::Statement s(*db_,
+                      "SELECT collection, record_id FROM base UNION "
+                      "SELECT collection, record_id FROM outbox WHERE op != 3 UNION "
+                      "SELECT collection, record_id FROM view");
+  std::vector<std::pair<std::string, std::string>> out;
+  while (s.executeStep()) out.emplace_back(s.getColumn(0).getString(), s.getColumn(1).getString());
   return out;
 }
 

@@ -65,9 +65,34 @@ class ClientStore {
   std::vector<Mutation> mutations_of(const std::string& collection, const std::string& record_id);
   std::optional<Mutation> last_mutation_of(const std::string& collection, const std::string& record_id);
   std::vector<Mutation> all_mutations();
+  // The outbox without payloads, in ULID order: what the sync worker plans a round with.
+  struct Head {
+    std::string id;
+    std::string collection;
+    std::string record_id;
+    MutationOp op;
+    MutationState state;
+    int64_t next_attempt_at_ms;
+  };
+  std::vector<Head> heads();
+  // The earliest next_attempt_at of a pending mutation after `now_ms`, if any.
+  std::optional<int64_t> next_attempt_after(int64_t now_ms);
   OutboxSummary summary();
   // In-flight mutations left by a process that died become pending (they stay frozen).
   void requeue_in_flight();
+  // attempts + 1, state in flight.
+  void mark_sending(const std::string& id);
+  void set_conflict(const std::string& id, const std::string& message, const nlohmann::json& server_record);
+  // A resolved conflict sent again: new key, new base, pending and unsent, in the same place.
+  void renew(const std::string& id, const std::string& new_key, const std::optional<std::string>& base_hlc,
+             MutationOp op, const nlohmann::json& payload);
+
+  // Full refresh: fill base_incoming, then swap it into base in the caller's transaction.
+  void clear_incoming();
+  void put_incoming(const std::string& collection, const std::string& record_id, const BaseRecord& row);
+  void swap_in_incoming();
+  // Every record the view may have to show: in base, in the outbox, or in the view now.
+  std::vector<std::pair<std::string, std::string>> all_record_keys();
 
   void insert_tombstone(const Tombstone& t);
   void delete_tombstone(const std::string& mutation_id);
@@ -84,7 +109,7 @@ class ClientStore {
   std::unique_ptr<SQLite::Database> db_;
   // Hot-path statements, prepared once.
   SQLite::Statement get_base_, get_view_, set_view_, delete_view_, insert_mutation_,
-      last_mutation_of_, insert_tombstone_;
+      last_mutation_of_, insert_tombstone_, mark_sending_;
 };
 
 }  // namespace offsync::storage

@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 
+#include "engine/client/client_impl.h"
 #include "engine/client/input_rules.h"
 #include "engine/client/view.h"
 #include "engine/common/json_patch.h"
@@ -11,7 +12,6 @@
 
 namespace offsync {
 
-using storage::guarded;
 using storage::WriteTransaction;
 
 std::string_view mutation_op_name(MutationOp op) {
@@ -34,112 +34,8 @@ std::string_view mutation_state_name(MutationState s) {
   return "unknown";
 }
 
-namespace {
-
-// Never sent: the only mutations coalescing may rewrite or drop.
-bool unsent(const Mutation& m) { return m.attempts == 0 && m.state == MutationState::kPending; }
-
-}  // namespace
-
-struct Client::Impl {
-  Impl(ClientOptions o, std::unique_ptr<storage::ClientStore> s)
-      : options(std::move(o)),
-        clock(options.clock ? *options.clock : system_clock()),
-        random(options.random ? *options.random : system_random()),
-        ulids(clock, random),
-        store(std::move(s)) {}
-
-  ClientOptions options;
-  const Clock& clock;
-  RandomSource& random;
-  UlidGenerator ulids;
-  std::string client_id;
-
-  std::mutex mu;  // serialises every use of the store
-  std::unique_ptr<storage::ClientStore> store;  // GUARDED_BY(mu)
-
-  // Held while outcomes are handed to handlers, never together with `mu` while a handler runs,
-  // so that a handler may call back into the Client.
-  std::mutex delivery_mu;
-  std::map<std::pair<std::string, std::string>, RestHandler> handlers;  // GUARDED_BY(delivery_mu)
-
-  bool coalesces(const std::string& collection) const {
-    return options.coalesce && !options.no_coalesce.contains(collection);
-  }
-
-  std::string next_id() {
-    auto id = ulids.generate();
-    if (!id) throw std::runtime_error(id.status().to_string());
-    return id->to_string();
-  }
-
-  Mutation new_mutation(const std::string& collection, const std::string& record_id, MutationOp op,
-                        nlohmann::json payload) {
-    Mutation m;
-    m.id = next_id();
-    m.collection = collection;
-    m.record_id = record_id;
-    m.op = op;
-    m.payload = std::move(payload);
-    if (op != MutationOp::kRequest) {
-      if (auto base = store->base(collection, record_id)) m.base_hlc = base->hlc;
-    }
-    m.created_at_ms = clock.now_ms();
-    return m;
-  }
-
-  void recompute_view(const std::string& collection, const std::string& record_id) {
-    std::optional<nlohmann::json> base_fields;
-    if (auto base = store->base(collection, record_id); base && !base->deleted) base_fields = base->fields;
-    store->set_view(collection, record_id, compute_view(std::move(base_fields), store->mutations_of(collection, record_id)));
-  }
-
-  // Hands every stored outcome of (module, action) to its handler, if it has one.
-  Status deliver(const std::string& module, const std::string& action) {
-    std::lock_guard<std::mutex> delivering(delivery_mu);
-    auto it = handlers.find({module, action});
-    if (it == handlers.end()) return Status::ok();
-    auto outcomes = locked("read request outcomes", [&]() -> Result<std::vector<RestOutcome>> {
-      return store->outcomes_for(module, action);
-    });
-    if (!outcomes) return outcomes.status();
-    for (const RestOutcome& outcome : *outcomes) {
-      try {
-        it->second(outcome);
-      } catch (const std::exception& e) {
-        return Status::internal("the handler of " + module + "/" + action + " threw: " + e.what() +
-                                "; the outcome stays stored");
-      }
-      Status forgotten = locked("forget a delivered outcome", [&]() -> Status {
-        store->delete_outcome(outcome.mutation_id);
-        return Status::ok();
-      });
-      if (!forgotten) return forgotten;
-    }
-    return Status::ok();
-  }
-
-  // Runs fn under the store lock with SQLite and JSON errors turned into a Status.
-  template <typename Fn>
-  auto locked(std::string_view what, Fn&& fn) -> decltype(fn()) {
-    std::lock_guard<std::mutex> lock(mu);
-    return guarded(what, std::forward<Fn>(fn));
-  }
-
-  // Runs fn in one write transaction under the store lock.
-  template <typename Fn>
-  auto write(std::string_view what, Fn&& fn) -> decltype(fn()) {
-    return locked(what, [&]() -> decltype(fn()) {
-      WriteTransaction tx(store->db());
-      auto result = fn();
-      if (result) tx.commit();
-      return result;
-    });
-  }
-};
-
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Client::~Client() = default;
+Client::~Client() { impl_->stop_worker(); }
 
 Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   storage::DatabaseOptions db_options{options.path, options.durability, options.busy_timeout_ms,
@@ -158,6 +54,8 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
     return Status::ok();
   });
   if (!ready) return ready;
+  impl->token = impl->options.sync.token;
+  if (impl->options.sync.transport && impl->options.sync.background) impl->start_worker();
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -169,7 +67,7 @@ Result<std::string> Client::put(const std::string& collection, const std::string
   if (Status s = client_rules::check_record_id(record_id); !s) return s;
   auto text = client_rules::check_payload(fields, impl_->options.max_payload_bytes, "payload");
   if (!text) return text.status();
-  return impl_->write("put", [&]() -> Result<std::string> {
+  auto written = impl_->write("put", [&]() -> Result<std::string> {
     auto& store = *impl_->store;
     std::string id;
     auto last = store.last_mutation_of(collection, record_id);
@@ -185,6 +83,8 @@ Result<std::string> Client::put(const std::string& collection, const std::string
     store.set_view_text(collection, record_id, *text);
     return id;
   });
+  if (written) impl_->notify_write();
+  return written;
 }
 
 Result<Client::Created> Client::create(const std::string& collection, const nlohmann::json& fields) {
@@ -201,7 +101,7 @@ Result<std::string> Client::patch(const std::string& collection, const std::stri
   if (Status s = client_rules::check_record_id(record_id); !s) return s;
   auto text = client_rules::check_payload(merge_patch, impl_->options.max_payload_bytes, "patch");
   if (!text) return text.status();
-  return impl_->write("patch", [&]() -> Result<std::string> {
+  auto written = impl_->write("patch", [&]() -> Result<std::string> {
     auto& store = *impl_->store;
     auto current = store.view(collection, record_id);
     if (!current) return Status::not_found("no record " + collection + "/" + record_id + " to patch");
@@ -234,12 +134,14 @@ Result<std::string> Client::patch(const std::string& collection, const std::stri
     store.set_view(collection, record_id, updated);
     return id;
   });
+  if (written) impl_->notify_write();
+  return written;
 }
 
 Result<std::string> Client::remove(const std::string& collection, const std::string& record_id) {
   if (Status s = client_rules::check_collection(collection); !s) return s;
   if (Status s = client_rules::check_record_id(record_id); !s) return s;
-  return impl_->write("remove", [&]() -> Result<std::string> {
+  auto written = impl_->write("remove", [&]() -> Result<std::string> {
     auto& store = *impl_->store;
     if (!store.view(collection, record_id)) {
       return Status::not_found("no record " + collection + "/" + record_id + " to remove");
@@ -262,6 +164,8 @@ Result<std::string> Client::remove(const std::string& collection, const std::str
     store.insert_tombstone(Tombstone{collection, record_id, m.created_at_ms, m.id});
     return m.id;
   });
+  if (written) impl_->notify_write();
+  return written;
 }
 
 Result<Record> Client::get(const std::string& collection, const std::string& record_id) {
@@ -320,7 +224,7 @@ Result<std::string> Client::enqueue_request(const RestRequest& request) {
   for (const auto& [name, value] : request.headers) headers.push_back({name, value});
   nlohmann::json payload = {{"method", request.method}, {"url", request.url}, {"headers", headers},
                             {"body", request.body}};
-  return impl_->write("enqueue request", [&]() -> Result<std::string> {
+  auto written = impl_->write("enqueue request", [&]() -> Result<std::string> {
     Mutation m = impl_->new_mutation("", request.ordering_key, MutationOp::kRequest, payload);
     if (m.record_id.empty()) m.record_id = m.id;  // independent: its own ordering key
     m.module = request.module;
@@ -328,6 +232,8 @@ Result<std::string> Client::enqueue_request(const RestRequest& request) {
     impl_->store->insert_mutation(m);
     return m.id;
   });
+  if (written) impl_->notify_write();
+  return written;
 }
 
 Status Client::register_handler(const std::string& module, const std::string& action, RestHandler handler) {
@@ -353,42 +259,50 @@ Status Client::begin_send(const std::string& mutation_id) {
 
 Status Client::acknowledge(const std::string& mutation_id, const nlohmann::json& server_record) {
   return impl_->write("acknowledge", [&]() -> Status {
-    auto& store = *impl_->store;
-    auto m = store.mutation(mutation_id);
+    auto m = impl_->store->mutation(mutation_id);
     if (!m) return Status::not_found("no mutation " + mutation_id + " in the outbox");
-    if (m->op == MutationOp::kRequest) {
-      return Status::invalid_argument("mutation " + mutation_id + " is a REST request: use complete_request");
-    }
-    storage::BaseRecord base;
-    bool is_delete = m->op == MutationOp::kDelete;
-    if (server_record.is_object()) {
-      const auto hlc = server_record.find("hlc");
-      const auto fields = server_record.find("fields");
-      const auto op = server_record.find("op");
-      if (hlc == server_record.end() || !hlc->is_string()) {
-        return Status::invalid_argument("server record has no string \"hlc\"");
-      }
-      is_delete = is_delete || (op != server_record.end() && *op == "delete");
-      if (!is_delete && (fields == server_record.end() || !fields->is_object())) {
-        return Status::invalid_argument("server record has no object \"fields\"");
-      }
-      base.hlc = hlc->get<std::string>();
-      base.fields = is_delete ? nlohmann::json::object() : *fields;
-      base.field_hlc = server_record.value("field_hlc", nlohmann::json::object());
-    } else if (is_delete && server_record.is_null()) {
-      base.fields = nlohmann::json::object();  // the server had no such record: nothing to remember but the delete
-      base.field_hlc = nlohmann::json::object();
-    } else {
-      return Status::invalid_argument("server record is not a JSON object");
-    }
-    base.deleted = is_delete;
-    store.put_base(m->collection, m->record_id, base);
-    store.delete_mutation(m->id);
-    if (m->op == MutationOp::kDelete) store.delete_tombstone(m->id);
-    if (!base.hlc.empty()) store.rebase_unsent(m->collection, m->record_id, base.hlc);
-    impl_->recompute_view(m->collection, m->record_id);
-    return Status::ok();
+    return impl_->acknowledge_locked(*m, server_record);
   });
+}
+
+void Client::Impl::put_server_record_locked(const std::string& collection, const std::string& record_id,
+                                            const storage::BaseRecord& base) {
+  store->put_base(collection, record_id, base);
+  recompute_view(collection, record_id);
+}
+
+Status Client::Impl::acknowledge_locked(const Mutation& m, const nlohmann::json& server_record) {
+  if (m.op == MutationOp::kRequest) {
+    return Status::invalid_argument("mutation " + m.id + " is a REST request: use complete_request");
+  }
+  storage::BaseRecord base;
+  bool is_delete = m.op == MutationOp::kDelete;
+  if (server_record.is_object()) {
+    const auto hlc = server_record.find("hlc");
+    const auto fields = server_record.find("fields");
+    const auto op = server_record.find("op");
+    if (hlc == server_record.end() || !hlc->is_string()) {
+      return Status::invalid_argument("server record has no string \"hlc\"");
+    }
+    is_delete = is_delete || (op != server_record.end() && *op == "delete");
+    if (!is_delete && (fields == server_record.end() || !fields->is_object())) {
+      return Status::invalid_argument("server record has no object \"fields\"");
+    }
+    base.hlc = hlc->get<std::string>();
+    base.fields = is_delete ? nlohmann::json::object() : *fields;
+    base.field_hlc = server_record.value("field_hlc", nlohmann::json::object());
+  } else if (is_delete && server_record.is_null()) {
+    base.fields = nlohmann::json::object();  // the server had no such record: nothing to remember but the delete
+    base.field_hlc = nlohmann::json::object();
+  } else {
+    return Status::invalid_argument("server record is not a JSON object");
+  }
+  base.deleted = is_delete;
+  store->delete_mutation(m.id);
+  if (m.op == MutationOp::kDelete) store->delete_tombstone(m.id);
+  if (!base.hlc.empty()) store->rebase_unsent(m.collection, m.record_id, base.hlc);
+  put_server_record_locked(m.collection, m.record_id, base);
+  return Status::ok();
 }
 
 Status Client::reject(const std::string& mutation_id, const std::string& message) {
@@ -411,9 +325,13 @@ Status Client::retry_later(const std::string& mutation_id, int64_t next_attempt_
 }
 
 Status Client::complete_request(const std::string& mutation_id, const RestOutcome& outcome) {
+  return impl_->complete(mutation_id, outcome);
+}
+
+Status Client::Impl::complete(const std::string& mutation_id, const RestOutcome& outcome) {
   std::string module, action;
-  Status recorded = impl_->write("complete request", [&]() -> Status {
-    auto m = impl_->store->mutation(mutation_id);
+  Status recorded = write("complete request", [&]() -> Status {
+    auto m = store->mutation(mutation_id);
     if (!m) return Status::not_found("no mutation " + mutation_id + " in the outbox");
     if (m->op != MutationOp::kRequest) {
       return Status::invalid_argument("mutation " + mutation_id + " is not a REST request: use acknowledge");
@@ -423,12 +341,21 @@ Status Client::complete_request(const std::string& mutation_id, const RestOutcom
     stored.module = module = m->module;
     stored.action = action = m->action;
     stored.request = m->payload;
-    impl_->store->insert_outcome(stored, impl_->clock.now_ms());
-    impl_->store->delete_mutation(m->id);
+    store->insert_outcome(stored, clock.now_ms());
+    store->delete_mutation(m->id);
     return Status::ok();
   });
   if (!recorded) return recorded;
-  return impl_->deliver(module, action);
+  return deliver(module, action);
+}
+
+void Client::Impl::notify_write() {
+  if (!options.sync.transport) return;
+  {
+    std::lock_guard<std::mutex> lock(state_mu);
+    wake = true;
+  }
+  wake_cv.notify_all();
 }
 
 }  // namespace offsync

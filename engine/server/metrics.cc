@@ -23,7 +23,35 @@ void family(std::ostringstream& out, const char* name, const char* type, const c
   out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << "\n";
 }
 
+// A client-supplied label value: short, plain characters, or "other"; absent: "unknown".
+std::string client_label(const std::string& v) {
+  if (v.empty()) return "unknown";
+  if (v.size() > 40) return "other";
+  for (char c : v) {
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
+                 c == '.' || c == '_' || c == '-';
+    if (!plain) return "other";
+  }
+  return v;
+}
+
 }  // namespace
+
+void ServerMetrics::Buckets::observe(double v) {
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (v <= bounds[i]) ++counts[i];
+  }
+  ++count;
+  sum += v;
+}
+
+void ServerMetrics::observe_sync(const Telemetry& t, bool success) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++syncs_[{client_label(t.app_version), client_label(t.os_version), success}];
+  if (t.pending) outbox_pending_.observe(static_cast<double>(*t.pending));
+  if (t.rejected) outbox_rejected_.observe(static_cast<double>(*t.rejected));
+  if (t.oldest_age_s) outbox_age_.observe(static_cast<double>(*t.oldest_age_s));
+}
 
 void ServerMetrics::observe_request(const std::string& endpoint, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -84,6 +112,26 @@ std::string ServerMetrics::render() const {
     out << "offsync_mutation_failures_total{endpoint=\"" << label(key.first) << "\",category=\"" << label(key.second)
         << "\"} " << n << "\n";
   }
+  family(out, "offsync_sync_requests_total", "counter",
+         "Sync requests by the client's app and OS version, and whether they succeeded.");
+  for (const auto& [key, n] : syncs_) {
+    out << "offsync_sync_requests_total{app_version=\"" << label(std::get<0>(key)) << "\",os_version=\""
+        << label(std::get<1>(key)) << "\",outcome=\"" << (std::get<2>(key) ? "success" : "failure") << "\"} " << n
+        << "\n";
+  }
+  auto histogram = [&](const char* name, const char* help, const Buckets& b) {
+    family(out, name, "histogram", help);
+    for (size_t i = 0; i < b.bounds.size(); ++i) {
+      out << name << "_bucket{le=\"" << b.bounds[i] << "\"} " << b.counts[i] << "\n";
+    }
+    out << name << "_bucket{le=\"+Inf\"} " << b.count << "\n";
+    out << name << "_sum " << b.sum << "\n" << name << "_count " << b.count << "\n";
+  };
+  histogram("offsync_client_outbox_pending", "Pending outbox mutations reported by clients on sync.", outbox_pending_);
+  histogram("offsync_client_outbox_rejected", "Rejected outbox mutations reported by clients on sync.",
+            outbox_rejected_);
+  histogram("offsync_client_outbox_oldest_age_seconds", "Age of the oldest pending mutation reported on sync.",
+            outbox_age_);
   return out.str();
 }
 

@@ -10,7 +10,10 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
+#include <optional>
+#include <vector>
 
 namespace offsync {
 
@@ -21,9 +24,23 @@ class ServerMetrics {
   void count_replay(const std::string& endpoint);
   // category: conflict, validation, not_found, request_in_progress, key_reused, upgrade, transient
   void count_failure(const std::string& endpoint, const std::string& category);
+  // Client telemetry of one sync request (PROTOCOL.md headers); success: answered 200.
+  struct Telemetry {
+    std::string app_version, os_version;        // raw header values; sanitised for labels
+    std::optional<int64_t> pending, oldest_age_s, rejected;
+  };
+  void observe_sync(const Telemetry& t, bool success);
   std::string render() const;
 
  private:
+  struct Buckets {
+    std::vector<double> bounds;
+    std::vector<uint64_t> counts;
+    uint64_t count = 0;
+    double sum = 0;
+    explicit Buckets(std::vector<double> b) : bounds(std::move(b)), counts(bounds.size(), 0) {}
+    void observe(double v);
+  };
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                       0.05,   0.1,   0.25,   0.5,   1,    5};
   struct Histogram {
@@ -36,6 +53,10 @@ class ServerMetrics {
   std::map<std::string, Histogram> durations_;                                 // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> applied_, replays_;                          // GUARDED_BY(mu_)
   std::map<std::pair<std::string, std::string>, uint64_t> failures_;           // GUARDED_BY(mu_)
+  std::map<std::tuple<std::string, std::string, bool>, uint64_t> syncs_;       // GUARDED_BY(mu_)
+  Buckets outbox_pending_{{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000}};     // GUARDED_BY(mu_)
+  Buckets outbox_rejected_{{0, 1, 2, 5, 10, 50, 100}};                                     // GUARDED_BY(mu_)
+  Buckets outbox_age_{{1, 10, 60, 300, 900, 3600, 14400, 43200, 86400, 604800}};           // GUARDED_BY(mu_)
 };
 
 }  // namespace offsync

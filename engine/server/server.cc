@@ -1,5 +1,6 @@
 #include "offsync/server.h"
 
+#include <charconv>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -56,6 +57,32 @@ Answer unavailable(const std::string& message) {
 std::string applied_body(const std::string& record_text, const std::string& hlc) {
   return "{\"hlc\":" + (hlc.empty() ? std::string("null") : json(hlc).dump()) + ",\"record\":" + record_text +
          ",\"status\":\"applied\"}";
+}
+
+// Offsync-Outbox: "pending=3, oldest_age_s=540, rejected=1" (unknown keys and bad numbers ignored).
+ServerMetrics::Telemetry telemetry_of(const HttpRequest& r) {
+  ServerMetrics::Telemetry t;
+  t.app_version = r.headers.get("Offsync-App-Version").value_or("");
+  t.os_version = r.headers.get("Offsync-OS-Version").value_or("");
+  std::string outbox = r.headers.get("Offsync-Outbox").value_or("");
+  size_t pos = 0;
+  while (pos < outbox.size()) {
+    size_t comma = outbox.find(',', pos);
+    std::string part = outbox.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? outbox.size() : comma + 1;
+    size_t eq = part.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = part.substr(0, eq);
+    key.erase(0, key.find_first_not_of(' '));
+    int64_t value = 0;
+    std::string text = part.substr(eq + 1);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 0) continue;
+    if (key == "pending") t.pending = value;
+    if (key == "oldest_age_s") t.oldest_age_s = value;
+    if (key == "rejected") t.rejected = value;
+  }
+  return t;
 }
 
 std::string route_of(const std::string& path) {
@@ -545,6 +572,7 @@ HttpResponse Server::handle(const HttpRequest& request) {
     if (a.retry_after_s) response.headers.set("Retry-After", std::to_string(*a.retry_after_s));
     if (route == kMutationsPath || (route == kBatchPath && a.status != 200)) impl_->count_outcome(route, a);
   }
+  if (route == kSyncPath) impl_->metrics.observe_sync(telemetry_of(request), response.status == 200);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   impl_->metrics.observe_request(route, response.status, seconds);
   return response;

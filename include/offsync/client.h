@@ -30,20 +30,6 @@
 
 namespace offsync {
 
-struct ClientOptions {
-  // --- Behaviour ---
-  std::string path;                         // the SQLite file; created if missing
-  Durability durability = Durability::kFull;  // what an acknowledged write survives (durability.h)
-  bool coalesce = true;                     // fold unsent mutations of one record (DESIGN.md)
-  std::set<std::string> no_coalesce;        // collections where every write is sent as written
-  size_t max_payload_bytes = 1 << 20;       // a write whose JSON is larger is refused
-  // --- Injection (tests, simulation); null means the system's ---
-  const Clock* clock = nullptr;             // must outlive the Client
-  RandomSource* random = nullptr;           // must outlive the Client
-  // --- Performance and limits ---
-  int busy_timeout_ms = 5000;               // wait for another connection's write lock
-  int64_t max_page_count = 0;               // > 0 caps the store's size in pages (a disk quota)
-};
 
 // Persistent format (outbox.op): do not renumber.
 enum class MutationOp { kUpsert = 0, kPatch = 1, kDelete = 2, kRequest = 3 };
@@ -69,6 +55,8 @@ struct Mutation {
   std::vector<std::string> attachments;
   int64_t created_at_ms = 0;
   std::string module, action;               // REST requests only
+  std::string idempotency_key;              // what it is sent with: its id, or a new key after keep-mine
+  nlohmann::json server_record;             // in conflict: the server's record that came with the 409
 };
 
 // A record as the app sees it: base with the pending mutations applied.
@@ -124,6 +112,85 @@ struct RestOutcome {
 // store lock is not held while a handler runs. Delivery is at least once: an outcome is forgotten
 // only after its handler returned (a crash in between delivers it again after the restart).
 using RestHandler = std::function<void(const RestOutcome&)>;
+
+class Transport;
+
+// What the app knows of the network. The worker also learns from its own requests.
+enum class Connectivity { kOnline, kOffline, kMetered };
+
+enum class SyncState {
+  kIdle,        // nothing to do, or waiting for a write, a timer or sync_now()
+  kPushing,
+  kPulling,
+  kOffline,     // the app said so, or the last request got no answer; a probe is scheduled
+  kBackingOff,  // transient failures: waiting until next_attempt_at_ms
+  kPaused,      // 401 or 426: the whole queue waits for the app (sign in, upgrade)
+};
+std::string_view sync_state_name(SyncState state);
+
+struct SyncStatus {
+  SyncState state = SyncState::kIdle;
+  int64_t next_attempt_at_ms = 0;  // when the worker tries again (0: when woken)
+  std::string reason;              // why offline, backing off or paused
+};
+
+// Told what the sync worker does. Every method runs on the sync worker's thread (or on the thread
+// that called sync_once()); it must not block, and may call the Client (no lock is held).
+class SyncObserver {
+ public:
+  virtual ~SyncObserver() = default;
+  // Records whose view changed by a pull, an acknowledgement or a revert.
+  virtual void on_view_changed(const std::vector<std::pair<std::string, std::string>>& /*records*/) {}
+  virtual void on_rejected(const Mutation& /*mutation*/) {}      // last_error holds the server's message
+  virtual void on_conflict(const Mutation& /*mutation*/) {}      // server_record holds the server's record
+  virtual void on_state(const SyncStatus& /*status*/) {}
+};
+
+// How the conflict of a mutation is settled.
+enum class Resolution {
+  kKeepMine,    // send my change again, based on the server's record (a new idempotency key)
+  kTakeServer,  // drop my change; the server's record becomes what the app sees
+  kEdited,      // send this edited record instead (an upsert based on the server's record)
+};
+
+struct SyncOptions {
+  std::shared_ptr<Transport> transport;  // null: this client never syncs
+  bool background = true;                // run the worker thread (false: only sync_once() syncs)
+  std::string token;                     // Authorization: Bearer
+  std::string app_version, os_version, device;  // Offsync-App-Version, -OS-Version, -Device
+  int batch_size = 500;                  // mutations per POST /v1/mutations:batch
+  int pull_limit = 1000;                 // changes per GET /v1/sync page
+  int64_t backoff_base_ms = 1000;        // full jitter: uniform(0, min(cap, base * 2^(attempts-1)))
+  int64_t backoff_cap_ms = 12LL * 3600 * 1000;
+  int64_t pull_interval_ms = 0;          // > 0: also pull this often while online and idle
+};
+
+struct SyncReport {
+  bool reached = false;        // the server answered at least once
+  int64_t sent = 0, applied = 0, rejected = 0, conflicts = 0, transient = 0;
+  int64_t pulled = 0;          // changes applied from the server
+  bool full_refresh = false;   // the cursor had expired (410)
+  bool paused = false;         // 401 or 426
+  std::string pause_reason;
+  int64_t transient_left = 0;  // mutations still pending after a transient failure
+};
+
+struct ClientOptions {
+  // --- Behaviour ---
+  std::string path;                         // the SQLite file; created if missing
+  Durability durability = Durability::kFull;  // what an acknowledged write survives (durability.h)
+  bool coalesce = true;                     // fold unsent mutations of one record (DESIGN.md)
+  std::set<std::string> no_coalesce;        // collections where every write is sent as written
+  size_t max_payload_bytes = 1 << 20;       // a write whose JSON is larger is refused
+  // --- Injection (tests, simulation); null means the system's ---
+  const Clock* clock = nullptr;             // must outlive the Client
+  RandomSource* random = nullptr;           // must outlive the Client
+  // --- Performance and limits ---
+  int busy_timeout_ms = 5000;               // wait for another connection's write lock
+  int64_t max_page_count = 0;               // > 0 caps the store's size in pages (a disk quota)
+  // --- Sync ---
+  SyncOptions sync;
+};
 
 class Client {
  public:
@@ -192,6 +259,24 @@ class Client {
   Status retry_later(const std::string& mutation_id, int64_t next_attempt_at_ms, const std::string& error);
   // Records the outcome of a REST request, removes it from the outbox, then delivers it.
   Status complete_request(const std::string& mutation_id, const RestOutcome& outcome);
+
+  // ---- Sync (needs ClientOptions::sync.transport). ----
+  // One push and pull round on the calling thread, ignoring backoff timers (an explicit request).
+  // Not concurrent with the worker's rounds: it waits for one in progress.
+  Result<SyncReport> sync_once();
+  // Wakes the worker for a round now.
+  void sync_now();
+  // Tells the worker what the network is; going online wakes it.
+  void set_connectivity(Connectivity connectivity);
+  // New credentials (after a 401): resumes a paused queue and wakes the worker.
+  void set_token(const std::string& token);
+  SyncStatus sync_status() const;
+  // Observers are kept until the Client is destroyed.
+  void add_observer(std::shared_ptr<SyncObserver> observer);
+  // Settles a mutation in conflict. kEdited takes the edited record (a JSON object).
+  Status resolve(const std::string& mutation_id, Resolution resolution, const nlohmann::json& edited = nullptr);
+  // The opaque sync cursor and when it was stored (ms), if any.
+  Result<std::optional<std::pair<std::string, int64_t>>> cursor();
 
   struct Impl;
 

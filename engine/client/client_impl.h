@@ -1,0 +1,155 @@
+// Client::Impl: the state behind a Client, shared by engine/client/client.cc (local writes and
+// the outbox) and engine/client/sync.cc (the sync worker). Internal; not part of the API.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "engine/client/view.h"
+#include "offsync/client.h"
+#include "offsync/transport.h"
+#include "offsync/ulid.h"
+#include "storage/client_store.h"
+
+namespace offsync {
+
+using storage::guarded;
+
+// Never sent: the only mutations coalescing may rewrite or drop.
+inline bool unsent(const Mutation& m) { return m.attempts == 0 && m.state == MutationState::kPending; }
+
+struct Client::Impl {
+  Impl(ClientOptions o, std::unique_ptr<storage::ClientStore> s)
+      : options(std::move(o)),
+        clock(options.clock ? *options.clock : system_clock()),
+        random(options.random ? *options.random : system_random()),
+        ulids(clock, random),
+        store(std::move(s)) {}
+
+  ClientOptions options;
+  const Clock& clock;
+  RandomSource& random;
+  UlidGenerator ulids;
+  std::string client_id;
+
+  std::mutex mu;  // serialises every use of the store
+  std::unique_ptr<storage::ClientStore> store;  // GUARDED_BY(mu)
+
+  // Held while outcomes are handed to handlers, never together with `mu` while a handler runs,
+  // so that a handler may call back into the Client.
+  std::mutex delivery_mu;
+  std::map<std::pair<std::string, std::string>, RestHandler> handlers;  // GUARDED_BY(delivery_mu)
+
+  bool coalesces(const std::string& collection) const {
+    return options.coalesce && !options.no_coalesce.contains(collection);
+  }
+
+  std::string next_id() {
+    auto id = ulids.generate();
+    if (!id) throw std::runtime_error(id.status().to_string());
+    return id->to_string();
+  }
+
+  Mutation new_mutation(const std::string& collection, const std::string& record_id, MutationOp op,
+                        nlohmann::json payload) {
+    Mutation m;
+    m.id = next_id();
+    m.collection = collection;
+    m.record_id = record_id;
+    m.op = op;
+    m.payload = std::move(payload);
+    if (op != MutationOp::kRequest) {
+      if (auto base = store->base(collection, record_id)) m.base_hlc = base->hlc;
+    }
+    m.created_at_ms = clock.now_ms();
+    return m;
+  }
+
+  void recompute_view(const std::string& collection, const std::string& record_id) {
+    std::optional<nlohmann::json> base_fields;
+    if (auto base = store->base(collection, record_id); base && !base->deleted) base_fields = base->fields;
+    store->set_view(collection, record_id, compute_view(std::move(base_fields), store->mutations_of(collection, record_id)));
+  }
+
+  // Hands every stored outcome of (module, action) to its handler, if it has one.
+  Status deliver(const std::string& module, const std::string& action) {
+    std::lock_guard<std::mutex> delivering(delivery_mu);
+    auto it = handlers.find({module, action});
+    if (it == handlers.end()) return Status::ok();
+    auto outcomes = locked("read request outcomes", [&]() -> Result<std::vector<RestOutcome>> {
+      return store->outcomes_for(module, action);
+    });
+    if (!outcomes) return outcomes.status();
+    for (const RestOutcome& outcome : *outcomes) {
+      try {
+        it->second(outcome);
+      } catch (const std::exception& e) {
+        return Status::internal("the handler of " + module + "/" + action + " threw: " + e.what() +
+                                "; the outcome stays stored");
+      }
+      Status forgotten = locked("forget a delivered outcome", [&]() -> Status {
+        store->delete_outcome(outcome.mutation_id);
+        return Status::ok();
+      });
+      if (!forgotten) return forgotten;
+    }
+    return Status::ok();
+  }
+
+  // Runs fn under the store lock with SQLite and JSON errors turned into a Status.
+  template <typename Fn>
+  auto locked(std::string_view what, Fn&& fn) -> decltype(fn()) {
+    std::lock_guard<std::mutex> lock(mu);
+    return guarded(what, std::forward<Fn>(fn));
+  }
+
+  // Runs fn in one write transaction under the store lock.
+  template <typename Fn>
+  auto write(std::string_view what, Fn&& fn) -> decltype(fn()) {
+    return locked(what, [&]() -> decltype(fn()) {
+      storage::WriteTransaction tx(store->db());
+      auto result = fn();
+      if (result) tx.commit();
+      return result;
+    });
+  }
+
+  // ---- Under `mu`, inside a write transaction (shared by the public calls and the worker). ----
+  // The server applied m; record is its answer's record (null for a delete of a missing record).
+  Status acknowledge_locked(const Mutation& m, const nlohmann::json& record);
+  // Stores a record the server holds (a pulled change or a 200's record) as base and recomputes
+  // the record's view.
+  void put_server_record_locked(const std::string& collection, const std::string& record_id,
+                                const storage::BaseRecord& base);
+  // Records a REST request's outcome and hands it to its handler.
+  Status complete(const std::string& mutation_id, const RestOutcome& outcome);
+  // Wakes the sync worker after a local write.
+  void notify_write();
+
+  // ---- Sync (engine/client/sync.cc) ----
+  std::mutex round_mu;  // one push/pull round at a time
+  mutable std::mutex state_mu;
+  std::condition_variable wake_cv;
+  bool wake = false;                                     // GUARDED_BY(state_mu)
+  bool stopping = false;                                 // GUARDED_BY(state_mu)
+  Connectivity connectivity = Connectivity::kOnline;     // GUARDED_BY(state_mu)
+  SyncStatus status;                                     // GUARDED_BY(state_mu)
+  std::string token;                                     // GUARDED_BY(state_mu)
+  bool paused = false;                                   // GUARDED_BY(state_mu)
+  int offline_failures = 0;                              // GUARDED_BY(state_mu); probes back off too
+  std::vector<std::shared_ptr<SyncObserver>> observers;  // GUARDED_BY(state_mu)
+  std::optional<bool> server_has_batch;                  // only touched under round_mu
+  std::thread worker;
+
+  void start_worker();
+  void stop_worker();
+  void worker_loop();
+  Result<SyncReport> round(bool explicit_request);
+  void set_status(SyncStatus s);
+  std::vector<std::shared_ptr<SyncObserver>> observers_copy() const;
+};
+
+
+}  // namespace offsync

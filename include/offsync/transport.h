@@ -1,0 +1,44 @@
+// offsync/transport.h — how the client's bytes reach a server: the engine only ever calls
+// Transport::send; libcurl over the network, an in-process server, or an IPC shim sit behind it.
+//
+// Thread safety: a Transport is used by one sync worker thread at a time; implementations need
+// not be safe for concurrent calls unless they say so.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "offsync/http.h"
+#include "offsync/server.h"
+#include "offsync/status.h"
+
+namespace offsync {
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Sends one request and returns the server's answer, whatever its status. A request that got no
+  // answer (refused, reset, timed out) is a kTransient Status; the request may or may not have
+  // reached the server, so the caller retries it with the same idempotency key.
+  // request.target is a path ("/v1/sync?...") resolved against the transport's base URL, or an
+  // absolute http(s) URL (generic REST requests to another API).
+  virtual Result<HttpResponse> send(const HttpRequest& request) = 0;
+};
+
+struct CurlTransportOptions {
+  std::string base_url;              // e.g. "https://api.example.org" (no trailing path needed)
+  std::string unix_socket;           // non-empty: connect to this Unix socket instead of TCP
+  long connect_timeout_ms = 10'000;  // giving up on connecting is a transient failure
+  long total_timeout_ms = 60'000;    // the whole exchange; past it, the outcome is unknown
+  bool verify_tls = true;            // certificate and host name checks; off only for tests
+  std::string ca_file;               // extra CA bundle; empty: the system's
+};
+
+// A libcurl transport with one connection kept alive between calls.
+Result<std::unique_ptr<Transport>> make_curl_transport(const CurlTransportOptions& options);
+
+// Calls server.handle() in this process, with no bytes in between: for tests, the simulation and
+// an app that embeds both halves. The server must outlive the transport.
+std::unique_ptr<Transport> make_in_process_transport(Server& server);
+
+}  // namespace offsync
