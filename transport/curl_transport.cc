@@ -89,15 +89,6 @@ class CurlTransport final : public Transport {
   CURL* curl_ = nullptr;
 };
 
-class InProcessTransport final : public Transport {
- public:
-  explicit InProcessTransport(Server& server) : server_(server) {}
-  Result<HttpResponse> send(const HttpRequest& request) override { return server_.handle(request); }
-
- private:
-  Server& server_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Transport>> make_curl_transport(const CurlTransportOptions& options) {
@@ -111,8 +102,5 @@ Result<std::unique_ptr<Transport>> make_curl_transport(const CurlTransportOption
   return std::unique_ptr<Transport>(std::move(transport));
 }
 
-std::unique_ptr<Transport> make_in_process_transport(Server& server) {
-  return std::make_unique<InProcessTransport>(server);
-}
 
 }  // namespace offsync

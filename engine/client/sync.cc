@@ -293,8 +293,8 @@ class Round {
       for (size_t i = 0; i < muts.size(); ++i) {
         const Mutation& m = muts[i];
         if (i >= answered) {
-          int64_t at = now + backoff_ms(m.attempts + 1);
-          c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts + 1, at,
+          int64_t at = now + backoff_ms(m.attempts);
+          c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, at,
                                           st_.unreachable_reason.empty() ? "no answer" : st_.unreachable_reason);
           ++st_.report.transient;
           continue;
@@ -306,7 +306,7 @@ class Round {
             json record = body.is_object() ? body.value("record", json()) : json();
             if (Status a = c_.acknowledge_locked(m, record); !a) {
               // A 2xx whose body we cannot read: the server applied it; keep it until a pull confirms.
-              c_.store->update_mutation_state(m.id, MutationState::kRejected, m.attempts + 1, 0,
+              c_.store->update_mutation_state(m.id, MutationState::kRejected, m.attempts, 0,
                                               "unreadable answer: " + a.message());
               break;
             }
@@ -325,7 +325,7 @@ class Round {
             break;
           }
           case Outcome::kRejected: {
-            c_.store->update_mutation_state(m.id, MutationState::kRejected, m.attempts + 1, 0,
+            c_.store->update_mutation_state(m.id, MutationState::kRejected, m.attempts, 0,
                                             error_message_of(body, status));
             c_.recompute_view(m.collection, m.record_id);
             ++st_.report.rejected;
@@ -334,8 +334,8 @@ class Round {
             break;
           }
           case Outcome::kTransient: {
-            int64_t at = now + std::max(backoff_ms(m.attempts + 1), retry_after[i]);
-            c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts + 1, at,
+            int64_t at = now + std::max(backoff_ms(m.attempts), retry_after[i]);
+            c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, at,
                                             error_message_of(body, status));
             ++st_.report.transient;
             break;
@@ -343,7 +343,7 @@ class Round {
           case Outcome::kAuth:
           case Outcome::kUpgrade: {
             // Nothing is rejected: the whole queue waits for the app.
-            c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts + 1, 0,
+            c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, 0,
                                             error_message_of(body, status));
             if (!st_.report.paused) {
               pause(outcome == Outcome::kAuth ? "sign in again (401): " + error_message_of(body, status)
@@ -373,8 +373,8 @@ class Round {
       int64_t after = answer ? retry_after_ms(*answer, now) : 0;
       std::string why = answer ? "HTTP " + std::to_string(answer->status) : st_.unreachable_reason;
       (void)c_.write("retry request", [&]() -> Status {
-        c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts + 1,
-                                        now + std::max(backoff_ms(m.attempts + 1), after), why);
+        c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts,
+                                        now + std::max(backoff_ms(m.attempts), after), why);
         return Status::ok();
       });
       ++st_.report.transient;
