@@ -5,6 +5,7 @@
 
 #include "bench/local_write.h"
 #include "bench/server_apply.h"
+#include "bench/sync_bench.h"
 
 int main(int argc, char** argv) {
   CLI::App app("offsync benchmarks", "offsync-bench");
@@ -23,11 +24,31 @@ int main(int argc, char** argv) {
   server_apply->add_option("--batched", apply.batched, "Mutations through the batch endpoint per round");
   server_apply->add_option("--batch-size", apply.batch_size, "Mutations per batch request");
   server_apply->add_option("--rounds", apply.rounds, "Rounds; the best of each side is kept");
+  offsync::bench::DrainConfig drain_config;
+  drain_config.self = argv[0];
+  CLI::App* drain = app.add_subcommand("drain", "A client outbox to a real server over loopback, against a curl loop");
+  drain->add_flag("--json", json, "Print one JSON object (the only format)");
+  drain->add_option("--mutations", drain_config.mutations, "Mutations drained by the engine");
+  drain->add_option("--baseline", drain_config.baseline, "Mutations sent by the hand-written loop");
+  drain->add_option("--rss-mutations", drain_config.rss_mutations, "Pending mutations for the peak-RSS run (0: skip)");
+  std::string child_db, child_url;
+  CLI::App* child = app.add_subcommand("drain-child", "Internal: the RSS run's client process")->group("");
+  child->add_option("db", child_db)->required();
+  child->add_option("url", child_url)->required();
+  offsync::bench::PullConfig pull_config;
+  CLI::App* pull = app.add_subcommand("pull", "Changes/s applied by a pull; one change into a small and a large store");
+  pull->add_flag("--json", json, "Print one JSON object (the only format)");
+  pull->add_option("--changes", pull_config.changes, "Changes pulled into an empty store");
+  pull->add_option("--small", pull_config.small_store, "Records in the small store");
+  pull->add_option("--large", pull_config.large_store, "Records in the large store");
   CLI11_PARSE(app, argc, argv);
+  if (child->parsed()) return offsync::bench::drain_child(child_db, child_url);
   try {
     nlohmann::json result;
     if (local_write->parsed()) result = offsync::bench::run_local_write(local);
     if (server_apply->parsed()) result = offsync::bench::run_server_apply(apply);
+    if (drain->parsed()) result = offsync::bench::run_drain(drain_config);
+    if (pull->parsed()) result = offsync::bench::run_pull(pull_config);
     std::cout << (json ? result.dump() : result.dump(2)) << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "offsync-bench: " << e.what() << "\n";

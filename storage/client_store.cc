@@ -36,6 +36,12 @@ nlohmann::json headers_to_json(const std::vector<std::pair<std::string, std::str
 
 }  // namespace
 
+SQLite::Statement& ClientStore::cached(const std::string& sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  return fresh(*slot);
+}
+
 ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
     : db_(std::move(db)),
       get_base_(*db_, "SELECT fields, hlc, field_hlc, deleted FROM base WHERE collection=? AND record_id=?"),
@@ -64,14 +70,16 @@ Result<std::unique_ptr<ClientStore>> ClientStore::open(const DatabaseOptions& op
 }
 
 std::optional<std::string> ClientStore::meta(const std::string& key) {
-  SQLite::Statement s(*db_, "SELECT value FROM meta WHERE key=?");
+  SQLite::Statement& s = cached("SELECT value FROM meta WHERE key=?");
+  ResetOnExit done(s);
   s.bind(1, key);
   if (!s.executeStep()) return std::nullopt;
   return s.getColumn(0).getString();
 }
 
 void ClientStore::set_meta(const std::string& key, const std::string& value) {
-  SQLite::Statement s(*db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  SQLite::Statement& s = cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  ResetOnExit done(s);
   s.bind(1, key);
   s.bind(2, value);
   s.exec();
@@ -92,9 +100,9 @@ std::optional<BaseRecord> ClientStore::base(const std::string& collection, const
 }
 
 void ClientStore::put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
-  SQLite::Statement s(*db_,
-                      "INSERT OR REPLACE INTO base (collection, record_id, fields, hlc, field_hlc, deleted) "
+  SQLite::Statement& s = cached("INSERT OR REPLACE INTO base (collection, record_id, fields, hlc, field_hlc, deleted) "
                       "VALUES (?, ?, ?, ?, ?, ?)");
+  ResetOnExit done(s);
   s.bind(1, collection);
   s.bind(2, record_id);
   s.bind(3, row.fields.dump());
@@ -135,7 +143,8 @@ void ClientStore::set_view_text(const std::string& collection, const std::string
 }
 
 std::vector<Record> ClientStore::list_view(const std::string& collection) {
-  SQLite::Statement s(*db_, "SELECT record_id, fields FROM view WHERE collection=? ORDER BY record_id");
+  SQLite::Statement& s = cached("SELECT record_id, fields FROM view WHERE collection=? ORDER BY record_id");
+  ResetOnExit done(s);
   s.bind(1, collection);
   std::vector<Record> out;
   while (s.executeStep()) {
@@ -165,7 +174,8 @@ void ClientStore::insert_mutation(const Mutation& m, const std::string* payload_
 }
 
 void ClientStore::update_mutation_payload(const std::string& id, MutationOp op, const std::string& payload_text) {
-  SQLite::Statement s(*db_, "UPDATE outbox SET op=?, payload=? WHERE id=? AND attempts=0");
+  SQLite::Statement& s = cached("UPDATE outbox SET op=?, payload=? WHERE id=? AND attempts=0");
+  ResetOnExit done(s);
   s.bind(1, static_cast<int>(op));
   s.bind(2, payload_text);
   s.bind(3, id);
@@ -174,7 +184,8 @@ void ClientStore::update_mutation_payload(const std::string& id, MutationOp op, 
 
 void ClientStore::update_mutation_state(const std::string& id, MutationState state, int attempts,
                                         int64_t next_attempt_at_ms, const std::string& last_error) {
-  SQLite::Statement s(*db_, "UPDATE outbox SET state=?, attempts=?, next_attempt_at=?, last_error=? WHERE id=?");
+  SQLite::Statement& s = cached("UPDATE outbox SET state=?, attempts=?, next_attempt_at=?, last_error=? WHERE id=?");
+  ResetOnExit done(s);
   s.bind(1, static_cast<int>(state));
   s.bind(2, attempts);
   s.bind(3, next_attempt_at_ms);
@@ -184,7 +195,8 @@ void ClientStore::update_mutation_state(const std::string& id, MutationState sta
 }
 
 void ClientStore::rebase_unsent(const std::string& collection, const std::string& record_id, const std::string& hlc) {
-  SQLite::Statement s(*db_, "UPDATE outbox SET base_hlc=? WHERE collection=? AND record_id=? AND attempts=0");
+  SQLite::Statement& s = cached("UPDATE outbox SET base_hlc=? WHERE collection=? AND record_id=? AND attempts=0");
+  ResetOnExit done(s);
   s.bind(1, hlc);
   s.bind(2, collection);
   s.bind(3, record_id);
@@ -192,7 +204,8 @@ void ClientStore::rebase_unsent(const std::string& collection, const std::string
 }
 
 void ClientStore::delete_mutation(const std::string& id) {
-  SQLite::Statement s(*db_, "DELETE FROM outbox WHERE id=?");
+  SQLite::Statement& s = cached("DELETE FROM outbox WHERE id=?");
+  ResetOnExit done(s);
   s.bind(1, id);
   s.exec();
 }
@@ -219,14 +232,16 @@ Mutation ClientStore::read_mutation(SQLite::Statement& s) {
 }
 
 std::optional<Mutation> ClientStore::mutation(const std::string& id) {
-  SQLite::Statement s(*db_, select_mutations("WHERE id=?"));
+  SQLite::Statement& s = cached(select_mutations("WHERE id=?"));
+  ResetOnExit done(s);
   s.bind(1, id);
   if (!s.executeStep()) return std::nullopt;
   return read_mutation(s);
 }
 
 std::vector<Mutation> ClientStore::mutations_of(const std::string& collection, const std::string& record_id) {
-  SQLite::Statement s(*db_, select_mutations("WHERE collection=? AND record_id=? ORDER BY id"));
+  SQLite::Statement& s = cached(select_mutations("WHERE collection=? AND record_id=? ORDER BY id"));
+  ResetOnExit done(s);
   s.bind(1, collection);
   s.bind(2, record_id);
   std::vector<Mutation> out;
@@ -244,35 +259,41 @@ std::optional<Mutation> ClientStore::last_mutation_of(const std::string& collect
 }
 
 std::vector<Mutation> ClientStore::all_mutations() {
-  SQLite::Statement s(*db_, select_mutations("ORDER BY id"));
+  SQLite::Statement& s = cached(select_mutations("ORDER BY id"));
+  ResetOnExit done(s);
   std::vector<Mutation> out;
   while (s.executeStep()) out.push_back(read_mutation(s));
   return out;
 }
 
-std::vector<ClientStore::Head> ClientStore::heads() {
-  SQLite::Statement s(*db_, "SELECT id, collection, record_id, op, state, next_attempt_at FROM outbox ORDER BY id");
-  std::vector<Head> out;
+void ClientStore::for_each_head(const std::function<void(const Head&)>& visit) {
+  SQLite::Statement& s = cached("SELECT id, collection, record_id, op, state, next_attempt_at FROM outbox ORDER BY id");
+  ResetOnExit done(s);
+  Head h;
   while (s.executeStep()) {
-    out.push_back(Head{s.getColumn(0).getString(), s.getColumn(1).getString(), s.getColumn(2).getString(),
-                       static_cast<MutationOp>(s.getColumn(3).getInt()),
-                       static_cast<MutationState>(s.getColumn(4).getInt()), s.getColumn(5).getInt64()});
+    h.id = s.getColumn(0).getString();
+    h.collection = s.getColumn(1).getString();
+    h.record_id = s.getColumn(2).getString();
+    h.op = static_cast<MutationOp>(s.getColumn(3).getInt());
+    h.state = static_cast<MutationState>(s.getColumn(4).getInt());
+    h.next_attempt_at_ms = s.getColumn(5).getInt64();
+    visit(h);
   }
-  return out;
 }
 
 std::optional<int64_t> ClientStore::next_attempt_after(int64_t now_ms) {
-  SQLite::Statement s(*db_, "SELECT MIN(next_attempt_at) FROM outbox WHERE state=0 AND next_attempt_at > ?");
+  SQLite::Statement& s = cached("SELECT MIN(next_attempt_at) FROM outbox WHERE state=0 AND next_attempt_at > ?");
+  ResetOnExit done(s);
   s.bind(1, now_ms);
   if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
   return s.getColumn(0).getInt64();
 }
 
 OutboxSummary ClientStore::summary() {
-  SQLite::Statement s(*db_,
-                      "SELECT COALESCE(SUM(state IN (0, 1)), 0), COALESCE(SUM(state = 2), 0), "
+  SQLite::Statement& s = cached("SELECT COALESCE(SUM(state IN (0, 1)), 0), COALESCE(SUM(state = 2), 0), "
                       "COALESCE(SUM(state = 3), 0), MIN(CASE WHEN state IN (0, 1) THEN created_at END) "
                       "FROM outbox");
+  ResetOnExit done(s);
   s.executeStep();
   OutboxSummary out;
   out.pending = s.getColumn(0).getInt64();
@@ -289,7 +310,8 @@ void ClientStore::mark_sending(const std::string& id) {
 }
 
 void ClientStore::set_conflict(const std::string& id, const std::string& message, const nlohmann::json& server_record) {
-  SQLite::Statement s(*db_, "UPDATE outbox SET state=3, last_error=?, server_record=? WHERE id=?");
+  SQLite::Statement& s = cached("UPDATE outbox SET state=3, last_error=?, server_record=? WHERE id=?");
+  ResetOnExit done(s);
   s.bind(1, message);
   s.bind(2, server_record.dump());
   s.bind(3, id);
@@ -298,9 +320,9 @@ void ClientStore::set_conflict(const std::string& id, const std::string& message
 
 void ClientStore::renew(const std::string& id, const std::string& new_key, const std::optional<std::string>& base_hlc,
                         MutationOp op, const nlohmann::json& payload) {
-  SQLite::Statement s(*db_,
-                      "UPDATE outbox SET idempotency_key=?, base_hlc=?, op=?, payload=?, state=0, attempts=0, "
+  SQLite::Statement& s = cached("UPDATE outbox SET idempotency_key=?, base_hlc=?, op=?, payload=?, state=0, attempts=0, "
                       "next_attempt_at=0, last_error=NULL, server_record=NULL WHERE id=?");
+  ResetOnExit done(s);
   s.bind(1, new_key);
   bind_optional(s, 2, base_hlc);
   s.bind(3, static_cast<int>(op));
@@ -312,9 +334,9 @@ void ClientStore::renew(const std::string& id, const std::string& new_key, const
 void ClientStore::clear_incoming() { db_->exec("DELETE FROM base_incoming"); }
 
 void ClientStore::put_incoming(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
-  SQLite::Statement s(*db_,
-                      "INSERT OR REPLACE INTO base_incoming (collection, record_id, fields, hlc, field_hlc, deleted) "
+  SQLite::Statement& s = cached("INSERT OR REPLACE INTO base_incoming (collection, record_id, fields, hlc, field_hlc, deleted) "
                       "VALUES (?, ?, ?, ?, ?, ?)");
+  ResetOnExit done(s);
   s.bind(1, collection);
   s.bind(2, record_id);
   s.bind(3, row.fields.dump());
@@ -331,10 +353,10 @@ void ClientStore::swap_in_incoming() {
 }
 
 std::vector<std::pair<std::string, std::string>> ClientStore::all_record_keys() {
-  SQLite::Statement s(*db_,
-                      "SELECT collection, record_id FROM base UNION "
+  SQLite::Statement& s = cached("SELECT collection, record_id FROM base UNION "
                       "SELECT collection, record_id FROM outbox WHERE op != 3 UNION "
                       "SELECT collection, record_id FROM view");
+  ResetOnExit done(s);
   std::vector<std::pair<std::string, std::string>> out;
   while (s.executeStep()) out.emplace_back(s.getColumn(0).getString(), s.getColumn(1).getString());
   return out;
@@ -354,13 +376,15 @@ void ClientStore::insert_tombstone(const Tombstone& t) {
 }
 
 void ClientStore::delete_tombstone(const std::string& mutation_id) {
-  SQLite::Statement s(*db_, "DELETE FROM tombstones WHERE mutation_id=?");
+  SQLite::Statement& s = cached("DELETE FROM tombstones WHERE mutation_id=?");
+  ResetOnExit done(s);
   s.bind(1, mutation_id);
   s.exec();
 }
 
 std::vector<Tombstone> ClientStore::tombstones() {
-  SQLite::Statement s(*db_, "SELECT collection, record_id, deleted_at, mutation_id FROM tombstones ORDER BY mutation_id");
+  SQLite::Statement& s = cached("SELECT collection, record_id, deleted_at, mutation_id FROM tombstones ORDER BY mutation_id");
+  ResetOnExit done(s);
   std::vector<Tombstone> out;
   while (s.executeStep()) {
     out.push_back(Tombstone{s.getColumn(0).getString(), s.getColumn(1).getString(),
@@ -370,9 +394,9 @@ std::vector<Tombstone> ClientStore::tombstones() {
 }
 
 void ClientStore::insert_outcome(const RestOutcome& o, int64_t completed_at_ms) {
-  SQLite::Statement s(*db_,
-                      "INSERT OR REPLACE INTO request_outcomes (mutation_id, module, action, request, status, "
+  SQLite::Statement& s = cached("INSERT OR REPLACE INTO request_outcomes (mutation_id, module, action, request, status, "
                       "headers, body, error, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  ResetOnExit done(s);
   s.bind(1, o.mutation_id);
   s.bind(2, o.module);
   s.bind(3, o.action);
@@ -386,15 +410,16 @@ void ClientStore::insert_outcome(const RestOutcome& o, int64_t completed_at_ms) 
 }
 
 void ClientStore::delete_outcome(const std::string& mutation_id) {
-  SQLite::Statement s(*db_, "DELETE FROM request_outcomes WHERE mutation_id=?");
+  SQLite::Statement& s = cached("DELETE FROM request_outcomes WHERE mutation_id=?");
+  ResetOnExit done(s);
   s.bind(1, mutation_id);
   s.exec();
 }
 
 std::vector<RestOutcome> ClientStore::outcomes_for(const std::string& module, const std::string& action) {
-  SQLite::Statement s(*db_,
-                      "SELECT mutation_id, request, status, headers, body, error FROM request_outcomes "
+  SQLite::Statement& s = cached("SELECT mutation_id, request, status, headers, body, error FROM request_outcomes "
                       "WHERE module=? AND action=? ORDER BY mutation_id");
+  ResetOnExit done(s);
   s.bind(1, module);
   s.bind(2, action);
   std::vector<RestOutcome> out;

@@ -9,7 +9,9 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <functional>
 #include <memory>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,7 +76,8 @@ class ClientStore {
     MutationState state;
     int64_t next_attempt_at_ms;
   };
-  std::vector<Head> heads();
+  // Calls visit with each head in ULID order, holding none in memory.
+  void for_each_head(const std::function<void(const Head&)>& visit);
   // The earliest next_attempt_at of a pending mutation after `now_ms`, if any.
   std::optional<int64_t> next_attempt_after(int64_t now_ms);
   OutboxSummary summary();
@@ -106,7 +109,11 @@ class ClientStore {
   explicit ClientStore(std::unique_ptr<SQLite::Database> db);
   Mutation read_mutation(SQLite::Statement& s);
 
+  // A statement prepared once per SQL text, reset and unbound; reset again by the caller's ResetOnExit.
+  SQLite::Statement& cached(const std::string& sql);
+
   std::unique_ptr<SQLite::Database> db_;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
   // Hot-path statements, prepared once.
   SQLite::Statement get_base_, get_view_, set_view_, delete_view_, insert_mutation_,
       last_mutation_of_, insert_tombstone_, mark_sending_;

@@ -8,6 +8,12 @@ constexpr const char* kRecordColumns =
 
 }  // namespace
 
+SQLite::Statement& ServerStore::cached(const std::string& sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  return fresh(*slot);
+}
+
 ServerStore::ServerStore(std::unique_ptr<SQLite::Database> db)
     : db_(std::move(db)),
       get_answer_(*db_, "SELECT fingerprint, status, body, created_at FROM idempotency WHERE principal=? AND key=?"),
@@ -79,14 +85,16 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& op
 }
 
 std::optional<std::string> ServerStore::meta(const std::string& key) {
-  SQLite::Statement s(*db_, "SELECT value FROM meta WHERE key=?");
+  SQLite::Statement& s = cached("SELECT value FROM meta WHERE key=?");
+  ResetOnExit done(s);
   s.bind(1, key);
   if (!s.executeStep()) return std::nullopt;
   return s.getColumn(0).getString();
 }
 
 void ServerStore::set_meta(const std::string& key, const std::string& value) {
-  SQLite::Statement s(*db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  SQLite::Statement& s = cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  ResetOnExit done(s);
   s.bind(1, key);
   s.bind(2, value);
   s.exec();
@@ -114,7 +122,8 @@ void ServerStore::put_answer(const std::string& principal, const std::string& ke
 }
 
 int64_t ServerStore::sweep_answers(int64_t created_before_ms) {
-  SQLite::Statement s(*db_, "DELETE FROM idempotency WHERE created_at < ?");
+  SQLite::Statement& s = cached("DELETE FROM idempotency WHERE created_at < ?");
+  ResetOnExit done(s);
   s.bind(1, created_before_ms);
   return s.exec();
 }
@@ -163,8 +172,9 @@ void ServerStore::put_record(const std::string& partition, const StoredRecord& r
 }
 
 std::vector<StoredRecord> ServerStore::changes_after(const std::string& partition, int64_t after, int64_t limit) {
-  SQLite::Statement s(*db_, std::string("SELECT ") + kRecordColumns +
+  SQLite::Statement& s = cached(std::string("SELECT ") + kRecordColumns +
                                 " FROM records WHERE partition=? AND seq > ? ORDER BY seq LIMIT ?");
+  ResetOnExit done(s);
   s.bind(1, partition);
   s.bind(2, after);
   s.bind(3, limit);
@@ -174,18 +184,21 @@ std::vector<StoredRecord> ServerStore::changes_after(const std::string& partitio
 }
 
 int64_t ServerStore::purge_tombstones(int64_t changed_before_ms) {
-  SQLite::Statement top(*db_, "SELECT COALESCE(MAX(seq), 0) FROM records WHERE deleted=1 AND changed_at < ?");
+  SQLite::Statement& top = cached("SELECT COALESCE(MAX(seq), 0) FROM records WHERE deleted=1 AND changed_at < ?");
+  ResetOnExit done_top(top);
   top.bind(1, changed_before_ms);
   top.executeStep();
   int64_t max_seq = top.getColumn(0).getInt64();
-  SQLite::Statement del(*db_, "DELETE FROM records WHERE deleted=1 AND changed_at < ?");
+  SQLite::Statement& del = cached("DELETE FROM records WHERE deleted=1 AND changed_at < ?");
+  ResetOnExit done_del(del);
   del.bind(1, changed_before_ms);
   del.exec();
   return max_seq;
 }
 
 std::optional<std::string> ServerStore::max_hlc() {
-  SQLite::Statement s(*db_, "SELECT MAX(hlc) FROM records");
+  SQLite::Statement& s = cached("SELECT MAX(hlc) FROM records");
+  ResetOnExit done(s);
   if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
   return s.getColumn(0).getString();
 }
@@ -205,7 +218,8 @@ ServerCounts ServerStore::counts() {
 }
 
 std::vector<CursorKey> ServerStore::cursor_keys() {
-  SQLite::Statement s(*db_, "SELECT version, secret, retired FROM cursor_keys ORDER BY version");
+  SQLite::Statement& s = cached("SELECT version, secret, retired FROM cursor_keys ORDER BY version");
+  ResetOnExit done(s);
   std::vector<CursorKey> out;
   while (s.executeStep()) {
     const auto& blob = s.getColumn(1);
@@ -217,7 +231,8 @@ std::vector<CursorKey> ServerStore::cursor_keys() {
 }
 
 void ServerStore::add_cursor_key(const CursorKey& key) {
-  SQLite::Statement s(*db_, "INSERT INTO cursor_keys (version, secret, retired) VALUES (?, ?, ?)");
+  SQLite::Statement& s = cached("INSERT INTO cursor_keys (version, secret, retired) VALUES (?, ?, ?)");
+  ResetOnExit done(s);
   s.bind(1, static_cast<int64_t>(key.version));
   s.bind(2, key.secret.data(), static_cast<int>(key.secret.size()));
   s.bind(3, key.retired ? 1 : 0);
@@ -225,7 +240,8 @@ void ServerStore::add_cursor_key(const CursorKey& key) {
 }
 
 void ServerStore::retire_cursor_keys_below(uint32_t version) {
-  SQLite::Statement s(*db_, "UPDATE cursor_keys SET retired=1 WHERE version < ?");
+  SQLite::Statement& s = cached("UPDATE cursor_keys SET retired=1 WHERE version < ?");
+  ResetOnExit done(s);
   s.bind(1, static_cast<int64_t>(version));
   s.exec();
 }

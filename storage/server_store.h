@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -107,7 +108,11 @@ class ServerStore {
   explicit ServerStore(std::unique_ptr<SQLite::Database> db);
   StoredRecord read_record(SQLite::Statement& s);
 
+  // A statement prepared once per SQL text, reset and unbound; reset again by the caller's ResetOnExit.
+  SQLite::Statement& cached(const std::string& sql);
+
   std::unique_ptr<SQLite::Database> db_;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
   SQLite::Statement get_answer_, put_answer_, get_record_, put_record_, read_seq_, write_seq_, bump_, begin_,
       commit_, rollback_, savepoint_, release_, rollback_to_;
   // Pending in the open transaction.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <ctime>
 #include <set>
+#include <unordered_set>
 
 #include "engine/client/client_impl.h"
 #include "engine/client/input_rules.h"
@@ -80,7 +81,7 @@ bool is_record(const json& r) {
 // What one round learned about the network and the queue.
 struct RoundState {
   SyncReport report;
-  std::set<std::string> attempted;  // mutations sent this round: not sent twice in one round
+  std::unordered_set<std::string> attempted;  // mutations sent this round: not sent twice in one round
   bool unreachable = false;         // a request got no answer
   std::string unreachable_reason;
   std::vector<std::pair<std::string, std::string>> changed;
@@ -166,31 +167,39 @@ class Round {
   // ---- push ----
   // The next mutations to send: per record (or request ordering key) the first unacknowledged
   // one, unless it is rejected, in conflict, waiting for its backoff, or already tried this round.
-  std::vector<storage::ClientStore::Head> wave() {
-    auto heads = c_.locked("plan sync", [&]() -> Result<std::vector<storage::ClientStore::Head>> {
-      return c_.store->heads();
-    });
-    std::vector<storage::ClientStore::Head> out;
-    if (!heads) return out;
+  struct Wave {
+    std::vector<std::string> records, requests;  // mutation ids, in ULID order
+    bool empty() const { return records.empty() && requests.empty(); }
+  };
+  // The next mutations to send: per record (or request ordering key) the first unacknowledged
+  // one, unless it is rejected, in conflict, waiting for its backoff, or already tried this round.
+  // Streams the outbox: only the ids to send and a hash per record are held, whatever its size.
+  Wave wave() {
+    Wave out;
     int64_t now = c_.clock.now_ms();
-    std::set<std::string> blocked;
-    for (auto& h : *heads) {
-      if (!blocked.insert(h.collection + '\n' + h.record_id).second) continue;
-      if (h.state == MutationState::kRejected || h.state == MutationState::kConflict) continue;
-      if (st_.attempted.contains(h.id)) continue;
-      if (!explicit_ && h.next_attempt_at_ms > now) continue;
-      out.push_back(std::move(h));
-    }
+    std::unordered_set<size_t> seen_records;
+    std::hash<std::string> hash;
+    (void)c_.locked("plan sync", [&]() -> Status {
+      c_.store->for_each_head([&](const storage::ClientStore::Head& h) {
+        // A hash collision only defers a record to the next wave.
+        if (!seen_records.insert(hash(h.collection + '\n' + h.record_id)).second) return;
+        if (h.state == MutationState::kRejected || h.state == MutationState::kConflict) return;
+        if (st_.attempted.contains(h.id)) return;
+        if (!explicit_ && h.next_attempt_at_ms > now) return;
+        (h.op == MutationOp::kRequest ? out.requests : out.records).push_back(h.id);
+      });
+      return Status::ok();
+    });
     return out;
   }
 
   void push() {
     c_.set_status({SyncState::kPushing, 0, ""});
     while (!st_.unreachable && !st_.report.paused) {
-      auto heads = wave();
-      if (heads.empty()) return;
-      std::vector<std::string> records, requests;
-      for (const auto& h : heads) (h.op == MutationOp::kRequest ? requests : records).push_back(h.id);
+      Wave next = wave();
+      if (next.empty()) return;
+      const auto& records = next.records;
+      const auto& requests = next.requests;
       size_t batch = static_cast<size_t>(std::max(1, c_.options.sync.batch_size));
       for (size_t i = 0; i < records.size() && !st_.unreachable && !st_.report.paused; i += batch) {
         std::vector<std::string> chunk(records.begin() + static_cast<std::ptrdiff_t>(i),
@@ -491,9 +500,9 @@ class Round {
   void finish() {
     auto left = c_.locked("count transient", [&]() -> Result<int64_t> {
       int64_t n = 0;
-      for (const auto& h : c_.store->heads()) {
+      c_.store->for_each_head([&](const storage::ClientStore::Head& h) {
         if (h.state == MutationState::kPending && st_.attempted.contains(h.id)) ++n;
-      }
+      });
       return n;
     });
     st_.report.transient_left = left ? *left : 0;
