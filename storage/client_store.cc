@@ -99,13 +99,27 @@ std::optional<BaseRecord> ClientStore::base(const std::string& collection, const
   return row;
 }
 
-void ClientStore::put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
-  SQLite::Statement& s = cached("INSERT OR REPLACE INTO base (collection, record_id, fields, hlc, field_hlc, deleted) "
-                      "VALUES (?, ?, ?, ?, ?, ?)");
+std::optional<std::string> ClientStore::base_hlc(const std::string& collection, const std::string& record_id) {
+  SQLite::Statement& s = cached("SELECT hlc FROM base WHERE collection=? AND record_id=?");
   ResetOnExit done(s);
   s.bind(1, collection);
   s.bind(2, record_id);
-  s.bind(3, row.fields.dump());
+  if (!s.executeStep()) return std::nullopt;
+  return s.getColumn(0).getString();
+}
+
+void ClientStore::put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
+  put_base_text(collection, record_id, row, row.fields.dump());
+}
+
+void ClientStore::put_base_text(const std::string& collection, const std::string& record_id, const BaseRecord& row,
+                                const std::string& fields_text) {
+  SQLite::Statement& s = cached(
+      "INSERT OR REPLACE INTO base (collection, record_id, fields, hlc, field_hlc, deleted) VALUES (?, ?, ?, ?, ?, ?)");
+  ResetOnExit done(s);
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  s.bind(3, fields_text);
   s.bind(4, row.hlc);
   s.bind(5, row.field_hlc.dump());
   s.bind(6, row.deleted ? 1 : 0);

@@ -45,6 +45,11 @@ class ClientStore {
 
   std::optional<BaseRecord> base(const std::string& collection, const std::string& record_id);
   void put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row);
+  // The same with row.fields already serialised.
+  void put_base_text(const std::string& collection, const std::string& record_id, const BaseRecord& row,
+                     const std::string& fields_text);
+  // The base record's HLC alone, without parsing its JSON.
+  std::optional<std::string> base_hlc(const std::string& collection, const std::string& record_id);
 
   std::optional<nlohmann::json> view(const std::string& collection, const std::string& record_id);
   // Writes fields as the view row, or removes the row when fields is nullopt (record absent).

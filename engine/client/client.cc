@@ -267,8 +267,21 @@ Status Client::acknowledge(const std::string& mutation_id, const nlohmann::json&
 
 void Client::Impl::put_server_record_locked(const std::string& collection, const std::string& record_id,
                                             const storage::BaseRecord& base) {
-  store->put_base(collection, record_id, base);
-  recompute_view(collection, record_id);
+  if (!base.hlc.empty() && store->base_hlc(collection, record_id) == base.hlc) return;
+  std::string fields_text = base.fields.dump();
+  store->put_base_text(collection, record_id, base, fields_text);
+  auto pending = store->mutations_of(collection, record_id);
+  if (pending.empty()) {
+    // The common case of a pull: the view is the base, serialised once for both.
+    if (base.deleted) {
+      store->set_view(collection, record_id, std::nullopt);
+    } else {
+      store->set_view_text(collection, record_id, fields_text);
+    }
+    return;
+  }
+  store->set_view(collection, record_id,
+                  compute_view(base.deleted ? std::nullopt : std::optional<nlohmann::json>(base.fields), pending));
 }
 
 Status Client::Impl::acknowledge_locked(const Mutation& m, const nlohmann::json& server_record) {
@@ -301,7 +314,10 @@ Status Client::Impl::acknowledge_locked(const Mutation& m, const nlohmann::json&
   store->delete_mutation(m.id);
   if (m.op == MutationOp::kDelete) store->delete_tombstone(m.id);
   if (!base.hlc.empty()) store->rebase_unsent(m.collection, m.record_id, base.hlc);
-  put_server_record_locked(m.collection, m.record_id, base);
+  // Not put_server_record_locked: even when a pull already brought this HLC, the mutation just
+  // left the outbox and the view must be recomputed without it.
+  store->put_base(m.collection, m.record_id, base);
+  recompute_view_from(m.collection, m.record_id, base.deleted ? std::nullopt : std::optional<nlohmann::json>(base.fields));
   return Status::ok();
 }
 

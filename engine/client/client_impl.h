@@ -70,6 +70,11 @@ struct Client::Impl {
   void recompute_view(const std::string& collection, const std::string& record_id) {
     std::optional<nlohmann::json> base_fields;
     if (auto base = store->base(collection, record_id); base && !base->deleted) base_fields = base->fields;
+    recompute_view_from(collection, record_id, std::move(base_fields));
+  }
+  // The same, when the caller already holds the base's fields (nullopt: no live base record).
+  void recompute_view_from(const std::string& collection, const std::string& record_id,
+                           std::optional<nlohmann::json> base_fields) {
     store->set_view(collection, record_id, compute_view(std::move(base_fields), store->mutations_of(collection, record_id)));
   }
 
@@ -120,7 +125,8 @@ struct Client::Impl {
   // The server applied m; record is its answer's record (null for a delete of a missing record).
   Status acknowledge_locked(const Mutation& m, const nlohmann::json& record);
   // Stores a record the server holds (a pulled change or a 200's record) as base and recomputes
-  // the record's view.
+  // the record's view. A record whose HLC the base already has (the echo of this client's own
+  // acknowledged write) changes nothing and costs one lookup.
   void put_server_record_locked(const std::string& collection, const std::string& record_id,
                                 const storage::BaseRecord& base);
   // Records a REST request's outcome and hands it to its handler.

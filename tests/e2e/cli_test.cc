@@ -156,3 +156,18 @@ TEST_CASE("offsync-bench server-apply prints single and batch figures against ra
     CHECK(out[path]["ratio_engine_over_raw"].get<double>() > 0);
   }
 }
+
+TEST_CASE("offsync-bench drain and pull print their figures") {
+  auto drain = run_process({OFFSYNC_BENCH_BIN, "drain", "--json", "--mutations", "300", "--baseline", "30",
+                            "--rss-mutations", "200"});
+  REQUIRE_MESSAGE(drain.exit_code == 0, drain.err);
+  json d = json::parse(drain.out);
+  CHECK(d["engine_mutations_per_s"].get<double>() > 0);
+  CHECK(d["ratio_engine_over_loop"].get<double>() > 0);
+  CHECK(d["peak_rss_mib_draining"].get<double>() > 0);
+  auto pull = run_process({OFFSYNC_BENCH_BIN, "pull", "--json", "--changes", "300", "--small", "50", "--large", "500"});
+  REQUIRE_MESSAGE(pull.exit_code == 0, pull.err);
+  json p = json::parse(pull.out);
+  CHECK(p["changes_per_s"].get<double>() > 0);
+  CHECK(p["ratio_large_over_small"].get<double>() > 0);
+}
