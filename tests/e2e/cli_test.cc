@@ -126,12 +126,17 @@ TEST_CASE("every client subcommand has --help") {
   }
 }
 
-TEST_CASE("the demo writes offline, restarts, and finds its outbox intact") {
+TEST_CASE("the demo writes offline, restarts with its outbox intact, then syncs once the network is back") {
   ScratchDir dir;
   auto r = run_process({OFFSYNC_BIN, "demo", "--dir", dir.path().string()});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(r.out.find("The process was restarted") != std::string::npos);
   CHECK(r.out.find("outbox: 3 mutation(s)") != std::string::npos);
+  // Then back online: drained once, and the second device's edit came back.
+  CHECK(r.out.find("sync: sent 3: applied 3") != std::string::npos);
+  CHECK(r.out.find("outbox: 0 mutation(s)") != std::string::npos);
+  CHECK(r.out.find("{\"done\":true,\"title\":\"Buy milk\"}") != std::string::npos);
+  CHECK(r.out.find("The server applied 4 mutation(s), each once") != std::string::npos);
 }
 
 TEST_CASE("offsync-bench local-write prints one JSON object with both durability settings") {
