@@ -36,14 +36,8 @@ nlohmann::json headers_to_json(const std::vector<std::pair<std::string, std::str
 
 }  // namespace
 
-SQLite::Statement& ClientStore::cached(const std::string& sql) {
-  auto& slot = statements_[sql];
-  if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, sql);
-  return fresh(*slot);
-}
-
 ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
-    : db_(std::move(db)),
+    : SqliteStore(std::move(db)),
       get_base_(*db_, "SELECT fields, hlc, field_hlc, deleted FROM base WHERE collection=? AND record_id=?"),
       get_view_(*db_, "SELECT fields FROM view WHERE collection=? AND record_id=?"),
       set_view_(*db_, "INSERT OR REPLACE INTO view (collection, record_id, fields) VALUES (?, ?, ?)"),
@@ -67,22 +61,6 @@ Result<std::unique_ptr<ClientStore>> ClientStore::open(const DatabaseOptions& op
   return guarded("prepare client store", [&]() -> Result<std::unique_ptr<ClientStore>> {
     return std::unique_ptr<ClientStore>(new ClientStore(std::move(*db)));
   });
-}
-
-std::optional<std::string> ClientStore::meta(const std::string& key) {
-  SQLite::Statement& s = cached("SELECT value FROM meta WHERE key=?");
-  ResetOnExit done(s);
-  s.bind(1, key);
-  if (!s.executeStep()) return std::nullopt;
-  return s.getColumn(0).getString();
-}
-
-void ClientStore::set_meta(const std::string& key, const std::string& value) {
-  SQLite::Statement& s = cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
-  ResetOnExit done(s);
-  s.bind(1, key);
-  s.bind(2, value);
-  s.exec();
 }
 
 std::optional<BaseRecord> ClientStore::base(const std::string& collection, const std::string& record_id) {

@@ -32,16 +32,11 @@ struct BaseRecord {
   bool deleted = false;
 };
 
-class ClientStore {
+class ClientStore : public SqliteStore {
  public:
   // Opens the database and migrates it to schema `up_to` (default: the newest).
   static Result<std::unique_ptr<ClientStore>> open(const DatabaseOptions& options,
                                                    size_t up_to = SIZE_MAX);
-
-  SQLite::Database& db() { return *db_; }
-
-  std::optional<std::string> meta(const std::string& key);
-  void set_meta(const std::string& key, const std::string& value);
 
   std::optional<BaseRecord> base(const std::string& collection, const std::string& record_id);
   void put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row);
@@ -114,11 +109,6 @@ class ClientStore {
   explicit ClientStore(std::unique_ptr<SQLite::Database> db);
   Mutation read_mutation(SQLite::Statement& s);
 
-  // A statement prepared once per SQL text, reset and unbound; reset again by the caller's ResetOnExit.
-  SQLite::Statement& cached(const std::string& sql);
-
-  std::unique_ptr<SQLite::Database> db_;
-  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
   // Hot-path statements, prepared once.
   SQLite::Statement get_base_, get_view_, set_view_, delete_view_, insert_mutation_,
       last_mutation_of_, insert_tombstone_, mark_sending_;

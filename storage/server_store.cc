@@ -8,14 +8,8 @@ constexpr const char* kRecordColumns =
 
 }  // namespace
 
-SQLite::Statement& ServerStore::cached(const std::string& sql) {
-  auto& slot = statements_[sql];
-  if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, sql);
-  return fresh(*slot);
-}
-
 ServerStore::ServerStore(std::unique_ptr<SQLite::Database> db)
-    : db_(std::move(db)),
+    : SqliteStore(std::move(db)),
       get_answer_(*db_, "SELECT fingerprint, status, body, created_at FROM idempotency WHERE principal=? AND key=?"),
       put_answer_(*db_, "INSERT OR REPLACE INTO idempotency (principal, key, fingerprint, status, body, created_at) "
                         "VALUES (?, ?, ?, ?, ?, ?)"),
@@ -82,22 +76,6 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& op
   return guarded("prepare server store", [&]() -> Result<std::unique_ptr<ServerStore>> {
     return std::unique_ptr<ServerStore>(new ServerStore(std::move(*db)));
   });
-}
-
-std::optional<std::string> ServerStore::meta(const std::string& key) {
-  SQLite::Statement& s = cached("SELECT value FROM meta WHERE key=?");
-  ResetOnExit done(s);
-  s.bind(1, key);
-  if (!s.executeStep()) return std::nullopt;
-  return s.getColumn(0).getString();
-}
-
-void ServerStore::set_meta(const std::string& key, const std::string& value) {
-  SQLite::Statement& s = cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
-  ResetOnExit done(s);
-  s.bind(1, key);
-  s.bind(2, value);
-  s.exec();
 }
 
 std::optional<StoredAnswer> ServerStore::answer(const std::string& principal, const std::string& key) {

@@ -58,14 +58,9 @@ struct ServerCounts {
   int64_t compacted_seq = 0;
 };
 
-class ServerStore {
+class ServerStore : public SqliteStore {
  public:
   static Result<std::unique_ptr<ServerStore>> open(const DatabaseOptions& options);
-  SQLite::Database& db() { return *db_; }
-
-  std::optional<std::string> meta(const std::string& key);
-  void set_meta(const std::string& key, const std::string& value);
-
   std::optional<StoredAnswer> answer(const std::string& principal, const std::string& key);
   void put_answer(const std::string& principal, const std::string& key, const StoredAnswer& answer);
   // Deletes answers created before the time; returns how many.
@@ -108,11 +103,6 @@ class ServerStore {
   explicit ServerStore(std::unique_ptr<SQLite::Database> db);
   StoredRecord read_record(SQLite::Statement& s);
 
-  // A statement prepared once per SQL text, reset and unbound; reset again by the caller's ResetOnExit.
-  SQLite::Statement& cached(const std::string& sql);
-
-  std::unique_ptr<SQLite::Database> db_;
-  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
   SQLite::Statement get_answer_, put_answer_, get_record_, put_record_, read_seq_, write_seq_, bump_, begin_,
       commit_, rollback_, savepoint_, release_, rollback_to_;
   // Pending in the open transaction.

@@ -72,6 +72,28 @@ void WriteTransaction::commit() {
   done_ = true;
 }
 
+SQLite::Statement& SqliteStore::cached(const std::string& sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  return fresh(*slot);
+}
+
+std::optional<std::string> SqliteStore::meta(const std::string& key) {
+  SQLite::Statement& s = cached("SELECT value FROM meta WHERE key=?");
+  ResetOnExit done(s);
+  s.bind(1, key);
+  if (!s.executeStep()) return std::nullopt;
+  return s.getColumn(0).getString();
+}
+
+void SqliteStore::set_meta(const std::string& key, const std::string& value) {
+  SQLite::Statement& s = cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  ResetOnExit done(s);
+  s.bind(1, key);
+  s.bind(2, value);
+  s.exec();
+}
+
 SQLite::Statement& fresh(SQLite::Statement& statement) {
   statement.reset();
   statement.clearBindings();

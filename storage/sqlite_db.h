@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "offsync/durability.h"
@@ -68,6 +70,29 @@ class ResetOnExit {
 
  private:
   SQLite::Statement& s_;
+};
+
+// What both stores share: the connection, statements prepared once per SQL text, and the meta
+// table (key TEXT PRIMARY KEY, value TEXT) every store schema has.
+class SqliteStore {
+ public:
+  SQLite::Database& db() { return *db_; }
+  std::optional<std::string> meta(const std::string& key);
+  void set_meta(const std::string& key, const std::string& value);
+
+ protected:
+  explicit SqliteStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+  ~SqliteStore() = default;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // Reset and unbound; reset again by the caller's ResetOnExit.
+  SQLite::Statement& cached(const std::string& sql);
+
+  std::unique_ptr<SQLite::Database> db_;
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;  // destroyed before db_
 };
 
 // Runs fn, turning the exceptions of SQLite and of JSON parsing into a Status. fn returns a Status

@@ -6,6 +6,15 @@
 
 namespace offsync::test {
 
+// In a forked child: becomes argv[0] with argv, or exits 127.
+[[noreturn]] void exec_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 ProcessResult run_process(const std::vector<std::string>& argv) {
   int out_pipe[2], err_pipe[2];
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) return {};
@@ -15,11 +24,7 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
     dup2(err_pipe[1], 2);
     close(out_pipe[0]);
     close(err_pipe[0]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    exec_argv(argv);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -65,11 +70,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
   if (pid_ == 0) {
     dup2(out[1], 1);
     close(out[0]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    exec_argv(argv);
   }
   close(out[1]);
   char c;

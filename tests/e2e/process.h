@@ -12,6 +12,9 @@ struct ProcessResult {
   std::string err;
 };
 
+// In a forked child: execs argv[0] with argv (no shell), or exits 127.
+[[noreturn]] void exec_argv(const std::vector<std::string>& argv);
+
 // Runs argv[0] with argv (no shell), waits for it, returns its exit code and output.
 ProcessResult run_process(const std::vector<std::string>& argv);
 
