@@ -149,15 +149,28 @@ void ServerStore::put_record(const std::string& partition, const StoredRecord& r
   s.exec();
 }
 
-std::vector<StoredRecord> ServerStore::changes_after(const std::string& partition, int64_t after, int64_t limit) {
+std::vector<ServerStore::RecordText> ServerStore::changes_after_text(const std::string& partition, int64_t after,
+                                                                    int64_t limit) {
   SQLite::Statement& s = cached(std::string("SELECT ") + kRecordColumns +
                                 " FROM records WHERE partition=? AND seq > ? ORDER BY seq LIMIT ?");
   ResetOnExit done(s);
   s.bind(1, partition);
   s.bind(2, after);
   s.bind(3, limit);
-  std::vector<StoredRecord> out;
-  while (s.executeStep()) out.push_back(read_record(s));
+  std::vector<RecordText> out;
+  while (s.executeStep()) {
+    RecordText r;
+    r.record.collection = s.getColumn(0).getString();
+    r.record.record_id = s.getColumn(1).getString();
+    r.fields = s.getColumn(2).getString();
+    r.field_hlc = s.getColumn(3).getString();
+    r.record.hlc = s.getColumn(4).getString();
+    r.record.deleted = s.getColumn(5).getInt() != 0;
+    r.attachments = s.getColumn(6).getString();
+    r.record.seq = s.getColumn(7).getInt64();
+    r.record.changed_at_ms = s.getColumn(8).getInt64();
+    out.push_back(std::move(r));
+  }
   return out;
 }
 

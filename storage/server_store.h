@@ -83,8 +83,13 @@ class ServerStore : public SqliteStore {
   // fields_text and field_hlc_text are record.fields and record.field_hlc serialised.
   void put_record(const std::string& partition, const StoredRecord& record, const std::string& fields_text,
                   const std::string& field_hlc_text);
-  // Up to `limit` records of the partition whose seq is above `after`, in seq order.
-  std::vector<StoredRecord> changes_after(const std::string& partition, int64_t after, int64_t limit);
+  // Up to `limit` records of the partition whose seq is above `after`, in seq order, with their JSON
+  // columns left as stored text (the record's JSON members stay empty).
+  struct RecordText {
+    StoredRecord record;
+    std::string fields, field_hlc, attachments;
+  };
+  std::vector<RecordText> changes_after_text(const std::string& partition, int64_t after, int64_t limit);
   // Removes tombstones last changed before the time; returns the highest seq removed (0: none).
   int64_t purge_tombstones(int64_t changed_before_ms);
   // The newest HLC stored, to seed the clock after a restart.

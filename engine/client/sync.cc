@@ -64,12 +64,17 @@ json mutation_body(const Mutation& m) {
   return body;
 }
 
-storage::BaseRecord base_from_record(const json& record) {
+// Moves what it needs out of `record` (a page is applied once and dropped).
+storage::BaseRecord base_from_record(json& record) {
   storage::BaseRecord base;
   base.deleted = record.value("op", "upsert") == "delete";
-  base.fields = base.deleted ? json::object() : record.value("fields", json::object());
+  auto take = [&](const char* key) {
+    auto it = record.find(key);
+    return it != record.end() && it->is_object() ? std::move(*it) : json::object();
+  };
+  base.fields = base.deleted ? json::object() : take("fields");
   base.hlc = record.value("hlc", "");
-  base.field_hlc = record.value("field_hlc", json::object());
+  base.field_hlc = take("field_hlc");
   return base;
 }
 
@@ -436,9 +441,9 @@ class Round {
         return;
       }
       cursor = body["cursor"];
-      const json& changes = body["changes"];
+      json& changes = body["changes"];
       Status s = c_.write("apply pulled changes", [&]() -> Status {
-        for (const auto& change : changes) {
+        for (auto& change : changes) {
           if (!is_record(change)) continue;
           c_.put_server_record_locked(change["collection"], change["record"], base_from_record(change));
         }
@@ -476,7 +481,7 @@ class Round {
       }
       cursor = body["cursor"];
       Status s = c_.write("refresh page", [&]() -> Status {
-        for (const auto& change : body["changes"]) {
+        for (auto& change : body["changes"]) {
           if (is_record(change)) c_.store->put_incoming(change["collection"], change["record"], base_from_record(change));
         }
         return Status::ok();

@@ -55,9 +55,10 @@ nlohmann::json record_json(const StoredRecord& r) {
           {"attachments", r.attachments}};
 }
 
-std::string record_text(const StoredRecord& r, const std::string& fields_text, const std::string& field_hlc_text) {
+std::string record_text(const StoredRecord& r, const std::string& fields_text, const std::string& field_hlc_text,
+                        const std::string& attachments_text) {
   // Keys in the order nlohmann's dump writes them (sorted), so both forms read alike.
-  std::string out = "{\"attachments\":" + r.attachments.dump();
+  std::string out = "{\"attachments\":" + attachments_text;
   out += ",\"collection\":" + nlohmann::json(r.collection).dump();
   out += ",\"field_hlc\":" + field_hlc_text;
   out += ",\"fields\":" + fields_text;

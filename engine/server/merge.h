@@ -44,9 +44,9 @@ MergeResult merge_mutation(const Schema& schema, const std::optional<storage::St
 // A record as PROTOCOL.md writes it: {"collection", "record", "op", "fields", "hlc", "field_hlc",
 // "attachments"}.
 nlohmann::json record_json(const storage::StoredRecord& r);
-// The same record as JSON text, built around already serialised fields and field HLCs (the apply
-// path serialises them once, for the store and the answer alike).
+// The same record as JSON text, built around its already serialised JSON members (the apply path
+// serialises them once for the store and the answer; sync copies them from the store unparsed).
 std::string record_text(const storage::StoredRecord& r, const std::string& fields_text,
-                        const std::string& field_hlc_text);
+                        const std::string& field_hlc_text, const std::string& attachments_text);
 
 }  // namespace offsync

@@ -249,7 +249,9 @@ struct Server::Impl {
         std::string field_hlc_text = result.record->field_hlc.dump();
         store->put_record(principal, *result.record, fields_text, field_hlc_text);
         store->bump(storage::ServerStore::Counter::kMutationsApplied);
-        return Answer{200, applied_body(record_text(*result.record, fields_text, field_hlc_text), result.record->hlc)};
+        return Answer{200, applied_body(record_text(*result.record, fields_text, field_hlc_text,
+                                                    result.record->attachments.dump()),
+                                        result.record->hlc)};
       }
       case MergeResult::Kind::kUnchanged: {
         store->bump(storage::ServerStore::Counter::kMutationsApplied);
@@ -445,13 +447,20 @@ struct Server::Impl {
         }
         after = pos.seq;
       }
-      auto changes = store->changes_after(principal, after, limit + 1);
+      auto changes = store->changes_after_text(principal, after, limit + 1);
       bool has_more = static_cast<int64_t>(changes.size()) > limit;
       if (has_more) changes.pop_back();
-      json out = json::array();
-      for (const auto& c : changes) out.push_back(record_json(c));
-      int64_t position = changes.empty() ? after : changes.back().seq;
-      return Answer{200, json{{"changes", out}, {"cursor", codec.encode(position, principal)}, {"has_more", has_more}}.dump()};
+      // The stored JSON members are spliced in as they are: a page is never parsed and re-dumped.
+      std::string page = "{\"changes\":[";
+      for (size_t i = 0; i < changes.size(); ++i) {
+        if (i > 0) page += ',';
+        const auto& c = changes[i];
+        page += record_text(c.record, c.fields, c.field_hlc, c.attachments);
+      }
+      int64_t position = changes.empty() ? after : changes.back().record.seq;
+      page += "],\"cursor\":" + json(codec.encode(position, principal)).dump() +
+              ",\"has_more\":" + (has_more ? "true" : "false") + "}";
+      return Answer{200, std::move(page)};
     });
   }
 
