@@ -569,7 +569,13 @@ HttpResponse Server::handle(const HttpRequest& request) {
     response.body = impl_->metrics.render();
     response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   } else {
-    Answer a = impl_->dispatch(request, route);
+    Answer a;
+    try {
+      a = impl_->dispatch(request, route);
+    } catch (const std::exception& e) {
+      // Never crash on a request: whatever slipped through is a 500, and nothing was committed.
+      a = error(500, "internal", std::string("internal error: ") + e.what(), "transient");
+    }
     response.status = a.status;
     response.body = std::move(a.body);
     response.headers.set("Content-Type", "application/json");
