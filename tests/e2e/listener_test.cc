@@ -1,0 +1,45 @@
+// The Beast listener around a Server in this process: stopping lets requests in flight finish.
+#include <doctest/doctest.h>
+
+#include <future>
+#include <thread>
+
+#include "e2e/process.h"
+#include "server_support.h"
+#include "support.h"
+#include "transport/http_listener.h"
+
+using nlohmann::json;
+using namespace offsync;
+using namespace offsync::test;
+
+TEST_CASE("stop() closes the listener but a request already being handled is answered") {
+  ScratchDir dir;
+  std::promise<void> entered;
+  auto entered_future = entered.get_future();
+  ServerOptions options{.db_path = dir.file("s.db")};
+  options.validators["slow"] = [&](const json&) -> std::optional<SchemaViolation> {
+    entered.set_value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    return std::nullopt;
+  };
+  auto server = open_server(std::move(options));
+  auto listener = HttpListener::listen_tcp(*server, "127.0.0.1", 0);
+  REQUIRE(listener.is_ok());
+  std::string base = "http://127.0.0.1:" + std::to_string((*listener)->port());
+  std::thread serving([&] { (*listener)->run(); });
+
+  json m = {{"collection", "slow"}, {"record", "r1"}, {"op", "upsert"}, {"fields", {{"v", 1}}}};
+  auto in_flight = std::async(std::launch::async, [&] {
+    return curl({"-X", "POST", "-H", "Content-Type: application/json", "-H", "Idempotency-Key: " + new_key(),
+                 "--data-binary", m.dump(), base + "/v1/mutations"});
+  });
+  REQUIRE(entered_future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  (*listener)->stop();
+  CurlReply reply = in_flight.get();
+  serving.join();  // run() returned: nothing listens any more
+  CHECK(reply.status == 200);
+  CHECK(reply.header("Connection") == "close");
+  CHECK(server->stats()->mutations_applied == 1);
+  CHECK(curl({base + "/v1/health"}).status == 0);  // refused
+}
