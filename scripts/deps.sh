@@ -30,12 +30,18 @@ offsync_install_deps() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Configures (once) and builds the given CMake preset incrementally.
+# Configures (once) and builds the given CMake preset incrementally: every target, or the targets
+# named after the preset.
 offsync_build() {
   local preset="$1"
+  shift
   local dir="build/$preset"
   if [ ! -f "$dir/CMakeCache.txt" ]; then
     cmake --preset "$preset"
   fi
-  cmake --build --preset "$preset" -j "${OFFSYNC_JOBS:-2}"
+  if [ $# -gt 0 ]; then
+    cmake --build --preset "$preset" -j "${OFFSYNC_JOBS:-2}" --target "$@"
+  else
+    cmake --build --preset "$preset" -j "${OFFSYNC_JOBS:-2}"
+  fi
 }
