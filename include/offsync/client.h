@@ -135,7 +135,8 @@ struct SyncStatus {
 };
 
 // Told what the sync worker does. Every method runs on the sync worker's thread (or on the thread
-// that called sync_once()); it must not block, and may call the Client (no lock is held).
+// that called sync_once()), during the round; it must not block. It may call the Client's reads,
+// writes and sync_now(), but not sync_once(), which would wait for the round that is calling it.
 class SyncObserver {
  public:
   virtual ~SyncObserver() = default;
