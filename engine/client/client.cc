@@ -268,6 +268,11 @@ Status Client::acknowledge(const std::string& mutation_id, const nlohmann::json&
 void Client::Impl::put_server_record_locked(const std::string& collection, const std::string& record_id,
                                             const storage::BaseRecord& base) {
   if (!base.hlc.empty() && store->base_hlc(collection, record_id) == base.hlc) return;
+  store_base_and_view_locked(collection, record_id, base);
+}
+
+void Client::Impl::store_base_and_view_locked(const std::string& collection, const std::string& record_id,
+                                              const storage::BaseRecord& base) {
   std::string fields_text = base.fields.dump();
   store->put_base_text(collection, record_id, base, fields_text);
   auto pending = store->mutations_of(collection, record_id);
@@ -316,8 +321,7 @@ Status Client::Impl::acknowledge_locked(const Mutation& m, const nlohmann::json&
   if (!base.hlc.empty()) store->rebase_unsent(m.collection, m.record_id, base.hlc);
   // Not put_server_record_locked: even when a pull already brought this HLC, the mutation just
   // left the outbox and the view must be recomputed without it.
-  store->put_base(m.collection, m.record_id, base);
-  recompute_view_from(m.collection, m.record_id, base.deleted ? std::nullopt : std::optional<nlohmann::json>(base.fields));
+  store_base_and_view_locked(m.collection, m.record_id, base);
   return Status::ok();
 }
 

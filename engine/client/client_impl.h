@@ -129,6 +129,9 @@ struct Client::Impl {
   // acknowledged write) changes nothing and costs one lookup.
   void put_server_record_locked(const std::string& collection, const std::string& record_id,
                                 const storage::BaseRecord& base);
+  // Stores base and recomputes the view, serialising the fields once when nothing is pending.
+  void store_base_and_view_locked(const std::string& collection, const std::string& record_id,
+                                  const storage::BaseRecord& base);
   // Records a REST request's outcome and hands it to its handler.
   Status complete(const std::string& mutation_id, const RestOutcome& outcome);
   // Wakes the sync worker after a local write.
