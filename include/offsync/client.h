@@ -1,5 +1,10 @@
 // offsync/client.h — the client half: a local store that every write lands in first, an optimistic
-// view the app reads, and the outbox of mutations waiting for the server.
+// view the app reads, the outbox of mutations waiting for the server, and the sync worker that
+// drains it and pulls changes (ClientOptions::sync; engine/client/sync.cc).
+//
+// Threads: with SyncOptions::background, each Client runs one worker thread, started by open()
+// and joined by the destructor (which waits for a round in progress, at most the transport's
+// timeout). Observers and REST handlers run on that thread.
 //
 // Thread safety: a Client is safe for concurrent use from several threads without external
 // synchronisation; calls are serialised on an internal lock. Two Client objects may open the same
