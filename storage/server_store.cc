@@ -174,17 +174,18 @@ std::vector<ServerStore::RecordText> ServerStore::changes_after_text(const std::
   return out;
 }
 
-int64_t ServerStore::purge_tombstones(int64_t changed_before_ms) {
+ServerStore::Purge ServerStore::purge_tombstones(int64_t changed_before_ms) {
   SQLite::Statement& top = cached("SELECT COALESCE(MAX(seq), 0) FROM records WHERE deleted=1 AND changed_at < ?");
   ResetOnExit done_top(top);
   top.bind(1, changed_before_ms);
   top.executeStep();
-  int64_t max_seq = top.getColumn(0).getInt64();
+  Purge purge;
+  purge.max_seq = top.getColumn(0).getInt64();
   SQLite::Statement& del = cached("DELETE FROM records WHERE deleted=1 AND changed_at < ?");
   ResetOnExit done_del(del);
   del.bind(1, changed_before_ms);
-  del.exec();
-  return max_seq;
+  purge.removed = del.exec();
+  return purge;
 }
 
 std::optional<std::string> ServerStore::max_hlc() {

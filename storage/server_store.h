@@ -90,8 +90,12 @@ class ServerStore : public SqliteStore {
     std::string fields, field_hlc, attachments;
   };
   std::vector<RecordText> changes_after_text(const std::string& partition, int64_t after, int64_t limit);
-  // Removes tombstones last changed before the time; returns the highest seq removed (0: none).
-  int64_t purge_tombstones(int64_t changed_before_ms);
+  // Removes tombstones last changed before the time.
+  struct Purge {
+    int64_t removed = 0;
+    int64_t max_seq = 0;  // the highest change-log position removed (0: none)
+  };
+  Purge purge_tombstones(int64_t changed_before_ms);
   // The newest HLC stored, to seed the clock after a restart.
   std::optional<std::string> max_hlc();
 

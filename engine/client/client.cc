@@ -252,7 +252,7 @@ Status Client::begin_send(const std::string& mutation_id) {
     if (m->state == MutationState::kRejected || m->state == MutationState::kConflict) {
       return Status::conflict("mutation " + mutation_id + " is " + std::string(mutation_state_name(m->state)));
     }
-    impl_->store->update_mutation_state(m->id, MutationState::kInFlight, m->attempts + 1, m->next_attempt_at_ms, m->last_error);
+    impl_->store->mark_sending(m->id);
     return Status::ok();
   });
 }
@@ -329,10 +329,14 @@ Status Client::reject(const std::string& mutation_id, const std::string& message
   return impl_->write("reject", [&]() -> Status {
     auto m = impl_->store->mutation(mutation_id);
     if (!m) return Status::not_found("no mutation " + mutation_id + " in the outbox");
-    impl_->store->update_mutation_state(m->id, MutationState::kRejected, m->attempts, m->next_attempt_at_ms, message);
-    if (m->op != MutationOp::kRequest) impl_->recompute_view(m->collection, m->record_id);
+    impl_->reject_locked(*m, message);
     return Status::ok();
   });
+}
+
+void Client::Impl::reject_locked(const Mutation& m, const std::string& message) {
+  store->update_mutation_state(m.id, MutationState::kRejected, m.attempts, m.next_attempt_at_ms, message);
+  if (m.op != MutationOp::kRequest) recompute_view(m.collection, m.record_id);
 }
 
 Status Client::retry_later(const std::string& mutation_id, int64_t next_attempt_at_ms, const std::string& error) {

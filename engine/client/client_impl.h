@@ -129,6 +129,8 @@ struct Client::Impl {
   // acknowledged write) changes nothing and costs one lookup.
   void put_server_record_locked(const std::string& collection, const std::string& record_id,
                                 const storage::BaseRecord& base);
+  // Refused for good: state rejected with the message, view recomputed without it.
+  void reject_locked(const Mutation& m, const std::string& message);
   // Stores base and recomputes the view, serialising the fields once when nothing is pending.
   void store_base_and_view_locked(const std::string& collection, const std::string& record_id,
                                   const storage::BaseRecord& base);

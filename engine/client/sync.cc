@@ -337,17 +337,18 @@ class Round {
           case Outcome::kConflict: {
             json server = body.is_object() ? body.value("server", json()) : json();
             c_.store->set_conflict(m.id, error_message_of(body, status), server);
-            if (is_record(server)) c_.store->put_base(m.collection, m.record_id, base_from_record(server));
-            c_.recompute_view(m.collection, m.record_id);
+            if (is_record(server)) {
+              c_.store_base_and_view_locked(m.collection, m.record_id, base_from_record(server));
+            } else {
+              c_.recompute_view(m.collection, m.record_id);
+            }
             ++st_.report.conflicts;
             st_.changed.emplace_back(m.collection, m.record_id);
             if (auto stored = c_.store->mutation(m.id)) st_.conflicts.push_back(std::move(*stored));
             break;
           }
           case Outcome::kRejected: {
-            c_.store->update_mutation_state(m.id, MutationState::kRejected, m.attempts, 0,
-                                            error_message_of(body, status));
-            c_.recompute_view(m.collection, m.record_id);
+            c_.reject_locked(m, error_message_of(body, status));
             ++st_.report.rejected;
             st_.changed.emplace_back(m.collection, m.record_id);
             if (auto stored = c_.store->mutation(m.id)) st_.rejected.push_back(std::move(*stored));

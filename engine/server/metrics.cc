@@ -45,6 +45,16 @@ void ServerMetrics::Buckets::observe(double v) {
   sum += v;
 }
 
+void ServerMetrics::Buckets::render(std::ostream& out, const char* name, const std::string& labels) const {
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    out << name << "_bucket{" << labels << "le=\"" << bounds[i] << "\"} " << counts[i] << "\n";
+  }
+  out << name << "_bucket{" << labels << "le=\"+Inf\"} " << count << "\n";
+  // _sum and _count carry the same labels without `le` (the trailing comma dropped).
+  std::string plain = labels.empty() ? "" : "{" + labels.substr(0, labels.size() - 1) + "}";
+  out << name << "_sum" << plain << " " << sum << "\n" << name << "_count" << plain << " " << count << "\n";
+}
+
 void ServerMetrics::observe_sync(const Telemetry& t, bool success) {
   std::lock_guard<std::mutex> lock(mu_);
   ++syncs_[{client_label(t.app_version), client_label(t.os_version), success}];
@@ -56,12 +66,12 @@ void ServerMetrics::observe_sync(const Telemetry& t, bool success) {
 void ServerMetrics::observe_request(const std::string& endpoint, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_[{endpoint, status}];
-  Histogram& h = durations_[endpoint];
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  auto it = durations_.find(endpoint);
+  if (it == durations_.end()) {
+    it = durations_.emplace(endpoint, Buckets({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5}))
+             .first;
   }
-  ++h.count;
-  h.sum += seconds;
+  it->second.observe(seconds);
 }
 
 void ServerMetrics::count_applied(const std::string& endpoint) {
@@ -89,14 +99,7 @@ std::string ServerMetrics::render() const {
   }
   family(out, "offsync_http_request_duration_seconds", "histogram", "Time to answer a request, by endpoint.");
   for (const auto& [endpoint, h] : durations_) {
-    std::string e = label(endpoint);
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      out << "offsync_http_request_duration_seconds_bucket{endpoint=\"" << e << "\",le=\"" << kBuckets[i] << "\"} "
-          << h.buckets[i] << "\n";
-    }
-    out << "offsync_http_request_duration_seconds_bucket{endpoint=\"" << e << "\",le=\"+Inf\"} " << h.count << "\n";
-    out << "offsync_http_request_duration_seconds_sum{endpoint=\"" << e << "\"} " << h.sum << "\n";
-    out << "offsync_http_request_duration_seconds_count{endpoint=\"" << e << "\"} " << h.count << "\n";
+    h.render(out, "offsync_http_request_duration_seconds", "endpoint=\"" + label(endpoint) + "\",");
   }
   family(out, "offsync_mutations_applied_total", "counter", "Mutations applied (first time), by endpoint.");
   for (const auto& [endpoint, n] : applied_) {
@@ -121,11 +124,7 @@ std::string ServerMetrics::render() const {
   }
   auto histogram = [&](const char* name, const char* help, const Buckets& b) {
     family(out, name, "histogram", help);
-    for (size_t i = 0; i < b.bounds.size(); ++i) {
-      out << name << "_bucket{le=\"" << b.bounds[i] << "\"} " << b.counts[i] << "\n";
-    }
-    out << name << "_bucket{le=\"+Inf\"} " << b.count << "\n";
-    out << name << "_sum " << b.sum << "\n" << name << "_count " << b.count << "\n";
+    b.render(out, name, "");
   };
   histogram("offsync_client_outbox_pending", "Pending outbox mutations reported by clients on sync.", outbox_pending_);
   histogram("offsync_client_outbox_rejected", "Rejected outbox mutations reported by clients on sync.",

@@ -4,9 +4,9 @@
 // Thread safety: safe for concurrent use.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <map>
+#include <ostream>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -40,17 +40,12 @@ class ServerMetrics {
     double sum = 0;
     explicit Buckets(std::vector<double> b) : bounds(std::move(b)), counts(bounds.size(), 0) {}
     void observe(double v);
-  };
-  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                      0.05,   0.1,   0.25,   0.5,   1,    5};
-  struct Histogram {
-    std::array<uint64_t, kBuckets.size()> buckets{};
-    uint64_t count = 0;
-    double sum = 0;
+    // The _bucket, _sum and _count lines; `labels` (e.g. `endpoint="/x",`) go before `le`.
+    void render(std::ostream& out, const char* name, const std::string& labels) const;
   };
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;                   // GUARDED_BY(mu_)
-  std::map<std::string, Histogram> durations_;                                 // GUARDED_BY(mu_)
+  std::map<std::string, Buckets> durations_;                                   // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> applied_, replays_;                          // GUARDED_BY(mu_)
   std::map<std::pair<std::string, std::string>, uint64_t> failures_;           // GUARDED_BY(mu_)
   std::map<std::tuple<std::string, std::string, bool>, uint64_t> syncs_;       // GUARDED_BY(mu_)

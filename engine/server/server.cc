@@ -53,6 +53,14 @@ Answer unavailable(const std::string& message) {
   return a;
 }
 
+// 409 request_in_progress: another request holds the same key; the client retries shortly.
+Answer in_progress() {
+  Answer a = error(409, "request_in_progress", "a request with this Idempotency-Key is still running",
+                   "request_in_progress");
+  a.retry_after_s = 1;
+  return a;
+}
+
 // {"hlc", "record", "status": "applied"}, keys sorted as nlohmann writes them. An empty hlc is null.
 std::string applied_body(const std::string& record_text, const std::string& hlc) {
   return "{\"hlc\":" + (hlc.empty() ? std::string("null") : json(hlc).dump()) + ",\"record\":" + record_text +
@@ -324,10 +332,7 @@ struct Server::Impl {
     }
     KeyClaim claim(this, principal, *key);
     if (!claim.held) {
-      Answer busy = error(409, "request_in_progress", "a request with this Idempotency-Key is still running",
-                          "request_in_progress");
-      busy.retry_after_s = 1;
-      return busy;
+      return in_progress();
     }
     std::lock_guard<std::mutex> lock(db_mu);
     return guarded_answer([&] {
@@ -398,10 +403,7 @@ struct Server::Impl {
       for (const auto& c : claims) mine = mine || (c->key == claim->key);
     }
     if (!mine) {
-      Answer busy = error(409, "request_in_progress", "a request with this Idempotency-Key is still running",
-                          "request_in_progress");
-      busy.retry_after_s = 1;
-      return busy;
+      return in_progress();
     }
     claims.push_back(std::move(claim));
     // A savepoint makes the item atomic on its own: a store fault undoes this item only, which
@@ -606,13 +608,11 @@ Result<int64_t> Server::compact(int64_t before_ms) {
   std::lock_guard<std::mutex> lock(impl_->db_mu);
   return guarded("compact", [&]() -> Result<int64_t> {
     ServerTransaction tx(*impl_->store);
-    int64_t tombstones = impl_->store->counts().tombstones;
-    int64_t purged_seq = impl_->store->purge_tombstones(before_ms);
-    int64_t left = impl_->store->counts().tombstones;
+    auto purge = impl_->store->purge_tombstones(before_ms);
     int64_t compacted = std::stoll(impl_->store->meta("compacted_seq").value_or("0"));
-    if (purged_seq > compacted) impl_->store->set_meta("compacted_seq", std::to_string(purged_seq));
+    if (purge.max_seq > compacted) impl_->store->set_meta("compacted_seq", std::to_string(purge.max_seq));
     tx.commit();
-    return tombstones - left;
+    return purge.removed;
   });
 }
 
