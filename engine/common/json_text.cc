@@ -1,0 +1,356 @@
+#include "engine/common/json_text.h"
+
+#include <locale.h>
+#include <stdlib.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace offsync::json_text {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_number_char(char c) { return is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'; }
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Four hex digits at text[pos]; -1 when they are not.
+int32_t hex4(std::string_view text, size_t pos) {
+  if (pos + 4 > text.size()) return -1;
+  int32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    int d = hex_digit(text[pos + i]);
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+bool finite_double(std::string_view number) {
+  static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
+  std::string copy(number);
+  return std::isfinite(strtod_l(copy.c_str(), nullptr, c_locale));
+}
+
+// The validating parser: one pass, recursion bounded by kMaxDepth.
+class Validator {
+ public:
+  explicit Validator(std::string_view text) : t_(text) {}
+
+  std::optional<Value> document() {
+    // nlohmann skips a UTF-8 byte order mark at the start; so does this.
+    if (t_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
+    space();
+    size_t start = pos_;
+    std::optional<Kind> kind = value(0);
+    if (!kind) return std::nullopt;
+    Value v{*kind, t_.substr(start, pos_ - start)};
+    space();
+    if (pos_ != t_.size()) return std::nullopt;
+    return v;
+  }
+
+ private:
+  void space() {
+    while (pos_ < t_.size() && is_space(t_[pos_])) ++pos_;
+  }
+
+  bool literal(std::string_view word) {
+    if (t_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+
+  std::optional<Kind> value(int depth) {
+    if (pos_ >= t_.size()) return std::nullopt;
+    switch (t_[pos_]) {
+      case '{': return depth < kMaxDepth && object(depth + 1) ? std::optional(Kind::kObject) : std::nullopt;
+      case '[': return depth < kMaxDepth && array(depth + 1) ? std::optional(Kind::kArray) : std::nullopt;
+      case '"': return string() ? std::optional(Kind::kString) : std::nullopt;
+      case 't': return literal("true") ? std::optional(Kind::kTrue) : std::nullopt;
+      case 'f': return literal("false") ? std::optional(Kind::kFalse) : std::nullopt;
+      case 'n': return literal("null") ? std::optional(Kind::kNull) : std::nullopt;
+      default: return number() ? std::optional(Kind::kNumber) : std::nullopt;
+    }
+  }
+
+  bool object(int depth) {
+    ++pos_;  // '{'
+    space();
+    if (pos_ < t_.size() && t_[pos_] == '}') return ++pos_, true;
+    while (true) {
+      if (pos_ >= t_.size() || t_[pos_] != '"' || !string()) return false;
+      space();
+      if (pos_ >= t_.size() || t_[pos_] != ':') return false;
+      ++pos_;
+      space();
+      if (!value(depth)) return false;
+      space();
+      if (pos_ >= t_.size()) return false;
+      if (t_[pos_] == '}') return ++pos_, true;
+      if (t_[pos_] != ',') return false;
+      ++pos_;
+      space();
+    }
+  }
+
+  bool array(int depth) {
+    ++pos_;  // '['
+    space();
+    if (pos_ < t_.size() && t_[pos_] == ']') return ++pos_, true;
+    while (true) {
+      if (!value(depth)) return false;
+      space();
+      if (pos_ >= t_.size()) return false;
+      if (t_[pos_] == ']') return ++pos_, true;
+      if (t_[pos_] != ',') return false;
+      ++pos_;
+      space();
+    }
+  }
+
+  bool string() {
+    ++pos_;  // '"'
+    while (pos_ < t_.size()) {
+      auto c = static_cast<unsigned char>(t_[pos_]);
+      if (c == '"') return ++pos_, true;
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (!escape()) return false;
+      } else if (c >= 0x80) {
+        if (!utf8()) return false;
+      } else {
+        ++pos_;
+      }
+    }
+    return false;
+  }
+
+  bool escape() {
+    if (pos_ + 1 >= t_.size()) return false;
+    char e = t_[pos_ + 1];
+    if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+      return pos_ += 2, true;
+    }
+    if (e != 'u') return false;
+    int32_t unit = hex4(t_, pos_ + 2);
+    if (unit < 0) return false;
+    pos_ += 6;
+    if (unit >= 0xDC00 && unit <= 0xDFFF) return false;  // a low surrogate alone
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      // A high surrogate must be followed by an escaped low one.
+      if (t_.substr(pos_, 2) != "\\u") return false;
+      int32_t low = hex4(t_, pos_ + 2);
+      if (low < 0xDC00 || low > 0xDFFF) return false;
+      pos_ += 6;
+    }
+    return true;
+  }
+
+  // One UTF-8 sequence of 2 to 4 bytes (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
+  bool utf8() {
+    auto at = [&](size_t i) -> unsigned { return pos_ + i < t_.size() ? static_cast<unsigned char>(t_[pos_ + i]) : 0U; };
+    auto cont = [&](size_t i, unsigned lo = 0x80, unsigned hi = 0xBF) { return at(i) >= lo && at(i) <= hi; };
+    unsigned c = at(0);
+    size_t n = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = cont(1) ? 2 : 0;
+    } else if (c == 0xE0) {
+      n = cont(1, 0xA0, 0xBF) && cont(2) ? 3 : 0;
+    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+      n = cont(1) && cont(2) ? 3 : 0;
+    } else if (c == 0xED) {
+      n = cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+    } else if (c == 0xF0) {
+      n = cont(1, 0x90, 0xBF) && cont(2) && cont(3) ? 4 : 0;
+    } else if (c >= 0xF1 && c <= 0xF3) {
+      n = cont(1) && cont(2) && cont(3) ? 4 : 0;
+    } else if (c == 0xF4) {
+      n = cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
+    }
+    pos_ += n;
+    return n > 0;
+  }
+
+  bool digits() {
+    size_t start = pos_;
+    while (pos_ < t_.size() && is_digit(t_[pos_])) ++pos_;
+    return pos_ > start;
+  }
+
+  bool number() {
+    size_t start = pos_;
+    bool whole = true;
+    if (pos_ < t_.size() && t_[pos_] == '-') ++pos_;
+    if (pos_ >= t_.size()) return false;
+    if (t_[pos_] == '0') {
+      ++pos_;
+    } else if (!digits()) {
+      return false;
+    }
+    if (pos_ < t_.size() && t_[pos_] == '.') {
+      ++pos_;
+      whole = false;
+      if (!digits()) return false;
+    }
+    if (pos_ < t_.size() && (t_[pos_] == 'e' || t_[pos_] == 'E')) {
+      ++pos_;
+      whole = false;
+      if (pos_ < t_.size() && (t_[pos_] == '+' || t_[pos_] == '-')) ++pos_;
+      if (!digits()) return false;
+    }
+    // A number that overflows a double is refused, as nlohmann refuses it ("number overflow").
+    return (whole && pos_ - start <= 18) || finite_double(t_.substr(start, pos_ - start));
+  }
+
+  std::string_view t_;
+  size_t pos_ = 0;
+};
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Decodes the inside of a validated string (quotes excluded).
+void decode_into(std::string_view inner, std::string& out) {
+  out.clear();
+  out.reserve(inner.size());
+  for (size_t i = 0; i < inner.size(); ++i) {
+    char c = inner[i];
+    if (c != '\\') {
+      out += c;
+      continue;
+    }
+    char e = inner[++i];
+    switch (e) {
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        auto cp = static_cast<uint32_t>(hex4(inner, i + 1));
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          auto low = static_cast<uint32_t>(hex4(inner, i + 3));
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          i += 6;
+        }
+        append_utf8(out, cp);
+        break;
+      }
+      default: out += e; break;  // '"', '\\', '/'
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<Value> parse(std::string_view text) { return Validator(text).document(); }
+
+std::string string_of(const Value& string) {
+  std::string out;
+  if (string.is_string()) decode_into(string.text.substr(1, string.text.size() - 2), out);
+  return out;
+}
+
+std::optional<int64_t> int_of(const Value& number) {
+  if (number.kind != Kind::kNumber) return std::nullopt;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(number.text.data(), number.text.data() + number.text.size(), v);
+  if (ec != std::errc() || end != number.text.data() + number.text.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<Value> member(const Value& object, std::string_view key) {
+  std::optional<Value> found;
+  for_each_member(object, [&](std::string_view k, const Value& v) {
+    if (k != key) return true;
+    found = v;
+    return false;
+  });
+  return found;
+}
+
+namespace detail {
+
+size_t skip_space(std::string_view text, size_t pos) {
+  while (pos < text.size() && is_space(text[pos])) ++pos;
+  return pos;
+}
+
+// The end of the string whose opening quote is at text[pos].
+size_t string_end(std::string_view text, size_t pos) {
+  ++pos;
+  while (true) {
+    char c = text[pos];
+    if (c == '"') return pos + 1;
+    pos += c == '\\' ? 2 : 1;
+  }
+}
+
+Value value_at(std::string_view text, size_t& pos) {
+  size_t start = pos;
+  Kind kind;
+  switch (text[pos]) {
+    case '{':
+    case '[': {
+      kind = text[pos] == '{' ? Kind::kObject : Kind::kArray;
+      int depth = 0;
+      while (true) {
+        char c = text[pos];
+        if (c == '"') {
+          pos = string_end(text, pos);
+          continue;
+        }
+        ++pos;
+        if (c == '{' || c == '[') ++depth;
+        if ((c == '}' || c == ']') && --depth == 0) break;
+      }
+      break;
+    }
+    case '"':
+      kind = Kind::kString;
+      pos = string_end(text, pos);
+      break;
+    case 't': kind = Kind::kTrue, pos += 4; break;
+    case 'f': kind = Kind::kFalse, pos += 5; break;
+    case 'n': kind = Kind::kNull, pos += 4; break;
+    default:
+      kind = Kind::kNumber;
+      while (pos < text.size() && is_number_char(text[pos])) ++pos;
+      break;
+  }
+  return Value{kind, text.substr(start, pos - start)};
+}
+
+std::string_view key_of(std::string_view quoted, std::string& scratch) {
+  std::string_view inner = quoted.substr(1, quoted.size() - 2);
+  if (inner.find('\\') == std::string_view::npos) return inner;
+  decode_into(inner, scratch);
+  return scratch;
+}
+
+}  // namespace detail
+}  // namespace offsync::json_text

@@ -1,0 +1,94 @@
+// Reading JSON text without building a tree. The sync worker's hot paths only move JSON from the
+// wire to the store (a batch answer's records, a sync page's changes): they need a few members'
+// exact text, not a parsed tree and a second serialisation. JsonText validates a whole document once,
+// then hands out the raw text of object members and array elements.
+//
+// It accepts exactly the documents nlohmann::json::parse accepts (RFC 8259 with UTF-8 strings, no
+// lone surrogate escapes), nested at most kMaxDepth deep, so text it hands out may be stored and
+// parsed later without surprises. tests/unit/common/json_text_test.cc checks that agreement.
+//
+// Thread safety: values are views into the caller's text; the text must outlive them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace offsync::json_text {
+
+constexpr int kMaxDepth = 512;
+
+enum class Kind { kObject, kArray, kString, kNumber, kTrue, kFalse, kNull };
+
+// One JSON value inside validated text: its kind and its exact text, no surrounding whitespace.
+struct Value {
+  Kind kind = Kind::kNull;
+  std::string_view text;
+
+  bool is_object() const { return kind == Kind::kObject; }
+  bool is_array() const { return kind == Kind::kArray; }
+  bool is_string() const { return kind == Kind::kString; }
+  bool is_null() const { return kind == Kind::kNull; }
+};
+
+// The value that is the whole of `text` (whitespace around it allowed), or nullopt when `text` is
+// not one JSON document. Only values obtained from here (and their members) may be walked below.
+std::optional<Value> parse(std::string_view text);
+
+// The decoded contents of a string value (escapes resolved).
+std::string string_of(const Value& string);
+// A number value that is a whole number fitting int64_t.
+std::optional<int64_t> int_of(const Value& number);
+
+// Walks the members of an object value: fn(std::string_view key, const Value& value) -> bool, where
+// returning false stops the walk. Keys are decoded; a key's view lives until fn returns.
+template <typename Fn>
+void for_each_member(const Value& object, Fn&& fn);
+// Walks the elements of an array value: fn(const Value& element) -> bool.
+template <typename Fn>
+void for_each_element(const Value& array, Fn&& fn);
+
+// The member `key` of an object value, if present (the first one when repeated).
+std::optional<Value> member(const Value& object, std::string_view key);
+
+namespace detail {
+// Over validated text only: the value starting at text[pos] (no leading whitespace) and the
+// position after it.
+Value value_at(std::string_view text, size_t& pos);
+size_t skip_space(std::string_view text, size_t pos);
+// A string value's text (quotes included) decoded, or as a view when it has no escapes.
+std::string_view key_of(std::string_view quoted, std::string& scratch);
+}  // namespace detail
+
+template <typename Fn>
+void for_each_member(const Value& object, Fn&& fn) {
+  if (!object.is_object()) return;
+  std::string_view t = object.text;
+  std::string scratch;
+  size_t pos = detail::skip_space(t, 1);
+  while (pos < t.size() && t[pos] != '}') {
+    Value key = detail::value_at(t, pos);
+    pos = detail::skip_space(t, pos) + 1;  // ':'
+    pos = detail::skip_space(t, pos);
+    Value value = detail::value_at(t, pos);
+    if (!fn(detail::key_of(key.text, scratch), value)) return;
+    pos = detail::skip_space(t, pos);
+    if (t[pos] == ',') pos = detail::skip_space(t, pos + 1);
+  }
+}
+
+template <typename Fn>
+void for_each_element(const Value& array, Fn&& fn) {
+  if (!array.is_array()) return;
+  std::string_view t = array.text;
+  size_t pos = detail::skip_space(t, 1);
+  while (pos < t.size() && t[pos] != ']') {
+    Value value = detail::value_at(t, pos);
+    if (!fn(value)) return;
+    pos = detail::skip_space(t, pos);
+    if (t[pos] == ',') pos = detail::skip_space(t, pos + 1);
+  }
+}
+
+}  // namespace offsync::json_text
