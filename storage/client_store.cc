@@ -47,7 +47,9 @@ ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
       last_mutation_of_(*db_, select_mutations("WHERE collection=? AND record_id=? ORDER BY id DESC LIMIT 1")),
       insert_tombstone_(*db_, "INSERT INTO tombstones (mutation_id, collection, record_id, deleted_at) "
                               "VALUES (?, ?, ?, ?)"),
-      mark_sending_(*db_, "UPDATE outbox SET attempts=attempts+1, state=1 WHERE id=?") {}
+      mark_sending_(*db_, "UPDATE outbox SET attempts=attempts+1, state=1 WHERE id=?"),
+      begin_sending_(*db_, std::string("UPDATE outbox SET attempts=attempts+1, state=1 WHERE id=? RETURNING ") +
+                               kMutationColumns + ", COALESCE(idempotency_key, id), server_record") {}
 
 Result<std::unique_ptr<ClientStore>> ClientStore::open(const DatabaseOptions& options, size_t up_to) {
   auto db = open_database(options);
@@ -87,20 +89,25 @@ std::optional<std::string> ClientStore::base_hlc(const std::string& collection, 
 }
 
 void ClientStore::put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
-  put_base_text(collection, record_id, row, row.fields.dump());
+  put_base_text(collection, record_id, {row.fields.dump(), row.hlc, row.field_hlc.dump(), row.deleted});
 }
 
-void ClientStore::put_base_text(const std::string& collection, const std::string& record_id, const BaseRecord& row,
-                                const std::string& fields_text) {
+namespace {
+void bind_base(SQLite::Statement& s, const std::string& collection, const std::string& record_id, const BaseText& row) {
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  s.bind(3, row.fields);
+  s.bind(4, row.hlc);
+  s.bind(5, row.field_hlc);
+  s.bind(6, row.deleted ? 1 : 0);
+}
+}  // namespace
+
+void ClientStore::put_base_text(const std::string& collection, const std::string& record_id, const BaseText& row) {
   SQLite::Statement& s = cached(
       "INSERT OR REPLACE INTO base (collection, record_id, fields, hlc, field_hlc, deleted) VALUES (?, ?, ?, ?, ?, ?)");
   ResetOnExit done(s);
-  s.bind(1, collection);
-  s.bind(2, record_id);
-  s.bind(3, fields_text);
-  s.bind(4, row.hlc);
-  s.bind(5, row.field_hlc.dump());
-  s.bind(6, row.deleted ? 1 : 0);
+  bind_base(s, collection, record_id, row);
   s.exec();
 }
 
@@ -202,19 +209,25 @@ void ClientStore::delete_mutation(const std::string& id) {
   s.exec();
 }
 
-Mutation ClientStore::read_mutation(SQLite::Statement& s) {
+Mutation ClientStore::read_mutation(SQLite::Statement& s, std::string* payload_text) {
   Mutation m;
   m.id = s.getColumn(0).getString();
   m.collection = s.getColumn(1).getString();
   m.record_id = s.getColumn(2).getString();
   m.op = static_cast<MutationOp>(s.getColumn(3).getInt());
-  m.payload = nlohmann::json::parse(s.getColumn(4).getString());
+  if (payload_text) {
+    *payload_text = s.getColumn(4).getString();
+  } else {
+    m.payload = nlohmann::json::parse(s.getColumn(4).getString());
+  }
   if (!s.getColumn(5).isNull()) m.base_hlc = s.getColumn(5).getString();
   m.attempts = s.getColumn(6).getInt();
   m.state = static_cast<MutationState>(s.getColumn(7).getInt());
   m.next_attempt_at_ms = s.getColumn(8).getInt64();
   m.last_error = s.getColumn(9).getString();  // "" for NULL
-  m.attachments = nlohmann::json::parse(s.getColumn(10).getString()).get<std::vector<std::string>>();
+  if (std::string attachments = s.getColumn(10).getString(); attachments != "[]") {
+    m.attachments = nlohmann::json::parse(attachments).get<std::vector<std::string>>();
+  }
   m.created_at_ms = s.getColumn(11).getInt64();
   m.module = s.getColumn(12).getString();
   m.action = s.getColumn(13).getString();
@@ -301,6 +314,23 @@ void ClientStore::mark_sending(const std::string& id) {
   s.exec();
 }
 
+std::optional<std::pair<Mutation, std::string>> ClientStore::begin_sending(const std::string& id) {
+  auto& s = fresh(begin_sending_);
+  ResetOnExit done(s);
+  s.bind(1, id);
+  if (!s.executeStep()) return std::nullopt;
+  std::pair<Mutation, std::string> out;
+  out.first = read_mutation(s, &out.second);
+  return out;
+}
+
+void ClientStore::unmark_sending(const std::string& id) {
+  SQLite::Statement& s = cached("UPDATE outbox SET attempts=attempts-1, state=0 WHERE id=? AND state=1 AND attempts>0");
+  ResetOnExit done(s);
+  s.bind(1, id);
+  s.exec();
+}
+
 void ClientStore::set_conflict(const std::string& id, const std::string& message, const nlohmann::json& server_record) {
   SQLite::Statement& s = cached("UPDATE outbox SET state=3, last_error=?, server_record=? WHERE id=?");
   ResetOnExit done(s);
@@ -325,16 +355,11 @@ void ClientStore::renew(const std::string& id, const std::string& new_key, const
 
 void ClientStore::clear_incoming() { db_->exec("DELETE FROM base_incoming"); }
 
-void ClientStore::put_incoming(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
+void ClientStore::put_incoming(const std::string& collection, const std::string& record_id, const BaseText& row) {
   SQLite::Statement& s = cached("INSERT OR REPLACE INTO base_incoming (collection, record_id, fields, hlc, field_hlc, deleted) "
                       "VALUES (?, ?, ?, ?, ?, ?)");
   ResetOnExit done(s);
-  s.bind(1, collection);
-  s.bind(2, record_id);
-  s.bind(3, row.fields.dump());
-  s.bind(4, row.hlc);
-  s.bind(5, row.field_hlc.dump());
-  s.bind(6, row.deleted ? 1 : 0);
+  bind_base(s, collection, record_id, row);
   s.exec();
 }
 

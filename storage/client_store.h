@@ -32,6 +32,15 @@ struct BaseRecord {
   bool deleted = false;
 };
 
+// A base record as JSON text, as the server sent it: stored without a parse and a second dump.
+// The caller vouches that fields and field_hlc are JSON objects (engine/common/json_text.h).
+struct BaseText {
+  std::string fields = "{}";
+  std::string hlc;
+  std::string field_hlc = "{}";
+  bool deleted = false;
+};
+
 class ClientStore : public SqliteStore {
  public:
   // Opens the database and migrates it to schema `up_to` (default: the newest).
@@ -40,9 +49,7 @@ class ClientStore : public SqliteStore {
 
   std::optional<BaseRecord> base(const std::string& collection, const std::string& record_id);
   void put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row);
-  // The same with row.fields already serialised.
-  void put_base_text(const std::string& collection, const std::string& record_id, const BaseRecord& row,
-                     const std::string& fields_text);
+  void put_base_text(const std::string& collection, const std::string& record_id, const BaseText& row);
   // The base record's HLC alone, without parsing its JSON.
   std::optional<std::string> base_hlc(const std::string& collection, const std::string& record_id);
 
@@ -85,6 +92,11 @@ class ClientStore : public SqliteStore {
   void requeue_in_flight();
   // attempts + 1, state in flight.
   void mark_sending(const std::string& id);
+  // The same, returning the mutation with its payload as the stored JSON text (left unparsed in
+  // the Mutation): what the sync worker sends. nullopt when the mutation is gone.
+  std::optional<std::pair<Mutation, std::string>> begin_sending(const std::string& id);
+  // Undoes begin_sending for a mutation whose request never left: attempts - 1, pending again.
+  void unmark_sending(const std::string& id);
   void set_conflict(const std::string& id, const std::string& message, const nlohmann::json& server_record);
   // A resolved conflict sent again: new key, new base, pending and unsent, in the same place.
   void renew(const std::string& id, const std::string& new_key, const std::optional<std::string>& base_hlc,
@@ -92,7 +104,7 @@ class ClientStore : public SqliteStore {
 
   // Full refresh: fill base_incoming, then swap it into base in the caller's transaction.
   void clear_incoming();
-  void put_incoming(const std::string& collection, const std::string& record_id, const BaseRecord& row);
+  void put_incoming(const std::string& collection, const std::string& record_id, const BaseText& row);
   void swap_in_incoming();
   // Every record the view may have to show: in base, in the outbox, or in the view now.
   std::vector<std::pair<std::string, std::string>> all_record_keys();
@@ -107,11 +119,12 @@ class ClientStore : public SqliteStore {
 
  private:
   explicit ClientStore(std::unique_ptr<SQLite::Database> db);
-  Mutation read_mutation(SQLite::Statement& s);
+  // payload_text, when given, receives the payload's stored text and m.payload stays null.
+  Mutation read_mutation(SQLite::Statement& s, std::string* payload_text = nullptr);
 
   // Hot-path statements, prepared once.
   SQLite::Statement get_base_, get_view_, set_view_, delete_view_, insert_mutation_,
-      last_mutation_of_, insert_tombstone_, mark_sending_;
+      last_mutation_of_, insert_tombstone_, mark_sending_, begin_sending_;
 };
 
 }  // namespace offsync::storage

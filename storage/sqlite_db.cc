@@ -15,6 +15,7 @@ Result<std::unique_ptr<SQLite::Database>> open_database(const DatabaseOptions& o
     db->exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
                                                      : "PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=ON");
+    db->exec("PRAGMA temp_store=MEMORY");
     if (options.max_page_count > 0) {
       db->exec("PRAGMA max_page_count=" + std::to_string(options.max_page_count));
     }

@@ -5,6 +5,7 @@
 
 #include "engine/client/client_impl.h"
 #include "engine/client/input_rules.h"
+#include "engine/client/server_record.h"
 #include "engine/client/view.h"
 #include "engine/common/json_patch.h"
 #include "offsync/ulid.h"
@@ -258,71 +259,58 @@ Status Client::begin_send(const std::string& mutation_id) {
 }
 
 Status Client::acknowledge(const std::string& mutation_id, const nlohmann::json& server_record) {
+  std::string text = server_record.dump();
+  auto record = json_text::parse(text);
+  if (!record) return Status::internal("a JSON value did not read back from its own dump");
   return impl_->write("acknowledge", [&]() -> Status {
     auto m = impl_->store->mutation(mutation_id);
     if (!m) return Status::not_found("no mutation " + mutation_id + " in the outbox");
-    return impl_->acknowledge_locked(*m, server_record);
+    if (m->op == MutationOp::kRequest) {
+      return Status::invalid_argument("mutation " + m->id + " is a REST request: use complete_request");
+    }
+    auto base = acknowledged_base(m->op, *record);
+    if (!base) return base.status();
+    impl_->acknowledge_locked(*m, *base ? &**base : nullptr);
+    return Status::ok();
   });
 }
 
 void Client::Impl::put_server_record_locked(const std::string& collection, const std::string& record_id,
-                                            const storage::BaseRecord& base) {
+                                            const storage::BaseText& base) {
   if (!base.hlc.empty() && store->base_hlc(collection, record_id) == base.hlc) return;
   store_base_and_view_locked(collection, record_id, base);
 }
 
-void Client::Impl::store_base_and_view_locked(const std::string& collection, const std::string& record_id,
-                                              const storage::BaseRecord& base) {
-  std::string fields_text = base.fields.dump();
-  store->put_base_text(collection, record_id, base, fields_text);
+bool Client::Impl::store_base_and_view_locked(const std::string& collection, const std::string& record_id,
+                                              const storage::BaseText& base) {
+  store->put_base_text(collection, record_id, base);
   auto pending = store->mutations_of(collection, record_id);
   if (pending.empty()) {
-    // The common case of a pull: the view is the base, serialised once for both.
+    // The common case: the view is the base, as the server wrote it.
     if (base.deleted) {
       store->set_view(collection, record_id, std::nullopt);
     } else {
-      store->set_view_text(collection, record_id, fields_text);
+      store->set_view_text(collection, record_id, base.fields);
     }
-    return;
+    return false;
   }
-  store->set_view(collection, record_id,
-                  compute_view(base.deleted ? std::nullopt : std::optional<nlohmann::json>(base.fields), pending));
+  std::optional<nlohmann::json> fields;
+  if (!base.deleted) fields = nlohmann::json::parse(base.fields);
+  store->set_view(collection, record_id, compute_view(std::move(fields), pending));
+  return true;
 }
 
-Status Client::Impl::acknowledge_locked(const Mutation& m, const nlohmann::json& server_record) {
-  if (m.op == MutationOp::kRequest) {
-    return Status::invalid_argument("mutation " + m.id + " is a REST request: use complete_request");
-  }
-  storage::BaseRecord base;
-  bool is_delete = m.op == MutationOp::kDelete;
-  if (server_record.is_object()) {
-    const auto hlc = server_record.find("hlc");
-    const auto fields = server_record.find("fields");
-    const auto op = server_record.find("op");
-    if (hlc == server_record.end() || !hlc->is_string()) {
-      return Status::invalid_argument("server record has no string \"hlc\"");
-    }
-    is_delete = is_delete || (op != server_record.end() && *op == "delete");
-    if (!is_delete && (fields == server_record.end() || !fields->is_object())) {
-      return Status::invalid_argument("server record has no object \"fields\"");
-    }
-    base.hlc = hlc->get<std::string>();
-    base.fields = is_delete ? nlohmann::json::object() : *fields;
-    base.field_hlc = server_record.value("field_hlc", nlohmann::json::object());
-  } else if (is_delete && server_record.is_null()) {
-    base.fields = nlohmann::json::object();  // the server had no such record: nothing to remember but the delete
-    base.field_hlc = nlohmann::json::object();
-  } else {
-    return Status::invalid_argument("server record is not a JSON object");
-  }
-  base.deleted = is_delete;
+void Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText* server_base) {
+  storage::BaseText none;
+  none.deleted = true;  // the server had no such record: nothing to remember but the delete
+  const storage::BaseText& base = server_base ? *server_base : none;
   store->delete_mutation(m.id);
   if (m.op == MutationOp::kDelete) store->delete_tombstone(m.id);
-  if (!base.hlc.empty()) store->rebase_unsent(m.collection, m.record_id, base.hlc);
   // Not put_server_record_locked: even when a pull already brought this HLC, the mutation just
   // left the outbox and the view must be recomputed without it.
-  store_base_and_view_locked(m.collection, m.record_id, base);
-  return Status::ok();
+  bool pending = store_base_and_view_locked(m.collection, m.record_id, base);
+  // Later unsent edits of the record now start from the server's version.
+  if (pending && !base.hlc.empty()) store->rebase_unsent(m.collection, m.record_id, base.hlc);
 }
 
 Status Client::reject(const std::string& mutation_id, const std::string& message) {

@@ -122,18 +122,20 @@ struct Client::Impl {
   }
 
   // ---- Under `mu`, inside a write transaction (shared by the public calls and the worker). ----
-  // The server applied m; record is its answer's record (null for a delete of a missing record).
-  Status acknowledge_locked(const Mutation& m, const nlohmann::json& record);
+  // The server applied m; base is its answer's record, nullptr when the server had no such record
+  // (a delete of a missing record).
+  void acknowledge_locked(const Mutation& m, const storage::BaseText* base);
   // Stores a record the server holds (a pulled change or a 200's record) as base and recomputes
   // the record's view. A record whose HLC the base already has (the echo of this client's own
   // acknowledged write) changes nothing and costs one lookup.
   void put_server_record_locked(const std::string& collection, const std::string& record_id,
-                                const storage::BaseRecord& base);
+                                const storage::BaseText& base);
   // Refused for good: state rejected with the message, view recomputed without it.
   void reject_locked(const Mutation& m, const std::string& message);
-  // Stores base and recomputes the view, serialising the fields once when nothing is pending.
-  void store_base_and_view_locked(const std::string& collection, const std::string& record_id,
-                                  const storage::BaseRecord& base);
+  // Stores base and recomputes the view; when nothing is pending the view is the base's text.
+  // Returns whether mutations of the record are still in the outbox.
+  bool store_base_and_view_locked(const std::string& collection, const std::string& record_id,
+                                  const storage::BaseText& base);
   // Records a REST request's outcome and hands it to its handler.
   Status complete(const std::string& mutation_id, const RestOutcome& outcome);
   // Wakes the sync worker after a local write.

@@ -2,11 +2,15 @@
 // (PROTOCOL.md's table), pulls changes by cursor, and backs off with full jitter.
 #include <chrono>
 #include <ctime>
+#include <deque>
+#include <future>
 #include <set>
 #include <unordered_set>
 
 #include "engine/client/client_impl.h"
 #include "engine/client/input_rules.h"
+#include "engine/client/server_record.h"
+#include "engine/common/json_text.h"
 #include "engine/client/view.h"
 
 namespace offsync {
@@ -17,19 +21,18 @@ namespace {
 
 enum class Outcome { kApplied, kTransient, kConflict, kRejected, kAuth, kUpgrade };
 
-std::string error_code_of(const json& body) {
-  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
-    return body["error"].value("code", "");
-  }
-  return "";
+// A member of the error object of an answer body ({"error": {"code", "message"}}), or "".
+std::string error_member(const json_text::Value& body, std::string_view key) {
+  auto error = json_text::member(body, "error");
+  auto value = error ? json_text::member(*error, key) : std::nullopt;
+  return value && value->is_string() ? json_text::string_of(*value) : "";
 }
 
-std::string error_message_of(const json& body, int status) {
-  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
-    std::string message = body["error"].value("message", "");
-    if (!message.empty()) return message;
-  }
-  return "HTTP " + std::to_string(status);
+std::string error_code_of(const json_text::Value& body) { return error_member(body, "code"); }
+
+std::string error_message_of(const json_text::Value& body, int status) {
+  std::string message = error_member(body, "message");
+  return message.empty() ? "HTTP " + std::to_string(status) : message;
 }
 
 // PROTOCOL.md, "How a client classifies an answer".
@@ -58,12 +61,12 @@ json body_json(const HttpResponse& r) { return json::parse(r.body, nullptr, fals
 
 // The mutation as the single endpoint takes it, as JSON text built directly (no copy of the payload
 // into a JSON tree); with_key adds the batch item's "idempotency_key".
-std::string mutation_body(const Mutation& m, bool with_key) {
+std::string mutation_body(const Mutation& m, const std::string& payload_text, bool with_key) {
   std::string out = "{";
   if (!m.attachments.empty()) out += "\"attachments\":" + json(m.attachments).dump() + ",";
   out += "\"base\":" + (m.base_hlc ? json(*m.base_hlc).dump() : std::string("null"));
   out += ",\"collection\":" + json(m.collection).dump();
-  if (m.op != MutationOp::kDelete) out += ",\"fields\":" + m.payload.dump();
+  if (m.op != MutationOp::kDelete) out += ",\"fields\":" + payload_text;
   out += ",\"id\":\"" + m.id + "\"";  // a ULID: nothing to escape
   if (with_key) out += ",\"idempotency_key\":\"" + m.idempotency_key + "\"";
   out += ",\"op\":\"" + std::string(mutation_op_name(m.op)) + "\"";
@@ -71,18 +74,30 @@ std::string mutation_body(const Mutation& m, bool with_key) {
   return out;
 }
 
-// Moves what it needs out of `record` (a page is applied once and dropped).
-storage::BaseRecord base_from_record(json& record) {
-  storage::BaseRecord base;
-  base.deleted = record.value("op", "upsert") == "delete";
-  auto take = [&](const char* key) {
-    auto it = record.find(key);
-    return it != record.end() && it->is_object() ? std::move(*it) : json::object();
-  };
-  base.fields = base.deleted ? json::object() : take("fields");
-  base.hlc = record.value("hlc", "");
-  base.field_hlc = take("field_hlc");
-  return base;
+// A sync page read from its text: its readable changes, its cursor, and whether more follow.
+struct Page {
+  std::vector<ServerRecord> changes;
+  size_t count = 0;  // every change on the page, readable or not
+  std::string cursor;
+  bool has_more = false;
+};
+
+std::optional<Page> read_page(const HttpResponse& answer) {
+  if (answer.status != 200) return std::nullopt;
+  auto body = json_text::parse(answer.body);
+  auto changes = body ? json_text::member(*body, "changes") : std::nullopt;
+  auto cursor = body ? json_text::member(*body, "cursor") : std::nullopt;
+  if (!changes || !changes->is_array() || !cursor || !cursor->is_string()) return std::nullopt;
+  Page page;
+  page.cursor = json_text::string_of(*cursor);
+  auto more = json_text::member(*body, "has_more");
+  page.has_more = more && more->kind == json_text::Kind::kTrue;
+  json_text::for_each_element(*changes, [&](const json_text::Value& change) {
+    ++page.count;
+    if (auto record = read_server_record(change)) page.changes.push_back(std::move(*record));
+    return true;
+  });
+  return page;
 }
 
 bool is_record(const json& r) {
@@ -132,7 +147,7 @@ class Round {
 
  private:
   // ---- requests ----
-  HttpRequest request(const std::string& method, const std::string& target) {
+  HttpRequest request(const std::string& method, const std::string& target) const {
     HttpRequest r{.method = method, .target = target};
     const SyncOptions& o = c_.options.sync;
     std::string token;
@@ -205,40 +220,78 @@ class Round {
     return out;
   }
 
+  bool stopped() const { return st_.unreachable || st_.report.paused; }
+
   void push() {
     c_.set_status({SyncState::kPushing, 0, ""});
-    while (!st_.unreachable && !st_.report.paused) {
+    while (!stopped()) {
       Wave next = wave();
       if (next.empty()) return;
-      const auto& records = next.records;
-      const auto& requests = next.requests;
-      size_t batch = static_cast<size_t>(std::max(1, c_.options.sync.batch_size));
-      for (size_t i = 0; i < records.size() && !st_.unreachable && !st_.report.paused; i += batch) {
-        std::vector<std::string> chunk(records.begin() + static_cast<std::ptrdiff_t>(i),
-                                       records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), i + batch)));
-        push_chunk(chunk);
-      }
-      for (const auto& id : requests) {
-        if (st_.unreachable || st_.report.paused) break;
+      if (!next.records.empty()) push_records(next.records);
+      for (const auto& id : next.requests) {
+        if (stopped()) break;
         push_request(id);
       }
     }
   }
 
+  // The mutations of one request, marked in flight, with their payloads as stored text.
+  struct Chunk {
+    std::vector<Mutation> muts;
+    std::vector<std::string> payloads;
+    std::string batch_body;  // POST /v1/mutations:batch's body, built before the chunk is sent
+  };
+
+  // What the transport brought back for a chunk, in request order: one batch answer, or one answer
+  // per mutation sent through the single endpoint. Mutations past those answers got none.
+  struct Exchange {
+    std::deque<HttpResponse> responses;  // a deque: replies point into the bodies (stable addresses)
+    bool batch = false;                  // responses[0] answers the whole chunk
+    bool batch_unsupported = false;      // 404/405 on the batch endpoint: sent one by one instead
+    bool reached = false;
+    bool unreachable = false;
+    std::string unreachable_reason;
+    // Nothing more should be sent: no answer, or 401/426 (the queue pauses).
+    bool halt() const {
+      return unreachable || std::any_of(responses.begin(), responses.end(), [](const HttpResponse& r) {
+               return r.status == 401 || r.status == 426;
+             });
+    }
+  };
+
+  // One mutation's answer: its status and body (a view into Exchange::responses).
+  struct Reply {
+    int status = 0;
+    json_text::Value body;  // kind null (text empty) when the body is not JSON
+    int64_t retry_after_ms = 0;
+  };
+
   // Marks the mutations as sent (frozen from here on) in one transaction and loads them.
-  std::vector<Mutation> begin_send(const std::vector<std::string>& ids) {
-    std::vector<Mutation> out;
+  Chunk begin_send(const std::vector<std::string>& ids) {
+    Chunk out;
     Status s = c_.write("begin send", [&]() -> Status {
       for (const auto& id : ids) {
-        c_.store->mark_sending(id);
-        if (auto m = c_.store->mutation(id)) out.push_back(std::move(*m));
+        if (auto sending = c_.store->begin_sending(id)) {
+          out.muts.push_back(std::move(sending->first));
+          out.payloads.push_back(std::move(sending->second));
+        }
       }
       return Status::ok();
     });
-    if (!s) out.clear();
-    for (const auto& m : out) st_.attempted.insert(m.id);
-    st_.report.sent += static_cast<int64_t>(out.size());
+    if (!s) out = Chunk{};
+    for (const auto& m : out.muts) st_.attempted.insert(m.id);
+    st_.report.sent += static_cast<int64_t>(out.muts.size());
     return out;
+  }
+
+  // A prepared chunk whose request never left: back to pending as if never begun.
+  void unsend(const Chunk& chunk) {
+    (void)c_.write("unsend", [&]() -> Status {
+      for (const auto& m : chunk.muts) c_.store->unmark_sending(m.id);
+      return Status::ok();
+    });
+    for (const auto& m : chunk.muts) st_.attempted.erase(m.id);
+    st_.report.sent -= static_cast<int64_t>(chunk.muts.size());
   }
 
   bool server_has_batch() {
@@ -250,140 +303,221 @@ class Round {
     return *c_.server_has_batch;
   }
 
-  void push_chunk(const std::vector<std::string>& ids) {
-    std::vector<Mutation> muts = begin_send(ids);
-    if (muts.empty()) return;
-    std::vector<std::pair<int, json>> answers(muts.size(), {0, json()});
-    std::vector<int64_t> retry_after(muts.size(), 0);
-    size_t answered = 0;
-    bool batch = server_has_batch();
-    if (batch && !st_.unreachable) {
-      HttpRequest r = request("POST", "/v1/mutations:batch");
-      r.body = "{\"mutations\":[";
-      for (size_t i = 0; i < muts.size(); ++i) {
-        if (i > 0) r.body += ',';
-        r.body += mutation_body(muts[i], true);
-      }
-      r.body += "]}";
-      if (auto answer = send(r)) {
-        json body = body_json(*answer);
-        int64_t after = retry_after_ms(*answer, c_.clock.now_ms());
-        if (answer->status == 200 && body.is_object() && body["results"].is_array() &&
-            body["results"].size() == muts.size()) {
-          for (size_t i = 0; i < muts.size(); ++i) {
-            answers[i] = {body["results"][i].value("status", 0), body["results"][i].value("body", json())};
-          }
-        } else if (answer->status == 404 || answer->status == 405) {
-          c_.server_has_batch = false;
-          batch = false;
-        } else {
-          for (size_t i = 0; i < muts.size(); ++i) {
-            answers[i] = {answer->status, body};
-            retry_after[i] = after;
-          }
-        }
-        if (batch) answered = muts.size();
-      }
+  static void build_batch_body(Chunk& chunk) {
+    std::string& body = chunk.batch_body;
+    body = "{\"mutations\":[";
+    for (size_t i = 0; i < chunk.muts.size(); ++i) {
+      if (i > 0) body += ',';
+      body += mutation_body(chunk.muts[i], chunk.payloads[i], true);
     }
-    if (!batch && !st_.unreachable) {
-      for (size_t i = 0; i < muts.size(); ++i) {
-        HttpRequest r = request("POST", "/v1/mutations");
-        r.headers.add("Idempotency-Key", muts[i].idempotency_key);
-        r.body = mutation_body(muts[i], false);
-        auto answer = send(r);
-        if (!answer) break;
-        answers[i] = {answer->status, body_json(*answer)};
-        retry_after[i] = retry_after_ms(*answer, c_.clock.now_ms());
-        answered = i + 1;
-        if (classify(answer->status, error_code_of(answers[i].second)) == Outcome::kAuth ||
-            classify(answer->status, "") == Outcome::kUpgrade) {
-          break;
-        }
-      }
-    }
-    settle(muts, answers, retry_after, answered);
+    body += "]}";
   }
 
-  // Records every answer in one transaction. Mutations past `answered` got no answer: their
+  // Sends a wave's records chunk by chunk with one request in flight: while the server works on
+  // chunk k, this thread reads and settles chunk k-1's answers and prepares chunk k+1. A wave holds
+  // at most one mutation per record, so chunks never touch each other's records.
+  void push_records(const std::vector<std::string>& ids) {
+    size_t size = static_cast<size_t>(std::max(1, c_.options.sync.batch_size));
+    size_t next = 0;
+    bool batch = false;
+    auto prepare = [&]() -> std::optional<Chunk> {
+      while (next < ids.size()) {
+        auto first = ids.begin() + static_cast<std::ptrdiff_t>(next);
+        next = std::min(ids.size(), next + size);
+        Chunk chunk = begin_send(std::vector<std::string>(first, ids.begin() + static_cast<std::ptrdiff_t>(next)));
+        if (chunk.muts.empty()) continue;
+        if (batch) build_batch_body(chunk);
+        return chunk;
+      }
+      return std::nullopt;
+    };
+    std::optional<Chunk> sending = prepare();
+    if (!sending) return;
+    // Asked after the first chunk is begun: a server that cannot be reached counts as a failed
+    // attempt of that chunk, with its backoff, as a failed POST would.
+    batch = server_has_batch();
+    if (stopped()) return settle(*sending, {}, st_.unreachable_reason);
+    if (batch) build_batch_body(*sending);
+    auto start = [&](const Chunk& chunk) {
+      return std::async(std::launch::async, [this, &chunk, batch] { return exchange(chunk, batch); });
+    };
+    std::future<Exchange> in_flight = start(*sending);
+    while (sending) {
+      std::optional<Chunk> following = prepare();
+      Exchange answers = in_flight.get();
+      Chunk done = std::move(*sending);
+      sending.reset();
+      if (answers.reached) st_.report.reached = true;
+      if (answers.unreachable) {
+        st_.unreachable = true;
+        st_.unreachable_reason = answers.unreachable_reason;
+      }
+      if (answers.batch_unsupported) {
+        c_.server_has_batch = batch = false;
+        if (following) following->batch_body.clear();
+      }
+      if (following && !answers.halt()) {
+        sending = std::move(following);
+        in_flight = start(*sending);
+      } else if (following) {
+        unsend(*following);
+        next = ids.size();
+      }
+      settle(done, read_replies(done, answers), answers.unreachable_reason);
+    }
+  }
+
+  // Runs on a helper thread while the worker settles the previous chunk: it touches no round
+  // state, only the transport (one request at a time) and what it returns.
+  Exchange exchange(const Chunk& chunk, bool batch) const {
+    Exchange out;
+    auto transmit = [&](const HttpRequest& r) -> const HttpResponse* {
+      auto answer = c_.options.sync.transport->send(r);
+      if (!answer) {
+        out.unreachable = true;
+        out.unreachable_reason = answer.status().message();
+        return nullptr;
+      }
+      out.reached = true;
+      return &out.responses.emplace_back(std::move(*answer));
+    };
+    if (batch) {
+      HttpRequest r = request("POST", "/v1/mutations:batch");
+      r.body = chunk.batch_body;
+      const HttpResponse* answer = transmit(r);
+      if (!answer || (answer->status != 404 && answer->status != 405)) {
+        out.batch = answer != nullptr;
+        return out;
+      }
+      out.responses.pop_back();
+      out.batch_unsupported = true;
+    }
+    for (size_t i = 0; i < chunk.muts.size() && !out.halt(); ++i) {
+      HttpRequest r = request("POST", "/v1/mutations");
+      r.headers.add("Idempotency-Key", chunk.muts[i].idempotency_key);
+      r.body = mutation_body(chunk.muts[i], chunk.payloads[i], false);
+      if (!transmit(r)) break;
+    }
+    return out;
+  }
+
+  // The answer of each mutation of the chunk that got one, in order.
+  std::vector<Reply> read_replies(const Chunk& chunk, const Exchange& answers) const {
+    int64_t now = c_.clock.now_ms();
+    auto json_of = [](const HttpResponse& r) { return json_text::parse(r.body).value_or(json_text::Value{}); };
+    std::vector<Reply> replies;
+    if (!answers.batch) {
+      for (const auto& r : answers.responses) replies.push_back(Reply{r.status, json_of(r), retry_after_ms(r, now)});
+      return replies;
+    }
+    const HttpResponse& answer = answers.responses.front();
+    json_text::Value body = json_of(answer);
+    auto results = json_text::member(body, "results");
+    if (answer.status != 200 || !results || !results->is_array()) {
+      // The whole batch was refused (5xx, 429, 401, 426 ...): each mutation shares that answer.
+      replies.assign(chunk.muts.size(), Reply{answer.status, body, retry_after_ms(answer, now)});
+      return replies;
+    }
+    json_text::for_each_element(*results, [&](const json_text::Value& item) {
+      Reply reply;
+      if (auto status = json_text::member(item, "status")) {
+        reply.status = static_cast<int>(json_text::int_of(*status).value_or(0));
+      }
+      if (auto item_body = json_text::member(item, "body")) reply.body = *item_body;
+      replies.push_back(reply);
+      return true;
+    });
+    // An answer that does not match the request one to one is no answer at all: unknown outcome.
+    if (replies.size() != chunk.muts.size()) replies.assign(chunk.muts.size(), Reply{});
+    return replies;
+  }
+
+  // Records every answer in one transaction. Mutations without a reply got no answer: their
   // outcome is unknown, and they are retried with the same key.
-  void settle(const std::vector<Mutation>& muts, const std::vector<std::pair<int, json>>& answers,
-              const std::vector<int64_t>& retry_after, size_t answered) {
+  void settle(const Chunk& chunk, const std::vector<Reply>& replies, const std::string& unreachable_reason) {
     int64_t now = c_.clock.now_ms();
     Status s = c_.write("settle answers", [&]() -> Status {
-      for (size_t i = 0; i < muts.size(); ++i) {
-        const Mutation& m = muts[i];
-        if (i >= answered) {
+      for (size_t i = 0; i < chunk.muts.size(); ++i) {
+        const Mutation& m = chunk.muts[i];
+        if (i >= replies.size()) {
           int64_t at = now + backoff_ms(m.attempts);
           c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, at,
-                                          st_.unreachable_reason.empty() ? "no answer" : st_.unreachable_reason);
+                                          unreachable_reason.empty() ? "no answer" : unreachable_reason);
           ++st_.report.transient;
           continue;
         }
-        const auto& [status, body] = answers[i];
-        Outcome outcome = classify(status, error_code_of(body));
-        switch (outcome) {
-          case Outcome::kApplied: {
-            json record = body.is_object() ? body.value("record", json()) : json();
-            if (Status a = c_.acknowledge_locked(m, record); !a) {
-              // A 2xx whose body we cannot read: the server applied it; keep it until a pull confirms.
-              c_.store->update_mutation_state(m.id, MutationState::kRejected, m.attempts, 0,
-                                              "unreadable answer: " + a.message());
-              break;
-            }
-            ++st_.report.applied;
-            st_.changed.emplace_back(m.collection, m.record_id);
-            break;
-          }
-          case Outcome::kConflict: {
-            json server = body.is_object() ? body.value("server", json()) : json();
-            c_.store->set_conflict(m.id, error_message_of(body, status), server);
-            if (is_record(server)) {
-              c_.store_base_and_view_locked(m.collection, m.record_id, base_from_record(server));
-            } else {
-              c_.recompute_view(m.collection, m.record_id);
-            }
-            ++st_.report.conflicts;
-            st_.changed.emplace_back(m.collection, m.record_id);
-            if (auto stored = c_.store->mutation(m.id)) st_.conflicts.push_back(std::move(*stored));
-            break;
-          }
-          case Outcome::kRejected: {
-            c_.reject_locked(m, error_message_of(body, status));
-            ++st_.report.rejected;
-            st_.changed.emplace_back(m.collection, m.record_id);
-            if (auto stored = c_.store->mutation(m.id)) st_.rejected.push_back(std::move(*stored));
-            break;
-          }
-          case Outcome::kTransient: {
-            int64_t at = now + std::max(backoff_ms(m.attempts), retry_after[i]);
-            c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, at,
-                                            error_message_of(body, status));
-            ++st_.report.transient;
-            break;
-          }
-          case Outcome::kAuth:
-          case Outcome::kUpgrade: {
-            // Nothing is rejected: the whole queue waits for the app.
-            c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, 0,
-                                            error_message_of(body, status));
-            if (!st_.report.paused) {
-              pause(outcome == Outcome::kAuth ? "sign in again (401): " + error_message_of(body, status)
-                                              : "upgrade required (426): " + error_message_of(body, status));
-            }
-            break;
-          }
-        }
+        settle_one(m, replies[i], now);
       }
       return Status::ok();
     });
     (void)s;  // a store failure leaves the mutations in flight: the next open requeues them
   }
 
+  // Under the store lock, inside settle's transaction: one answer, classified (PROTOCOL.md).
+  void settle_one(const Mutation& m, const Reply& reply, int64_t now) {
+    const json_text::Value& body = reply.body;
+    Outcome outcome = classify(reply.status, error_code_of(body));
+    switch (outcome) {
+      case Outcome::kApplied: {
+        auto base = acknowledged_base(m.op, json_text::member(body, "record").value_or(json_text::Value{}));
+        if (!base) {
+          // A 2xx whose body we cannot read: the server applied it; keep it until a pull confirms.
+          c_.store->update_mutation_state(m.id, MutationState::kRejected, m.attempts, 0,
+                                          "unreadable answer: " + base.status().message());
+          return;
+        }
+        c_.acknowledge_locked(m, *base ? &**base : nullptr);
+        ++st_.report.applied;
+        st_.changed.emplace_back(m.collection, m.record_id);
+        return;
+      }
+      case Outcome::kConflict: {
+        auto server = json_text::member(body, "server");
+        c_.store->set_conflict(m.id, error_message_of(body, reply.status),
+                               server ? json::parse(server->text) : json());
+        if (auto record = server ? read_server_record(*server) : std::nullopt) {
+          c_.store_base_and_view_locked(m.collection, m.record_id, record->base);
+        } else {
+          c_.recompute_view(m.collection, m.record_id);
+        }
+        ++st_.report.conflicts;
+        st_.changed.emplace_back(m.collection, m.record_id);
+        if (auto stored = c_.store->mutation(m.id)) st_.conflicts.push_back(std::move(*stored));
+        return;
+      }
+      case Outcome::kRejected: {
+        c_.reject_locked(m, error_message_of(body, reply.status));
+        ++st_.report.rejected;
+        st_.changed.emplace_back(m.collection, m.record_id);
+        if (auto stored = c_.store->mutation(m.id)) st_.rejected.push_back(std::move(*stored));
+        return;
+      }
+      case Outcome::kTransient: {
+        int64_t at = now + std::max(backoff_ms(m.attempts), reply.retry_after_ms);
+        c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, at,
+                                        error_message_of(body, reply.status));
+        ++st_.report.transient;
+        return;
+      }
+      case Outcome::kAuth:
+      case Outcome::kUpgrade: {
+        // Nothing is rejected: the whole queue waits for the app.
+        std::string message = error_message_of(body, reply.status);
+        c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, 0, message);
+        if (!st_.report.paused) {
+          pause(outcome == Outcome::kAuth ? "sign in again (401): " + message : "upgrade required (426): " + message);
+        }
+        return;
+      }
+    }
+  }
+
   // A generic REST request: its outcome goes to the handler of its (module, action).
   void push_request(const std::string& id) {
-    std::vector<Mutation> muts = begin_send({id});
-    if (muts.empty()) return;
-    const Mutation& m = muts.front();
+    Chunk chunk = begin_send({id});
+    if (chunk.muts.empty()) return;
+    Mutation& m = chunk.muts.front();
+    m.payload = json::parse(chunk.payloads.front());
     HttpRequest r{.method = m.payload.value("method", "POST"), .target = m.payload.value("url", "/")};
     for (const auto& h : m.payload.value("headers", json::array())) r.headers.add(h.at(0), h.at(1));
     if (!r.headers.get("Idempotency-Key")) r.headers.add("Idempotency-Key", m.idempotency_key);
@@ -405,7 +539,9 @@ class Round {
     outcome.status = answer->status;
     outcome.headers = answer->headers.fields();
     outcome.body = answer->body;
-    if (answer->status >= 400) outcome.error = error_message_of(body_json(*answer), answer->status);
+    if (answer->status >= 400) {
+      outcome.error = error_message_of(json_text::parse(answer->body).value_or(json_text::Value{}), answer->status);
+    }
     (void)c_.complete(m.id, outcome);
     ++st_.report.applied;
   }
@@ -442,28 +578,24 @@ class Round {
       if (answer->status == 401 || answer->status == 426) {
         return pause(answer->status == 401 ? "sign in again (401)" : "upgrade required (426)");
       }
-      json body = body_json(*answer);
-      if (answer->status != 200 || !body.is_object() || !body["changes"].is_array() || !body["cursor"].is_string()) {
+      auto page = read_page(*answer);
+      if (!page) {
         ++st_.report.transient;
         return;
       }
-      cursor = body["cursor"];
-      json& changes = body["changes"];
+      cursor = page->cursor;
       Status s = c_.write("apply pulled changes", [&]() -> Status {
-        for (auto& change : changes) {
-          if (!is_record(change)) continue;
-          c_.put_server_record_locked(change["collection"], change["record"], base_from_record(change));
+        for (const auto& change : page->changes) {
+          c_.put_server_record_locked(change.collection, change.record_id, change.base);
         }
         c_.store->set_meta("cursor", cursor);
         c_.store->set_meta("cursor_at", std::to_string(c_.clock.now_ms()));
         return Status::ok();
       });
       if (!s) return;
-      for (const auto& change : changes) {
-        if (is_record(change)) st_.changed.emplace_back(change["collection"], change["record"]);
-      }
-      st_.report.pulled += static_cast<int64_t>(changes.size());
-      if (!body.value("has_more", false)) return;
+      for (auto& change : page->changes) st_.changed.emplace_back(std::move(change.collection), std::move(change.record_id));
+      st_.report.pulled += static_cast<int64_t>(page->count);
+      if (!page->has_more) return;
     }
   }
 
@@ -481,21 +613,19 @@ class Round {
     while (true) {
       auto answer = get_page(cursor);
       if (!answer) return;
-      json body = body_json(*answer);
-      if (answer->status != 200 || !body.is_object() || !body["changes"].is_array() || !body["cursor"].is_string()) {
+      auto page = read_page(*answer);
+      if (!page) {
         ++st_.report.transient;
         return;
       }
-      cursor = body["cursor"];
+      cursor = page->cursor;
       Status s = c_.write("refresh page", [&]() -> Status {
-        for (auto& change : body["changes"]) {
-          if (is_record(change)) c_.store->put_incoming(change["collection"], change["record"], base_from_record(change));
-        }
+        for (const auto& change : page->changes) c_.store->put_incoming(change.collection, change.record_id, change.base);
         return Status::ok();
       });
       if (!s) return;
-      st_.report.pulled += static_cast<int64_t>(body["changes"].size());
-      if (!body.value("has_more", false)) break;
+      st_.report.pulled += static_cast<int64_t>(page->count);
+      if (!page->has_more) break;
     }
     (void)c_.write("swap in refresh", [&]() -> Status {
       c_.store->swap_in_incoming();

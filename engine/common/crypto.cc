@@ -20,12 +20,19 @@ int b64_value(char c) {
   return -1;
 }
 
+// Fetched once: OpenSSL 3 looks a legacy EVP_sha256() up again on every digest, which cost more
+// than hashing a mutation.
+const EVP_MD* sha256_md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md ? md : EVP_sha256();
+}
+
 }  // namespace
 
 std::string sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), out, &len, sha256_md(), nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");
   }
   return std::string(reinterpret_cast<char*>(out), len);

@@ -145,6 +145,57 @@ TEST_CASE("without a batch endpoint, mutations go one by one in ULID order with 
   CHECK(keys == ids);
 }
 
+TEST_CASE("an outbox larger than one batch drains in ULID order, batch after batch, each key once") {
+  World w(SyncOptions{.batch_size = 3});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(*w.client->put("notes", "n" + std::to_string(i), {{"i", i}}));
+  SyncReport report = w.sync();
+  CHECK(report.applied == 10);
+  CHECK(w.client->outbox()->empty());
+  std::vector<std::string> keys;
+  for (const auto& item : w.batch_items()) keys.push_back(item["idempotency_key"]);
+  CHECK(keys == ids);
+  CHECK(w.server->stats()->mutations_applied == 10);
+  for (int i = 0; i < 10; ++i) CHECK(w.client->get("notes", "n" + std::to_string(i))->fields == json({{"i", i}}));
+}
+
+TEST_CASE("when a batch gets 401 or no answer, the batch prepared behind it is never sent and stays unfrozen") {
+  for (bool down : {false, true}) {
+    CAPTURE(down);
+    World w(SyncOptions{.batch_size = 2});
+    for (int i = 0; i < 6; ++i) REQUIRE(w.client->put("notes", "n" + std::to_string(i), {{"i", i}}).is_ok());
+    int batches = 0;
+    w.transport->set_script([&](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
+      if (r.target != "/v1/mutations:batch" || ++batches < 2) return std::nullopt;
+      if (down) return Result<HttpResponse>(Status::transient("connection reset (test)"));
+      return answer(401, {{"error", {{"code", "unauthenticated"}, {"message", "token expired"}}}});
+    });
+    SyncReport report = w.sync();
+    CHECK(batches == 2);
+    CHECK(report.applied == 2);
+    CHECK(report.rejected == 0);
+    CHECK(report.paused == !down);
+    auto outbox = *w.client->outbox();
+    REQUIRE(outbox.size() == 4);
+    // The second batch was sent: frozen with its outcome unknown (or refused for auth).
+    CHECK(outbox[0].attempts == 1);
+    CHECK(outbox[1].attempts == 1);
+    // The third was prepared while the second was in flight, and never left.
+    CHECK(outbox[2].attempts == 0);
+    CHECK(outbox[3].attempts == 0);
+    for (const auto& m : outbox) CHECK(m.state == MutationState::kPending);
+    // Unfrozen: a later edit folds into it.
+    std::string folded = *w.client->patch("notes", "n4", {{"more", true}});
+    CHECK(folded == outbox[2].id);
+    w.transport->set_script(nullptr);
+    w.client->set_token("");
+    w.clock.advance(3'600'000);
+    CHECK(w.sync().applied == 4);
+    CHECK(w.server->stats()->mutations_applied == 6);
+    CHECK(w.client->get("notes", "n4")->fields == json({{"i", 4}, {"more", true}}));
+  }
+}
+
 TEST_CASE("Retry-After is honoured for a 503 and a 429") {
   World w;
   REQUIRE(w.client->put("notes", "n1", {{"v", 1}}).is_ok());
