@@ -40,7 +40,11 @@ ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
     : SqliteStore(std::move(db)),
       get_base_(*db_, "SELECT fields, hlc, field_hlc, deleted FROM base WHERE collection=? AND record_id=?"),
       get_view_(*db_, "SELECT fields FROM view WHERE collection=? AND record_id=?"),
-      set_view_(*db_, "INSERT OR REPLACE INTO view (collection, record_id, fields) VALUES (?, ?, ?)"),
+      // An unchanged view row is left alone: an acknowledged write usually brings back exactly what
+      // the view already shows, and rewriting a row costs far more than comparing it.
+      set_view_(*db_, "INSERT INTO view (collection, record_id, fields) VALUES (?, ?, ?) "
+                      "ON CONFLICT (collection, record_id) DO UPDATE SET fields = excluded.fields "
+                      "WHERE fields IS NOT excluded.fields"),
       delete_view_(*db_, "DELETE FROM view WHERE collection=? AND record_id=?"),
       insert_mutation_(*db_, std::string("INSERT INTO outbox (") + kMutationColumns +
                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
@@ -48,8 +52,8 @@ ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
       insert_tombstone_(*db_, "INSERT INTO tombstones (mutation_id, collection, record_id, deleted_at) "
                               "VALUES (?, ?, ?, ?)"),
       mark_sending_(*db_, "UPDATE outbox SET attempts=attempts+1, state=1 WHERE id=?"),
-      begin_sending_(*db_, std::string("UPDATE outbox SET attempts=attempts+1, state=1 WHERE id=? RETURNING ") +
-                               kMutationColumns + ", COALESCE(idempotency_key, id), server_record") {}
+      mark_many_sending_(*db_, "UPDATE outbox SET attempts=attempts+1, state=1 WHERE id IN (SELECT value FROM json_each(?))"),
+      read_many_(*db_, select_mutations("WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")) {}
 
 Result<std::unique_ptr<ClientStore>> ClientStore::open(const DatabaseOptions& options, size_t up_to) {
   auto db = open_database(options);
@@ -314,13 +318,21 @@ void ClientStore::mark_sending(const std::string& id) {
   s.exec();
 }
 
-std::optional<std::pair<Mutation, std::string>> ClientStore::begin_sending(const std::string& id) {
-  auto& s = fresh(begin_sending_);
-  ResetOnExit done(s);
-  s.bind(1, id);
-  if (!s.executeStep()) return std::nullopt;
-  std::pair<Mutation, std::string> out;
-  out.first = read_mutation(s, &out.second);
+std::vector<std::pair<Mutation, std::string>> ClientStore::begin_sending(const std::vector<std::string>& ids) {
+  // One statement each for the whole chunk: per-row statements cost more than the rows.
+  std::string list = nlohmann::json(ids).dump();
+  auto& mark = fresh(mark_many_sending_);
+  mark.bind(1, list);
+  mark.exec();
+  auto& read = fresh(read_many_);
+  ResetOnExit done(read);
+  read.bind(1, list);
+  std::vector<std::pair<Mutation, std::string>> out;
+  out.reserve(ids.size());
+  while (read.executeStep()) {
+    auto& [m, payload] = out.emplace_back();
+    m = read_mutation(read, &payload);
+  }
   return out;
 }
 

@@ -92,9 +92,10 @@ class ClientStore : public SqliteStore {
   void requeue_in_flight();
   // attempts + 1, state in flight.
   void mark_sending(const std::string& id);
-  // The same, returning the mutation with its payload as the stored JSON text (left unparsed in
-  // the Mutation): what the sync worker sends. nullopt when the mutation is gone.
-  std::optional<std::pair<Mutation, std::string>> begin_sending(const std::string& id);
+  // The same for many mutations at once, returning them in ULID order with each payload as the
+  // stored JSON text (left unparsed in the Mutation): what the sync worker sends. Ids no longer in
+  // the outbox are skipped.
+  std::vector<std::pair<Mutation, std::string>> begin_sending(const std::vector<std::string>& ids);
   // Undoes begin_sending for a mutation whose request never left: attempts - 1, pending again.
   void unmark_sending(const std::string& id);
   void set_conflict(const std::string& id, const std::string& message, const nlohmann::json& server_record);
@@ -124,7 +125,7 @@ class ClientStore : public SqliteStore {
 
   // Hot-path statements, prepared once.
   SQLite::Statement get_base_, get_view_, set_view_, delete_view_, insert_mutation_,
-      last_mutation_of_, insert_tombstone_, mark_sending_, begin_sending_;
+      last_mutation_of_, insert_tombstone_, mark_sending_, mark_many_sending_, read_many_;
 };
 
 }  // namespace offsync::storage

@@ -62,11 +62,17 @@ void ServerStore::rollback() noexcept {
   }
 }
 
-void ServerStore::savepoint() { fresh(savepoint_).exec(); }
+void ServerStore::savepoint() {
+  fresh(savepoint_).exec();
+  mark_ = {seq_, applied_, replays_};
+}
 void ServerStore::release_savepoint() { fresh(release_).exec(); }
 void ServerStore::rollback_to_savepoint() {
   fresh(rollback_to_).exec();
   fresh(release_).exec();
+  seq_ = mark_.seq;
+  applied_ = mark_.applied;
+  replays_ = mark_.replays;
 }
 
 Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& options) {

@@ -73,7 +73,8 @@ class ServerStore : public SqliteStore {
   void begin();
   void commit();
   void rollback() noexcept;
-  // A nested atomic step inside the transaction (SQL savepoints).
+  // A nested atomic step inside the transaction (SQL savepoints); rolling back also restores the
+  // sequence and counters kept in memory until commit. One level deep.
   void savepoint();
   void release_savepoint();
   void rollback_to_savepoint();
@@ -118,6 +119,9 @@ class ServerStore : public SqliteStore {
   bool in_transaction_ = false;
   int64_t seq_ = 0;
   int64_t applied_ = 0, replays_ = 0;
+  struct Mark {
+    int64_t seq, applied, replays;
+  } mark_{};  // at the last savepoint
 };
 
 // begin() on construction; rollback() on destruction unless commit() succeeded.

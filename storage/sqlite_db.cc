@@ -96,7 +96,9 @@ void SqliteStore::set_meta(const std::string& key, const std::string& value) {
 }
 
 SQLite::Statement& fresh(SQLite::Statement& statement) {
-  statement.reset();
+  // tryReset: after a failed step, reset() would throw that old error again and fail this use
+  // too; the failure was reported when it happened.
+  statement.tryReset();
   statement.clearBindings();
   return statement;
 }

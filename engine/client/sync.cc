@@ -270,11 +270,9 @@ class Round {
   Chunk begin_send(const std::vector<std::string>& ids) {
     Chunk out;
     Status s = c_.write("begin send", [&]() -> Status {
-      for (const auto& id : ids) {
-        if (auto sending = c_.store->begin_sending(id)) {
-          out.muts.push_back(std::move(sending->first));
-          out.payloads.push_back(std::move(sending->second));
-        }
+      for (auto& [m, payload] : c_.store->begin_sending(ids)) {
+        out.muts.push_back(std::move(m));
+        out.payloads.push_back(std::move(payload));
       }
       return Status::ok();
     });
@@ -419,12 +417,12 @@ class Round {
       return replies;
     }
     json_text::for_each_element(*results, [&](const json_text::Value& item) {
-      Reply reply;
-      if (auto status = json_text::member(item, "status")) {
-        reply.status = static_cast<int>(json_text::int_of(*status).value_or(0));
-      }
-      if (auto item_body = json_text::member(item, "body")) reply.body = *item_body;
-      replies.push_back(reply);
+      Reply& reply = replies.emplace_back();
+      json_text::for_each_member(item, [&](std::string_view key, const json_text::Value& v) {
+        if (key == "status") reply.status = static_cast<int>(json_text::int_of(v).value_or(0));
+        if (key == "body") reply.body = v;
+        return true;
+      });
       return true;
     });
     // An answer that does not match the request one to one is no answer at all: unknown outcome.
@@ -456,7 +454,8 @@ class Round {
   // Under the store lock, inside settle's transaction: one answer, classified (PROTOCOL.md).
   void settle_one(const Mutation& m, const Reply& reply, int64_t now) {
     const json_text::Value& body = reply.body;
-    Outcome outcome = classify(reply.status, error_code_of(body));
+    // Only a 409's error code changes its class: no other answer is searched for one.
+    Outcome outcome = classify(reply.status, reply.status == 409 ? error_code_of(body) : "");
     switch (outcome) {
       case Outcome::kApplied: {
         auto base = acknowledged_base(m.op, json_text::member(body, "record").value_or(json_text::Value{}));

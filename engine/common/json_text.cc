@@ -118,8 +118,17 @@ class Validator {
 
   bool string() {
     ++pos_;  // '"'
-    while (pos_ < t_.size()) {
-      auto c = static_cast<unsigned char>(t_[pos_]);
+    const char* data = t_.data();
+    size_t size = t_.size();
+    while (pos_ < size) {
+      // Plain printable ASCII, the bulk of every string, in a tight loop.
+      while (pos_ < size) {
+        auto c = static_cast<unsigned char>(data[pos_]);
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+        ++pos_;
+      }
+      if (pos_ >= size) break;
+      auto c = static_cast<unsigned char>(data[pos_]);
       if (c == '"') return ++pos_, true;
       if (c < 0x20) return false;
       if (c == '\\') {
@@ -300,13 +309,18 @@ size_t skip_space(std::string_view text, size_t pos) {
   return pos;
 }
 
-// The end of the string whose opening quote is at text[pos].
+// The end of the string whose opening quote is at text[pos]: the next quote not escaped by an odd
+// run of backslashes.
 size_t string_end(std::string_view text, size_t pos) {
-  ++pos;
+  size_t start = pos + 1;
+  size_t from = start;
   while (true) {
-    char c = text[pos];
-    if (c == '"') return pos + 1;
-    pos += c == '\\' ? 2 : 1;
+    const void* hit = std::memchr(text.data() + from, '"', text.size() - from);
+    size_t quote = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+    size_t run = quote;
+    while (run > start && text[run - 1] == '\\') --run;
+    if ((quote - run) % 2 == 0) return quote + 1;
+    from = quote + 1;
   }
 }
 
@@ -325,8 +339,11 @@ Value value_at(std::string_view text, size_t& pos) {
           continue;
         }
         ++pos;
-        if (c == '{' || c == '[') ++depth;
-        if ((c == '}' || c == ']') && --depth == 0) break;
+        if (c == '{' || c == '[') {
+          ++depth;
+        } else if ((c == '}' || c == ']') && --depth == 0) {
+          break;
+        }
       }
       break;
     }

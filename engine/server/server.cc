@@ -364,8 +364,25 @@ struct Server::Impl {
     std::lock_guard<std::mutex> lock(db_mu);
     Answer failed = guarded_answer([&] {
       maybe_sweep();
+      // The whole batch in one transaction, first without a savepoint per item: their journals
+      // cost more than the items. A store fault rolls it all back, and the batch is applied again
+      // with a savepoint per item, so that the fault undoes that item only (answered 503).
+      try {
+        ServerTransaction tx(*store);
+        for (size_t i = 0; i < items.size(); ++i) {
+          answers[i] = batch_item(principal, std::move(items[i]), claims, Atomicity::kWholeBatch);
+        }
+        tx.commit();
+        return Answer{};
+      } catch (const SQLite::Exception&) {
+        // Applied again below, item by item; the keys claimed stay claimed by this batch.
+      }
+      json again = json::parse(r.body);
+      json& retry = again["mutations"];
       ServerTransaction tx(*store);
-      for (size_t i = 0; i < items.size(); ++i) answers[i] = batch_item(principal, std::move(items[i]), claims);
+      for (size_t i = 0; i < retry.size(); ++i) {
+        answers[i] = batch_item(principal, std::move(retry[i]), claims, Atomicity::kEachItem);
+      }
       tx.commit();
       return Answer{};
     });
@@ -385,8 +402,12 @@ struct Server::Impl {
     return Answer{200, std::move(results)};
   }
 
-  // One batch item, atomic on its own (a savepoint), answered as the single endpoint would.
-  Answer batch_item(const std::string& principal, json item, std::vector<std::unique_ptr<KeyClaim>>& claims) {
+  enum class Atomicity { kWholeBatch, kEachItem };
+
+  // One batch item, answered as the single endpoint would. kEachItem makes it atomic on its own (a
+  // savepoint); with kWholeBatch a store fault escapes and the caller undoes the whole batch.
+  Answer batch_item(const std::string& principal, json item, std::vector<std::unique_ptr<KeyClaim>>& claims,
+                    Atomicity atomicity) {
     if (!item.is_object()) return error(400, "invalid_request", "a batch item must be a JSON object");
     auto key_it = item.find("idempotency_key");
     if (key_it == item.end() || !key_it->is_string() || key_it->get<std::string>().empty()) {
@@ -406,6 +427,7 @@ struct Server::Impl {
       return in_progress();
     }
     claims.push_back(std::move(claim));
+    if (atomicity == Atomicity::kWholeBatch) return process(principal, key, std::move(item), "", "");
     // A savepoint makes the item atomic on its own: a store fault undoes this item only, which
     // then answers 503 (not stored), and the batch goes on.
     store->savepoint();

@@ -1,3 +1,4 @@
+#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
 #include "offsync/hlc.h"
@@ -363,6 +364,50 @@ TEST_CASE("a batch answers each item as the single endpoint would") {
   CHECK(single.headers.get("Idempotent-Replayed") == "true");
   CHECK(body_of(single) == results[1]["body"]);
   CHECK(f.server->stats()->mutations_applied == 2);
+}
+
+TEST_CASE("a store fault in one batch item undoes that item only: it answers 503, the others are applied once") {
+  Fixture f;
+  REQUIRE(f.server->handle(post_mutation(mutation("notes", "n1", "upsert", {{"v", "before"}}), new_key())).status == 200);
+  {
+    // The fault strikes after the item's record was written, when its answer is stored.
+    SQLite::Database db(f.dir.file("s.db"), SQLite::OPEN_READWRITE);
+    db.exec("CREATE TRIGGER fault BEFORE INSERT ON idempotency WHEN NEW.body LIKE '%boom%' "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END");
+  }
+  std::vector<std::string> keys = {new_key(), new_key(), new_key()};
+  json items = json::array();
+  items.push_back(mutation("notes", "n0", "upsert", {{"v", 0}}));
+  items.push_back(mutation("notes", "n1", "upsert", {{"v", "boom"}}));
+  items.push_back(mutation("notes", "n2", "upsert", {{"v", 2}}));
+  for (size_t i = 0; i < items.size(); ++i) items[i]["idempotency_key"] = keys[i];
+  HttpRequest r = post_mutation({{"mutations", items}}, "");
+  r.target = "/v1/mutations:batch";
+  auto answer = f.server->handle(r);
+  REQUIRE(answer.status == 200);
+  json results = body_of(answer)["results"];
+  REQUIRE(results.size() == 3);
+  INFO(results.dump());
+  CHECK(results[0]["status"] == 200);
+  CHECK(results[1]["status"] == 503);
+  CHECK(results[1]["body"]["error"]["message"].get<std::string>().find("disk I/O error (test)") != std::string::npos);
+  CHECK(results[2]["status"] == 200);
+  // n1 kept its old state: the half-applied item was undone, not left without its stored answer.
+  json all = body_of(f.server->handle(get_sync()));
+  for (const auto& c : all["changes"]) {
+    if (c["record"] == "n1") CHECK(c["fields"] == json({{"v", "before"}}));
+  }
+  CHECK(f.server->stats()->mutations_applied == 3);  // the first write, n0 and n2
+  // Once the store is healthy the same key applies the item, and the others replay.
+  {
+    SQLite::Database db(f.dir.file("s.db"), SQLite::OPEN_READWRITE);
+    db.exec("DROP TRIGGER fault");
+  }
+  json again = body_of(f.server->handle(r))["results"];
+  CHECK(again[0]["replayed"] == true);
+  CHECK(again[1]["status"] == 200);
+  CHECK(again[2]["replayed"] == true);
+  CHECK(f.server->stats()->mutations_applied == 4);
 }
 
 TEST_CASE("health says the batch endpoint is offered, and metrics are Prometheus text") {
