@@ -64,13 +64,16 @@ json body_json(const HttpResponse& r) { return json::parse(r.body, nullptr, fals
 std::string mutation_body(const Mutation& m, const std::string& payload_text, bool with_key) {
   std::string out = "{";
   if (!m.attachments.empty()) out += "\"attachments\":" + json(m.attachments).dump() + ",";
-  out += "\"base\":" + (m.base_hlc ? json(*m.base_hlc).dump() : std::string("null"));
-  out += ",\"collection\":" + json(m.collection).dump();
+  out += "\"base\":" + (m.base_hlc ? json_text::quoted(*m.base_hlc) : std::string("null"));
+  out += ",\"collection\":";
+  json_text::append_string(out, m.collection);
   if (m.op != MutationOp::kDelete) out += ",\"fields\":" + payload_text;
   out += ",\"id\":\"" + m.id + "\"";  // a ULID: nothing to escape
   if (with_key) out += ",\"idempotency_key\":\"" + m.idempotency_key + "\"";
   out += ",\"op\":\"" + std::string(mutation_op_name(m.op)) + "\"";
-  out += ",\"record\":" + json(m.record_id).dump() + "}";
+  out += ",\"record\":";
+  json_text::append_string(out, m.record_id);
+  out += '}';
   return out;
 }
 

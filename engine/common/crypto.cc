@@ -20,8 +20,7 @@ int b64_value(char c) {
   return -1;
 }
 
-// Fetched once: OpenSSL 3 looks a legacy EVP_sha256() up again on every digest, which cost more
-// than hashing a mutation.
+// Fetched once: OpenSSL 3 looks a legacy EVP_sha256() up again on every digest.
 const EVP_MD* sha256_md() {
   static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   return md ? md : EVP_sha256();
@@ -30,9 +29,17 @@ const EVP_MD* sha256_md() {
 }  // namespace
 
 std::string sha256(std::string_view data) {
+  // One digest context per thread, reused: allocating one per digest cost as much as the hashing.
+  struct Context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Context() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Context context;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &len, sha256_md(), nullptr) != 1) {
+  EVP_MD_CTX* ctx = context.ctx;
+  if (!ctx || EVP_DigestInit_ex2(ctx, sha256_md(), nullptr) != 1 || EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, out, &len) != 1) {
     throw std::runtime_error("SHA-256 failed");
   }
   return std::string(reinterpret_cast<char*>(out), len);

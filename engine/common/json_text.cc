@@ -3,9 +3,12 @@
 #include <locale.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+
+#include <nlohmann/json.hpp>
 
 namespace offsync::json_text {
 namespace {
@@ -300,6 +303,29 @@ std::optional<Value> member(const Value& object, std::string_view key) {
     return false;
   });
   return found;
+}
+
+void append_string(std::string& out, std::string_view s) {
+  // Plain printable ASCII needs no escape and cannot be malformed UTF-8: the usual case of ids,
+  // collections and HLCs. Anything else is written by nlohmann itself.
+  bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    out += nlohmann::json(s).dump();
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+std::string quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  append_string(out, s);
+  return out;
 }
 
 namespace detail {

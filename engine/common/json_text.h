@@ -52,6 +52,12 @@ void for_each_element(const Value& array, Fn&& fn);
 // The member `key` of an object value, if present (the first one when repeated).
 std::optional<Value> member(const Value& object, std::string_view key);
 
+// Appends `s` as a JSON string, byte for byte what nlohmann's dump() writes for it (and, like
+// dump(), throws nlohmann::json::type_error for text that is not UTF-8).
+void append_string(std::string& out, std::string_view s);
+// The same, returned.
+std::string quoted(std::string_view s);
+
 namespace detail {
 // Over validated text only: the value starting at text[pos] (no leading whitespace) and the
 // position after it.

@@ -1,6 +1,7 @@
 #include "engine/server/merge.h"
 
 #include "engine/common/json_patch.h"
+#include "engine/common/json_text.h"
 
 namespace offsync {
 namespace {
@@ -59,12 +60,16 @@ std::string record_text(const StoredRecord& r, const std::string& fields_text, c
                         const std::string& attachments_text) {
   // Keys in the order nlohmann's dump writes them (sorted), so both forms read alike.
   std::string out = "{\"attachments\":" + attachments_text;
-  out += ",\"collection\":" + nlohmann::json(r.collection).dump();
+  out += ",\"collection\":";
+  json_text::append_string(out, r.collection);
   out += ",\"field_hlc\":" + field_hlc_text;
   out += ",\"fields\":" + fields_text;
-  out += ",\"hlc\":" + nlohmann::json(r.hlc).dump();
+  out += ",\"hlc\":";
+  json_text::append_string(out, r.hlc);
   out += r.deleted ? ",\"op\":\"delete\"" : ",\"op\":\"upsert\"";
-  out += ",\"record\":" + nlohmann::json(r.record_id).dump() + "}";
+  out += ",\"record\":";
+  json_text::append_string(out, r.record_id);
+  out += '}';
   return out;
 }
 

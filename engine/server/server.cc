@@ -7,6 +7,7 @@
 
 #include "engine/client/input_rules.h"
 #include "engine/common/crypto.h"
+#include "engine/common/json_text.h"
 #include "engine/server/cursor.h"
 #include "engine/server/merge.h"
 #include "engine/server/metrics.h"
@@ -63,7 +64,7 @@ Answer in_progress() {
 
 // {"hlc", "record", "status": "applied"}, keys sorted as nlohmann writes them. An empty hlc is null.
 std::string applied_body(const std::string& record_text, const std::string& hlc) {
-  return "{\"hlc\":" + (hlc.empty() ? std::string("null") : json(hlc).dump()) + ",\"record\":" + record_text +
+  return "{\"hlc\":" + (hlc.empty() ? std::string("null") : json_text::quoted(hlc)) + ",\"record\":" + record_text +
          ",\"status\":\"applied\"}";
 }
 

@@ -131,3 +131,21 @@ TEST_CASE("json_text agrees with nlohmann on every document and rebuilds the sam
   });
   CHECK(ok);
 }
+
+TEST_CASE("json_text writes a string exactly as nlohmann's dump does") {
+  for (const char* s : {"", "notes", "n-1", "a\"b", "back\\slash", "tab\there", "\x01", "caf\xC3\xA9", "/", "\x7F"}) {
+    CHECK(jt::quoted(s) == json(s).dump());
+  }
+  CHECK_THROWS_AS(jt::quoted("\xC3"), json::type_error);  // not UTF-8, as dump() refuses it
+  bool ok = rc::check("quoted", [](const std::string& s) {
+    std::string expected;
+    try {
+      expected = json(s).dump();
+    } catch (const json::type_error&) {
+      RC_ASSERT_THROWS_AS(jt::quoted(s), json::type_error);
+      return;
+    }
+    RC_ASSERT(jt::quoted(s) == expected);
+  });
+  CHECK(ok);
+}
