@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   drain->add_option("--mutations", drain_config.mutations, "Mutations drained by the engine");
   drain->add_option("--baseline", drain_config.baseline, "Mutations sent by the hand-written loop");
   drain->add_option("--rss-mutations", drain_config.rss_mutations, "Pending mutations for the peak-RSS run (0: skip)");
+  drain->add_option("--batch-size", drain_config.batch_size, "Mutations per batch request (0: the client's default)");
   std::string child_db, child_url;
   CLI::App* child = app.add_subcommand("drain-child", "Internal: the RSS run's client process")->group("");
   child->add_option("db", child_db)->required();

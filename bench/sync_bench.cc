@@ -50,12 +50,14 @@ struct LiveServer {
 
 json note(int i) { return {{"title", "note " + std::to_string(i)}, {"body", "written offline"}, {"done", false}}; }
 
-std::unique_ptr<Client> client_for(const std::string& db, const std::string& url, bool fill_fast = false) {
+std::unique_ptr<Client> client_for(const std::string& db, const std::string& url, bool fill_fast = false,
+                                   int batch_size = 0) {
   auto transport = make_curl_transport({.base_url = url});
   if (!transport) throw std::runtime_error(transport.status().to_string());
   ClientOptions options{.path = db, .durability = fill_fast ? Durability::kNormal : Durability::kFull};
   options.sync.transport = std::shared_ptr<Transport>(std::move(*transport));
   options.sync.background = false;
+  if (batch_size > 0) options.sync.batch_size = batch_size;
   auto client = Client::open(options);
   if (!client) throw std::runtime_error(client.status().to_string());
   return std::move(*client);
@@ -117,7 +119,7 @@ json run_drain(const DrainConfig& c) {
     LiveServer server(scratch.fresh("server.db"));
     std::string db = scratch.fresh("client.db");
     fill(db, c.mutations);
-    auto client = client_for(db, server.url);
+    auto client = client_for(db, server.url, false, c.batch_size);
     auto start = Clock::now();
     auto report = client->sync_once();
     double seconds = seconds_since(start);
@@ -125,6 +127,7 @@ json run_drain(const DrainConfig& c) {
     double engine = c.mutations / seconds;
     double loop = hand_written_loop(server.url, c.baseline);
     out["mutations"] = c.mutations;
+    out["batch_size"] = c.batch_size > 0 ? c.batch_size : SyncOptions{}.batch_size;
     out["engine_mutations_per_s"] = std::round(engine);
     out["hand_written_loop_mutations_per_s"] = std::round(loop);
     out["ratio_engine_over_loop"] = std::round(engine / loop * 100) / 100;

@@ -9,6 +9,7 @@ struct DrainConfig {
   int mutations = 20000;
   int baseline = 2000;        // mutations sent by the hand-written curl loop
   int rss_mutations = 100000; // 0: skip the peak-RSS run
+  int batch_size = 0;         // SyncOptions::batch_size; 0: the default
   std::string self;           // this program's path, to run the RSS child
 };
 

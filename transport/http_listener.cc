@@ -155,6 +155,10 @@ struct HttpListener::Impl {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
         return accept();  // e.g. too many open files: keep serving the connections we have
       }
+      // Answers go out as soon as they are written: with Nagle's algorithm the tail of a large
+      // answer waits for the client's delayed ACK.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       auto session = std::make_shared<Session>(std::move(socket), hub);
       {
         std::lock_guard<std::mutex> lock(hub.mu);

@@ -154,6 +154,7 @@ struct Client::Impl {
   int offline_failures = 0;                              // GUARDED_BY(state_mu); probes back off too
   std::vector<std::shared_ptr<SyncObserver>> observers;  // GUARDED_BY(state_mu)
   std::optional<bool> server_has_batch;                  // only touched under round_mu
+  size_t batch_limit = 0;  // under round_mu; 0: options.sync.batch_size, else halved after a 413
   std::thread worker;
 
   void start_worker();

@@ -164,7 +164,7 @@ struct SyncOptions {
   bool background = true;                // run the worker thread (false: only sync_once() syncs)
   std::string token;                     // Authorization: Bearer
   std::string app_version, os_version, device;  // Offsync-App-Version, -OS-Version, -Device
-  int batch_size = 500;                  // mutations per POST /v1/mutations:batch
+  int batch_size = 1000;                 // mutations per POST /v1/mutations:batch (halved after a 413)
   int pull_limit = 1000;                 // changes per GET /v1/sync page
   int64_t backoff_base_ms = 1000;        // full jitter: uniform(0, min(cap, base * 2^(attempts-1)))
   int64_t backoff_cap_ms = 12LL * 3600 * 1000;

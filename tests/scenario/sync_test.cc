@@ -196,6 +196,29 @@ TEST_CASE("when a batch gets 401 or no answer, the batch prepared behind it is n
   }
 }
 
+TEST_CASE("a batch too large for the server is sent again in smaller batches, and nothing is rejected") {
+  World w(SyncOptions{.batch_size = 8});
+  ServerOptions small{.db_path = w.dir.file("small.db"), .max_batch_items = 3};
+  small.schema = *Schema::parse(kSchema);
+  auto server = open_server(std::move(small));
+  auto transport = std::make_shared<ScriptedTransport>(server.get());
+  auto client = open_client({.path = w.dir.file("c.db"), .clock = &w.clock,
+                             .sync = SyncOptions{.transport = transport, .background = false, .batch_size = 8}});
+  for (int i = 0; i < 10; ++i) REQUIRE(client->put("notes", "n" + std::to_string(i), {{"i", i}}).is_ok());
+  auto report = client->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->applied == 10);
+  CHECK(report->rejected == 0);
+  CHECK(client->outbox()->empty());
+  CHECK(server->stats()->mutations_applied == 10);
+  std::vector<size_t> sizes;
+  for (const auto& r : transport->sent()) {
+    if (r.target == "/v1/mutations:batch") sizes.push_back(json::parse(r.body)["mutations"].size());
+  }
+  // Halved after each 413 (8, then 4, both refused), then 2 at a time.
+  CHECK(sizes == std::vector<size_t>{8, 4, 2, 2, 2, 2, 2});
+}
+
 TEST_CASE("Retry-After is honoured for a 503 and a 429") {
   World w;
   REQUIRE(w.client->put("notes", "n1", {{"v", 1}}).is_ok());
