@@ -319,6 +319,7 @@ class Round {
   // at most one mutation per record, so chunks never touch each other's records.
   void push_records(const std::vector<std::string>& ids) {
     size_t size = static_cast<size_t>(std::max(1, c_.options.sync.batch_size));
+    if (c_.batch_limit > 0) size = std::min(size, c_.batch_limit);
     size_t next = 0;
     bool batch = false;
     auto prepare = [&]() -> std::optional<Chunk> {
@@ -356,6 +357,14 @@ class Round {
       if (answers.batch_unsupported) {
         c_.server_has_batch = batch = false;
         if (following) following->batch_body.clear();
+      }
+      if (answers.batch && answers.responses.front().status == 413 && done.muts.size() > 1) {
+        // Too large for this server, and nothing in it was applied: the wave is planned again in
+        // batches half the size, down to one mutation, whose 413 is then its own (validation).
+        c_.batch_limit = std::max<size_t>(1, done.muts.size() / 2);
+        unsend(done);
+        if (following) unsend(*following);
+        return;
       }
       if (following && !answers.halt()) {
         sending = std::move(following);
