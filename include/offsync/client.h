@@ -4,7 +4,8 @@
 //
 // Threads: with SyncOptions::background, each Client runs one worker thread, started by open()
 // and joined by the destructor (which waits for a round in progress, at most the transport's
-// timeout). Observers and REST handlers run on that thread.
+// timeout). Observers and REST handlers run on that thread. While a round pushes, it also starts a
+// short-lived helper thread per batch that only calls Transport::send (offsync/transport.h).
 //
 // Thread safety: a Client is safe for concurrent use from several threads without external
 // synchronisation; calls are serialised on an internal lock. Two Client objects may open the same

@@ -1,8 +1,9 @@
 // offsync/transport.h — how the client's bytes reach a server: the engine only ever calls
 // Transport::send; libcurl over the network, an in-process server, or an IPC shim sit behind it.
 //
-// Thread safety: a Transport is used by one sync worker thread at a time; implementations need
-// not be safe for concurrent calls unless they say so.
+// Thread safety: a client's calls to send() never overlap, but they may come from different threads:
+// the sync worker carries each batch on a helper thread while it records the previous one's
+// answers. Implementations need not be safe for concurrent calls unless they say so.
 #pragma once
 
 #include <memory>
