@@ -87,7 +87,8 @@ struct Page {
 
 std::optional<Page> read_page(const HttpResponse& answer) {
   if (answer.status != 200) return std::nullopt;
-  auto body = json_text::parse(answer.body);
+  json_text::Document document(answer.body);
+  auto body = document.valid() ? std::optional(document.root()) : std::nullopt;
   auto changes = body ? json_text::member(*body, "changes") : std::nullopt;
   auto cursor = body ? json_text::member(*body, "cursor") : std::nullopt;
   if (!changes || !changes->is_array() || !cursor || !cursor->is_string()) return std::nullopt;
@@ -373,7 +374,8 @@ class Round {
         unsend(*following);
         next = ids.size();
       }
-      settle(done, read_replies(done, answers), answers.unreachable_reason);
+      std::deque<json_text::Document> documents;
+      settle(done, read_replies(done, answers, documents), answers.unreachable_reason);
     }
   }
 
@@ -411,10 +413,12 @@ class Round {
     return out;
   }
 
-  // The answer of each mutation of the chunk that got one, in order.
-  std::vector<Reply> read_replies(const Chunk& chunk, const Exchange& answers) const {
+  // The answer of each mutation of the chunk that got one, in order. Reads `answers` (in
+  // `documents`, which must outlive the replies).
+  std::vector<Reply> read_replies(const Chunk& chunk, const Exchange& answers,
+                                  std::deque<json_text::Document>& documents) const {
     int64_t now = c_.clock.now_ms();
-    auto json_of = [](const HttpResponse& r) { return json_text::parse(r.body).value_or(json_text::Value{}); };
+    auto json_of = [&](const HttpResponse& r) { return documents.emplace_back(r.body).root(); };
     std::vector<Reply> replies;
     if (!answers.batch) {
       for (const auto& r : answers.responses) replies.push_back(Reply{r.status, json_of(r), retry_after_ms(r, now)});

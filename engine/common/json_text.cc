@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstring>
 
@@ -45,7 +46,9 @@ bool finite_double(std::string_view number) {
 // The validating parser: one pass, recursion bounded by kMaxDepth.
 class Validator {
  public:
-  explicit Validator(std::string_view text) : t_(text) {}
+  // containers, when given, receives each object's and array's (start, end) offsets by start.
+  explicit Validator(std::string_view text, std::vector<std::pair<uint32_t, uint32_t>>* containers = nullptr)
+      : t_(text), containers_(containers) {}
 
   std::optional<Value> document() {
     // nlohmann skips a UTF-8 byte order mark at the start; so does this.
@@ -74,14 +77,24 @@ class Validator {
   std::optional<Kind> value(int depth) {
     if (pos_ >= t_.size()) return std::nullopt;
     switch (t_[pos_]) {
-      case '{': return depth < kMaxDepth && object(depth + 1) ? std::optional(Kind::kObject) : std::nullopt;
-      case '[': return depth < kMaxDepth && array(depth + 1) ? std::optional(Kind::kArray) : std::nullopt;
+      case '{': return depth < kMaxDepth && indexed(&Validator::object, depth + 1) ? std::optional(Kind::kObject) : std::nullopt;
+      case '[': return depth < kMaxDepth && indexed(&Validator::array, depth + 1) ? std::optional(Kind::kArray) : std::nullopt;
       case '"': return string() ? std::optional(Kind::kString) : std::nullopt;
       case 't': return literal("true") ? std::optional(Kind::kTrue) : std::nullopt;
       case 'f': return literal("false") ? std::optional(Kind::kFalse) : std::nullopt;
       case 'n': return literal("null") ? std::optional(Kind::kNull) : std::nullopt;
       default: return number() ? std::optional(Kind::kNumber) : std::nullopt;
     }
+  }
+
+  // Runs a container's parser, recording where the container starts and ends.
+  bool indexed(bool (Validator::*parse)(int), int depth) {
+    if (!containers_) return (this->*parse)(depth);
+    size_t slot = containers_->size();
+    containers_->emplace_back(static_cast<uint32_t>(pos_), 0);
+    if (!(this->*parse)(depth)) return false;
+    (*containers_)[slot].second = static_cast<uint32_t>(pos_);
+    return true;
   }
 
   bool object(int depth) {
@@ -224,6 +237,7 @@ class Validator {
 
   std::string_view t_;
   size_t pos_ = 0;
+  std::vector<std::pair<uint32_t, uint32_t>>* containers_;
 };
 
 void append_utf8(std::string& out, uint32_t cp) {
@@ -280,6 +294,24 @@ void decode_into(std::string_view inner, std::string& out) {
 }  // namespace
 
 std::optional<Value> parse(std::string_view text) { return Validator(text).document(); }
+
+Document::Document(std::string_view text) : text_(text) {
+  if (text.size() >= UINT32_MAX) return;  // offsets are 32-bit; no answer comes near
+  if (auto v = Validator(text, &containers_).document()) {
+    valid_ = true;
+    kind_ = v->kind;
+    root_ = v->text;
+  } else {
+    containers_.clear();
+  }
+}
+
+const char* Document::end_of(const char* at) const {
+  auto start = static_cast<uint32_t>(at - text_.data());
+  auto it = std::lower_bound(containers_.begin(), containers_.end(), start,
+                             [](const std::pair<uint32_t, uint32_t>& c, uint32_t s) { return c.first < s; });
+  return text_.data() + it->second;
+}
 
 std::string string_of(const Value& string) {
   std::string out;
@@ -350,13 +382,17 @@ size_t string_end(std::string_view text, size_t pos) {
   }
 }
 
-Value value_at(std::string_view text, size_t& pos) {
+Value value_at(std::string_view text, size_t& pos, const Document* doc) {
   size_t start = pos;
   Kind kind;
   switch (text[pos]) {
     case '{':
     case '[': {
       kind = text[pos] == '{' ? Kind::kObject : Kind::kArray;
+      if (doc) {
+        pos = static_cast<size_t>(doc->end_of(text.data() + pos) - text.data());
+        break;
+      }
       int depth = 0;
       while (true) {
         char c = text[pos];
@@ -385,7 +421,7 @@ Value value_at(std::string_view text, size_t& pos) {
       while (pos < text.size() && is_number_char(text[pos])) ++pos;
       break;
   }
-  return Value{kind, text.substr(start, pos - start)};
+  return Value{kind, text.substr(start, pos - start), doc};
 }
 
 std::string_view key_of(std::string_view quoted, std::string& scratch) {

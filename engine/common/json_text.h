@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace offsync::json_text {
 
@@ -21,10 +23,14 @@ constexpr int kMaxDepth = 512;
 
 enum class Kind { kObject, kArray, kString, kNumber, kTrue, kFalse, kNull };
 
+class Document;
+
 // One JSON value inside validated text: its kind and its exact text, no surrounding whitespace.
+// `doc`, when set, indexes the text so that walks skip nested containers without scanning them.
 struct Value {
   Kind kind = Kind::kNull;
   std::string_view text;
+  const Document* doc = nullptr;
 
   bool is_object() const { return kind == Kind::kObject; }
   bool is_array() const { return kind == Kind::kArray; }
@@ -33,8 +39,32 @@ struct Value {
 };
 
 // The value that is the whole of `text` (whitespace around it allowed), or nullopt when `text` is
-// not one JSON document. Only values obtained from here (and their members) may be walked below.
+// not one JSON document. Only values obtained from here or from a Document (and their members)
+// may be walked below.
 std::optional<Value> parse(std::string_view text);
+
+// The same, keeping where each object and array ends: walking a large document member by member
+// then costs a lookup per nested container instead of a scan of its text. Not movable (its values
+// point at it); the text must outlive it.
+class Document {
+ public:
+  explicit Document(std::string_view text);
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+
+  bool valid() const { return valid_; }
+  // The whole document; a null value when it is not valid.
+  Value root() const { return valid_ ? Value{kind_, root_, this} : Value{}; }
+  // For a container of this document starting at `at` (a pointer into its text): one past its end.
+  const char* end_of(const char* at) const;
+
+ private:
+  std::string_view text_;
+  std::string_view root_;
+  Kind kind_ = Kind::kNull;
+  bool valid_ = false;
+  std::vector<std::pair<uint32_t, uint32_t>> containers_;  // (start, end) offsets, by start
+};
 
 // The decoded contents of a string value (escapes resolved).
 std::string string_of(const Value& string);
@@ -60,8 +90,8 @@ std::string quoted(std::string_view s);
 
 namespace detail {
 // Over validated text only: the value starting at text[pos] (no leading whitespace) and the
-// position after it.
-Value value_at(std::string_view text, size_t& pos);
+// position after it. Containers are skipped through `doc`'s index when there is one.
+Value value_at(std::string_view text, size_t& pos, const Document* doc);
 size_t skip_space(std::string_view text, size_t pos);
 // A string value's text (quotes included) decoded, or as a view when it has no escapes.
 std::string_view key_of(std::string_view quoted, std::string& scratch);
@@ -74,10 +104,10 @@ void for_each_member(const Value& object, Fn&& fn) {
   std::string scratch;
   size_t pos = detail::skip_space(t, 1);
   while (pos < t.size() && t[pos] != '}') {
-    Value key = detail::value_at(t, pos);
+    Value key = detail::value_at(t, pos, nullptr);
     pos = detail::skip_space(t, pos) + 1;  // ':'
     pos = detail::skip_space(t, pos);
-    Value value = detail::value_at(t, pos);
+    Value value = detail::value_at(t, pos, object.doc);
     if (!fn(detail::key_of(key.text, scratch), value)) return;
     pos = detail::skip_space(t, pos);
     if (t[pos] == ',') pos = detail::skip_space(t, pos + 1);
@@ -90,7 +120,7 @@ void for_each_element(const Value& array, Fn&& fn) {
   std::string_view t = array.text;
   size_t pos = detail::skip_space(t, 1);
   while (pos < t.size() && t[pos] != ']') {
-    Value value = detail::value_at(t, pos);
+    Value value = detail::value_at(t, pos, array.doc);
     if (!fn(value)) return;
     pos = detail::skip_space(t, pos);
     if (t[pos] == ',') pos = detail::skip_space(t, pos + 1);

@@ -85,6 +85,14 @@ TEST_CASE("json_text hands out each member's exact text and decodes keys and str
   CHECK(rebuild(*list) == json::parse(R"([1, -2.5e3, true, null, "\ud83d\ude00"])"));
   CHECK_FALSE(jt::member(*doc, "missing"));
   CHECK_FALSE(jt::int_of(*jt::member(*body, "hlc")));
+
+  jt::Document indexed(text);
+  REQUIRE(indexed.valid());
+  auto fields = jt::member(*jt::member(*jt::member(indexed.root(), "body"), "record"), "fields");
+  REQUIRE(fields);
+  CHECK(fields->text == R"({"t":"x\"y"})");
+  CHECK_FALSE(jt::Document("{\"a\": [1, 2}").valid());
+  CHECK(jt::Document("{\"a\": [1, 2}").root().is_null());
 }
 
 TEST_CASE("json_text refuses what nlohmann refuses, as a user's store would") {
@@ -121,6 +129,10 @@ TEST_CASE("json_text agrees with nlohmann on every document and rebuilds the sam
     auto v = jt::parse(text);
     RC_ASSERT(v.has_value());
     RC_ASSERT(rebuild(*v) == doc);
+    // Walking through a Document's index of containers finds the same values.
+    jt::Document indexed(text);
+    RC_ASSERT(indexed.valid());
+    RC_ASSERT(rebuild(indexed.root()) == doc);
   });
   CHECK(ok);
   ok = rc::check("arbitrary text", [] {
@@ -128,6 +140,7 @@ TEST_CASE("json_text agrees with nlohmann on every document and rebuilds the sam
         '{', '}', '[', ']', '"', ':', ',', ' ', '0', '1', '-', '.', 'e', '+', 't', 'r', 'u', 'e', 'n', 'l', '\\', 'u',
         'd', '8', 'c', 'a', 'f', static_cast<char>(0xC3), static_cast<char>(0xA9), static_cast<char>(0xED), '\x01'));
     RC_ASSERT(jt::parse(text).has_value() == json::accept(text));
+    RC_ASSERT(jt::Document(text).valid() == json::accept(text));
   });
   CHECK(ok);
 }
