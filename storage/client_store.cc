@@ -1,5 +1,7 @@
 #include "storage/client_store.h"
 
+#include <algorithm>
+
 namespace offsync::storage {
 namespace {
 
@@ -52,8 +54,9 @@ ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
       insert_tombstone_(*db_, "INSERT INTO tombstones (mutation_id, collection, record_id, deleted_at) "
                               "VALUES (?, ?, ?, ?)"),
       mark_sending_(*db_, "UPDATE outbox SET attempts=attempts+1, state=1 WHERE id=?"),
-      mark_many_sending_(*db_, "UPDATE outbox SET attempts=attempts+1, state=1 WHERE id IN (SELECT value FROM json_each(?))"),
-      read_many_(*db_, select_mutations("WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")) {}
+      begin_sending_(*db_, std::string("UPDATE outbox SET attempts=attempts+1, state=1 "
+                                       "WHERE id IN (SELECT value FROM json_each(?)) RETURNING ") +
+                               kMutationColumns + ", COALESCE(idempotency_key, id), server_record") {}
 
 Result<std::unique_ptr<ClientStore>> ClientStore::open(const DatabaseOptions& options, size_t up_to) {
   auto db = open_database(options);
@@ -319,20 +322,19 @@ void ClientStore::mark_sending(const std::string& id) {
 }
 
 std::vector<std::pair<Mutation, std::string>> ClientStore::begin_sending(const std::vector<std::string>& ids) {
-  // One statement each for the whole chunk: per-row statements cost more than the rows.
+  // One statement for the whole chunk: per-row statements cost more than the rows.
   std::string list = nlohmann::json(ids).dump();
-  auto& mark = fresh(mark_many_sending_);
-  mark.bind(1, list);
-  mark.exec();
-  auto& read = fresh(read_many_);
-  ResetOnExit done(read);
-  read.bind(1, list);
+  auto& s = fresh(begin_sending_);
+  ResetOnExit done(s);
+  s.bindNoCopy(1, list);
   std::vector<std::pair<Mutation, std::string>> out;
   out.reserve(ids.size());
-  while (read.executeStep()) {
+  while (s.executeStep()) {
     auto& [m, payload] = out.emplace_back();
-    m = read_mutation(read, &payload);
+    m = read_mutation(s, &payload);
   }
+  // RETURNING promises no order.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
   return out;
 }
 

@@ -96,11 +96,12 @@ std::optional<StoredAnswer> ServerStore::answer(const std::string& principal, co
 
 void ServerStore::put_answer(const std::string& principal, const std::string& key, const StoredAnswer& a) {
   auto& s = fresh(put_answer_);
+  ResetOnExit done(s);
   s.bind(1, principal);
   s.bind(2, key);
   s.bind(3, a.fingerprint);
   s.bind(4, a.status);
-  s.bind(5, a.body);
+  s.bindNoCopy(5, a.body);
   s.bind(6, a.created_at_ms);
   s.exec();
 }
@@ -142,11 +143,12 @@ int64_t ServerStore::next_seq() { return ++seq_; }
 void ServerStore::put_record(const std::string& partition, const StoredRecord& r, const std::string& fields_text,
                              const std::string& field_hlc_text) {
   auto& s = fresh(put_record_);
+  ResetOnExit done(s);
   s.bind(1, partition);
   s.bind(2, r.collection);
   s.bind(3, r.record_id);
-  s.bind(4, fields_text);
-  s.bind(5, field_hlc_text);
+  s.bindNoCopy(4, fields_text);
+  s.bindNoCopy(5, field_hlc_text);
   s.bind(6, r.hlc);
   s.bind(7, r.deleted ? 1 : 0);
   s.bind(8, r.attachments.dump());

@@ -59,12 +59,19 @@ class WriteTransaction {
 // A prepared statement reset and unbound for reuse.
 SQLite::Statement& fresh(SQLite::Statement& statement);
 
-// Resets a cached statement when the scope ends. A statement left mid-result keeps its
-// connection's read snapshot open, and later reads would not see other connections' commits.
+// Resets a cached statement and drops its bindings when the scope ends. A statement left mid-result
+// keeps its connection's read snapshot open, and later reads would not see other connections'
+// commits; a binding left behind could point at text bound without a copy (bindNoCopy).
 class ResetOnExit {
  public:
   explicit ResetOnExit(SQLite::Statement& s) : s_(s) {}
-  ~ResetOnExit() { s_.tryReset(); }
+  ~ResetOnExit() {
+    s_.tryReset();
+    try {
+      s_.clearBindings();  // sqlite3_clear_bindings cannot fail; SQLiteCpp still declares a throw
+    } catch (...) {
+    }
+  }
   ResetOnExit(const ResetOnExit&) = delete;
   ResetOnExit& operator=(const ResetOnExit&) = delete;
 
