@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,6 +82,11 @@ void for_each_element(const Value& array, Fn&& fn);
 
 // The member `key` of an object value, if present (the first one when repeated).
 std::optional<Value> member(const Value& object, std::string_view key);
+
+// The value as an nlohmann tree, equal to what nlohmann::json::parse makes of its text (the same
+// number types: unsigned for whole non-negative numbers, signed for negative ones, double
+// otherwise), built from validated text without nlohmann's lexer.
+nlohmann::json to_json(const Value& value);
 
 // Appends `s` as a JSON string, byte for byte what nlohmann's dump() writes for it (and, like
 // dump(), throws nlohmann::json::type_error for text that is not UTF-8).

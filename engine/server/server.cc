@@ -346,16 +346,28 @@ struct Server::Impl {
   }
 
   Answer batch(const HttpRequest& r, const std::string& principal) {
-    json body;
-    try {
-      body = json::parse(r.body);
-    } catch (const json::parse_error& e) {
-      return error(400, "malformed_json", std::string("the body is not JSON: ") + e.what());
+    // Read with json_text (faster than nlohmann's parser), each item then made the same tree
+    // nlohmann would make; a malformed body is parsed by nlohmann once more for its message.
+    json_text::Document document(r.body);
+    if (!document.valid()) {
+      try {
+        json unused = json::parse(r.body);
+      } catch (const json::parse_error& e) {
+        return error(400, "malformed_json", std::string("the body is not JSON: ") + e.what());
+      }
+      return error(400, "malformed_json", "the body is not JSON");
     }
-    if (!body.is_object() || !body.contains("mutations") || !body["mutations"].is_array()) {
-      return error(400, "invalid_request", "a batch is {\"mutations\": [...]}");
-    }
-    json& items = body["mutations"];
+    std::optional<json_text::Value> list;  // the last "mutations" when repeated, as nlohmann reads it
+    json_text::for_each_member(document.root(), [&](std::string_view key, const json_text::Value& v) {
+      if (key == "mutations") list = v;
+      return true;
+    });
+    if (!list || !list->is_array()) return error(400, "invalid_request", "a batch is {\"mutations\": [...]}");
+    std::vector<json> items;
+    json_text::for_each_element(*list, [&](const json_text::Value& item) {
+      items.push_back(json_text::to_json(item));
+      return items.size() <= options.max_batch_items;
+    });
     if (items.size() > options.max_batch_items) {
       return error(413, "batch_too_large",
                    "a batch holds at most " + std::to_string(options.max_batch_items) + " mutations");
@@ -378,11 +390,14 @@ struct Server::Impl {
       } catch (const SQLite::Exception&) {
         // Applied again below, item by item; the keys claimed stay claimed by this batch.
       }
-      json again = json::parse(r.body);
-      json& retry = again["mutations"];
+      items.clear();
+      json_text::for_each_element(*list, [&](const json_text::Value& item) {
+        items.push_back(json_text::to_json(item));
+        return true;
+      });
       ServerTransaction tx(*store);
-      for (size_t i = 0; i < retry.size(); ++i) {
-        answers[i] = batch_item(principal, std::move(retry[i]), claims, Atomicity::kEachItem);
+      for (size_t i = 0; i < items.size(); ++i) {
+        answers[i] = batch_item(principal, std::move(items[i]), claims, Atomicity::kEachItem);
       }
       tx.commit();
       return Answer{};

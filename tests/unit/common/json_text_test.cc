@@ -133,6 +133,11 @@ TEST_CASE("json_text agrees with nlohmann on every document and rebuilds the sam
     jt::Document indexed(text);
     RC_ASSERT(indexed.valid());
     RC_ASSERT(rebuild(indexed.root()) == doc);
+    // The tree built from the text is nlohmann's own, down to the number types and the dump.
+    json built = jt::to_json(indexed.root());
+    json parsed = json::parse(text);
+    RC_ASSERT(built == parsed);
+    RC_ASSERT(built.dump() == parsed.dump());
   });
   CHECK(ok);
   ok = rc::check("arbitrary text", [] {
@@ -143,6 +148,21 @@ TEST_CASE("json_text agrees with nlohmann on every document and rebuilds the sam
     RC_ASSERT(jt::Document(text).valid() == json::accept(text));
   });
   CHECK(ok);
+}
+
+TEST_CASE("json_text builds the tree nlohmann builds, number types included") {
+  for (const char* text : {"0", "-0", "7", "-7", "18446744073709551615", "18446744073709551616", "-9223372036854775808",
+                           "-9223372036854775809", "1.5", "-2.5e-3", "1E2", "1e-999", "[1, {\"a\": [true, null]}]",
+                           "{\"k\": 1, \"k\": 2}", "\"\\u00e9\""}) {
+    INFO(std::string(text));
+    auto v = jt::parse(text);
+    REQUIRE(v);
+    json built = jt::to_json(*v);
+    json parsed = json::parse(text);
+    CHECK(built == parsed);
+    CHECK(built.type() == parsed.type());
+    CHECK(built.dump() == parsed.dump());
+  }
 }
 
 TEST_CASE("json_text writes a string exactly as nlohmann's dump does") {

@@ -366,6 +366,41 @@ TEST_CASE("a batch answers each item as the single endpoint would") {
   CHECK(f.server->stats()->mutations_applied == 2);
 }
 
+TEST_CASE("a malformed, misshapen or oversized batch is refused whole with its code, and changes nothing") {
+  ServerOptions options;
+  options.max_batch_items = 2;
+  Fixture f(std::move(options));
+  auto batch = [&](const std::string& body) {
+    HttpRequest r = post_mutation(json::object(), "");
+    r.target = "/v1/mutations:batch";
+    r.body = body;
+    return f.server->handle(r);
+  };
+  auto malformed = batch(R"({"mutations": [{"collection": "notes",)");
+  CHECK(malformed.status == 400);
+  CHECK(error_code(malformed) == "malformed_json");
+  CHECK(body_of(malformed)["error"]["message"].get<std::string>().find("syntax error") != std::string::npos);
+  for (const char* shape : {"[1]", R"({"mutations": {}})", R"({"items": []})"}) {
+    auto r = batch(shape);
+    CHECK(r.status == 400);
+    CHECK(error_code(r) == "invalid_request");
+  }
+  json three = json::array();
+  for (int i = 0; i < 3; ++i) {
+    json m = mutation("notes", "n" + std::to_string(i), "upsert", {{"v", i}});
+    m["idempotency_key"] = new_key();
+    three.push_back(m);
+  }
+  auto big = batch(json{{"mutations", three}}.dump());
+  CHECK(big.status == 413);
+  CHECK(error_code(big) == "batch_too_large");
+  // A repeated "mutations" member counts once, the last one, as any JSON reader keeps it.
+  auto repeated = batch(R"({"mutations": [1, 2, 3], "mutations": []})");
+  CHECK(repeated.status == 200);
+  CHECK(body_of(repeated)["results"] == json::array());
+  CHECK(f.server->stats()->changes == 0);
+}
+
 TEST_CASE("a store fault in one batch item undoes that item only: it answers 503, the others are applied once") {
   Fixture f;
   REQUIRE(f.server->handle(post_mutation(mutation("notes", "n1", "upsert", {{"v", "before"}}), new_key())).status == 200);
