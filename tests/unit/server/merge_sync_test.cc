@@ -102,7 +102,7 @@ TEST_CASE("HLCs keep increasing across a restart of the server") {
   CHECK(before < after);
 }
 
-TEST_CASE("a delete leaves a tombstone in the change log; a patch of it is a 409 and an upsert recreates it") {
+TEST_CASE("a delete leaves a tombstone in the change log, a patch of it is a 409 and an upsert recreates it") {
   Fixture f;
   REQUIRE(f.send(mutation("notes", "n1", "upsert", {{"v", 1}})).status == 200);
   auto del = f.send(mutation("notes", "n1", "delete", nullptr));
@@ -230,7 +230,7 @@ TEST_CASE("a cursor issued to one principal is refused for another") {
   CHECK(server->handle(get_sync(cursor, 0, "bob")).status == 400);
 }
 
-TEST_CASE("clients below the minimum app version get 426; a missing version is admitted") {
+TEST_CASE("clients below the minimum app version get 426, and a missing version is admitted") {
   Fixture f;
   HttpRequest old = post_mutation(mutation("notes", "n1", "upsert", {{"v", 1}}), new_key());
   old.headers.add("Offsync-App-Version", "1.1.9");
