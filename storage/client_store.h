@@ -125,7 +125,7 @@ class ClientStore : public SqliteStore {
 
   // Hot-path statements, prepared once.
   SQLite::Statement get_base_, get_view_, set_view_, delete_view_, insert_mutation_,
-      last_mutation_of_, insert_tombstone_, mark_sending_, begin_sending_;
+      last_mutation_of_, insert_tombstone_, mark_sending_, mark_many_sending_, read_many_;
 };
 
 }  // namespace offsync::storage
