@@ -141,7 +141,7 @@ std::optional<StoredRecord> ServerStore::record(const std::string& partition, co
 int64_t ServerStore::next_seq() { return ++seq_; }
 
 void ServerStore::put_record(const std::string& partition, const StoredRecord& r, const std::string& fields_text,
-                             const std::string& field_hlc_text) {
+                             const std::string& field_hlc_text, const std::string& attachments_text) {
   auto& s = fresh(put_record_);
   ResetOnExit done(s);
   s.bind(1, partition);
@@ -151,7 +151,7 @@ void ServerStore::put_record(const std::string& partition, const StoredRecord& r
   s.bindNoCopy(5, field_hlc_text);
   s.bind(6, r.hlc);
   s.bind(7, r.deleted ? 1 : 0);
-  s.bind(8, r.attachments.dump());
+  s.bindNoCopy(8, attachments_text);
   s.bind(9, r.seq);
   s.bind(10, r.changed_at_ms);
   s.exec();

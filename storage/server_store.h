@@ -81,9 +81,9 @@ class ServerStore : public SqliteStore {
 
   // Hands out the next change-log position (inside a transaction begun with begin()).
   int64_t next_seq();
-  // fields_text and field_hlc_text are record.fields and record.field_hlc serialised.
+  // The *_text arguments are record.fields, record.field_hlc and record.attachments serialised.
   void put_record(const std::string& partition, const StoredRecord& record, const std::string& fields_text,
-                  const std::string& field_hlc_text);
+                  const std::string& field_hlc_text, const std::string& attachments_text);
   // Up to `limit` records of the partition whose seq is above `after`, in seq order, with their JSON
   // columns left as stored text (the record's JSON members stay empty).
   struct RecordText {

@@ -256,10 +256,11 @@ struct Server::Impl {
         result.record->seq = store->next_seq();
         std::string fields_text = result.record->fields.dump();
         std::string field_hlc_text = result.record->field_hlc.dump();
-        store->put_record(principal, *result.record, fields_text, field_hlc_text);
+        const json& attachments = result.record->attachments;
+        std::string attachments_text = attachments.empty() ? "[]" : attachments.dump();
+        store->put_record(principal, *result.record, fields_text, field_hlc_text, attachments_text);
         store->bump(storage::ServerStore::Counter::kMutationsApplied);
-        return Answer{200, applied_body(record_text(*result.record, fields_text, field_hlc_text,
-                                                    result.record->attachments.dump()),
+        return Answer{200, applied_body(record_text(*result.record, fields_text, field_hlc_text, attachments_text),
                                         result.record->hlc)};
       }
       case MergeResult::Kind::kUnchanged: {
