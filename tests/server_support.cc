@@ -26,6 +26,15 @@ HttpRequest post_mutation(const nlohmann::json& body, const std::string& key, co
   return r;
 }
 
+HttpRequest post_batch_text(const std::string& body) {
+  HttpRequest r = post_mutation(nlohmann::json::object(), "");
+  r.target = "/v1/mutations:batch";
+  r.body = body;
+  return r;
+}
+
+HttpRequest post_batch(const nlohmann::json& items) { return post_batch_text(nlohmann::json{{"mutations", items}}.dump()); }
+
 HttpRequest get_sync(const std::string& cursor, int limit, const std::string& token) {
   HttpRequest r;
   r.method = "GET";

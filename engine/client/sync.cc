@@ -342,7 +342,12 @@ class Round {
     if (stopped()) return settle(*sending, {}, st_.unreachable_reason);
     if (batch) build_batch_body(*sending);
     auto start = [&](const Chunk& chunk) {
-      return std::async(std::launch::async, [this, &chunk, batch] { return exchange(chunk, batch); });
+      auto carry = [this, &chunk, batch] { return exchange(chunk, batch); };
+      try {
+        return std::async(std::launch::async, carry);
+      } catch (const std::system_error&) {
+        return std::async(std::launch::deferred, carry);  // no thread to spare: carried on this one
+      }
     };
     std::future<Exchange> in_flight = start(*sending);
     while (sending) {

@@ -97,39 +97,36 @@ class Validator {
     return true;
   }
 
-  bool object(int depth) {
-    ++pos_;  // '{'
+  // An object's members or an array's elements up to `close`, each read by `element`.
+  template <typename Element>
+  bool sequence(char close, Element element) {
+    ++pos_;  // '{' or '['
     space();
-    if (pos_ < t_.size() && t_[pos_] == '}') return ++pos_, true;
+    if (pos_ < t_.size() && t_[pos_] == close) return ++pos_, true;
     while (true) {
-      if (pos_ >= t_.size() || t_[pos_] != '"' || !string()) return false;
-      space();
-      if (pos_ >= t_.size() || t_[pos_] != ':') return false;
-      ++pos_;
-      space();
-      if (!value(depth)) return false;
+      if (!element()) return false;
       space();
       if (pos_ >= t_.size()) return false;
-      if (t_[pos_] == '}') return ++pos_, true;
+      if (t_[pos_] == close) return ++pos_, true;
       if (t_[pos_] != ',') return false;
       ++pos_;
       space();
     }
   }
 
-  bool array(int depth) {
-    ++pos_;  // '['
-    space();
-    if (pos_ < t_.size() && t_[pos_] == ']') return ++pos_, true;
-    while (true) {
-      if (!value(depth)) return false;
+  bool object(int depth) {
+    return sequence('}', [&] {
+      if (pos_ >= t_.size() || t_[pos_] != '"' || !string()) return false;
       space();
-      if (pos_ >= t_.size()) return false;
-      if (t_[pos_] == ']') return ++pos_, true;
-      if (t_[pos_] != ',') return false;
+      if (pos_ >= t_.size() || t_[pos_] != ':') return false;
       ++pos_;
       space();
-    }
+      return value(depth).has_value();
+    });
+  }
+
+  bool array(int depth) {
+    return sequence(']', [&] { return value(depth).has_value(); });
   }
 
   bool string() {

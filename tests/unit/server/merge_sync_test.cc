@@ -343,8 +343,7 @@ TEST_CASE("a batch answers each item as the single endpoint would") {
   m3["idempotency_key"] = new_key();
   json m4 = mutation("notes", "n4", "upsert", {{"v", 4}});  // no key
   items = {m1, m2, m3, m4, m2};
-  HttpRequest r = post_mutation({{"mutations", items}}, "");
-  r.target = "/v1/mutations:batch";
+  HttpRequest r = post_batch(items);
   auto answer = f.server->handle(r);
   REQUIRE(answer.status == 200);
   json results = body_of(answer)["results"];
@@ -370,12 +369,7 @@ TEST_CASE("a malformed, misshapen or oversized batch is refused whole with its c
   ServerOptions options;
   options.max_batch_items = 2;
   Fixture f(std::move(options));
-  auto batch = [&](const std::string& body) {
-    HttpRequest r = post_mutation(json::object(), "");
-    r.target = "/v1/mutations:batch";
-    r.body = body;
-    return f.server->handle(r);
-  };
+  auto batch = [&](const std::string& body) { return f.server->handle(post_batch_text(body)); };
   auto malformed = batch(R"({"mutations": [{"collection": "notes",)");
   CHECK(malformed.status == 400);
   CHECK(error_code(malformed) == "malformed_json");
@@ -416,8 +410,7 @@ TEST_CASE("a store fault in one batch item undoes that item only: it answers 503
   items.push_back(mutation("notes", "n1", "upsert", {{"v", "boom"}}));
   items.push_back(mutation("notes", "n2", "upsert", {{"v", 2}}));
   for (size_t i = 0; i < items.size(); ++i) items[i]["idempotency_key"] = keys[i];
-  HttpRequest r = post_mutation({{"mutations", items}}, "");
-  r.target = "/v1/mutations:batch";
+  HttpRequest r = post_batch(items);
   auto answer = f.server->handle(r);
   REQUIRE(answer.status == 200);
   json results = body_of(answer)["results"];
