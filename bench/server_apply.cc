@@ -62,7 +62,7 @@ double engine_batched(const std::string& path, int n, int batch_size) {
 // The baseline: the same two rows per mutation (the record, the stored answer) with prepared
 // statements, `per_commit` mutations per transaction, the same schema and pragmas.
 double raw(const std::string& path, int n, int per_commit) {
-  auto db = storage::open_database({path});
+  auto db = storage::open_database({.path = path, .page_size = storage::kServerPageSize});  // the server's pragmas
   if (!db) throw std::runtime_error(db.status().to_string());
   if (Status s = storage::migrate(**db, storage::kServerMigrations); !s) throw std::runtime_error(s.to_string());
   SQLite::Statement record(**db,

@@ -76,7 +76,9 @@ void ServerStore::rollback_to_savepoint() {
 }
 
 Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& options) {
-  auto db = open_database(options);
+  DatabaseOptions with_page = options;
+  if (with_page.page_size == 0) with_page.page_size = kServerPageSize;
+  auto db = open_database(with_page);
   if (!db) return db.status();
   if (Status s = migrate(**db, kServerMigrations); !s) return s;
   return guarded("prepare server store", [&]() -> Result<std::unique_ptr<ServerStore>> {

@@ -58,6 +58,11 @@ struct ServerCounts {
   int64_t compacted_seq = 0;
 };
 
+// The page size of a server store created from now on. Its rows are large (a record's fields, and
+// a stored answer holding the whole record): 8 KiB pages applied batches about a fifth faster than
+// SQLite's 4 KiB default here (offsync-bench server-apply). Existing stores keep their page size.
+constexpr int kServerPageSize = 8192;
+
 class ServerStore : public SqliteStore {
  public:
   static Result<std::unique_ptr<ServerStore>> open(const DatabaseOptions& options);

@@ -11,6 +11,8 @@ Result<std::unique_ptr<SQLite::Database>> open_database(const DatabaseOptions& o
         options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
     db->setBusyTimeout(options.busy_timeout_ms);
     // Reading the header here turns "not a database" into an error at open, not at first use.
+    // Only a database not yet created takes a page size (WAL mode fixes it): set before the first write.
+    if (options.page_size > 0) db->exec("PRAGMA page_size=" + std::to_string(options.page_size));
     db->exec("PRAGMA journal_mode=WAL");
     db->exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
                                                      : "PRAGMA synchronous=NORMAL");

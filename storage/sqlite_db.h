@@ -27,6 +27,7 @@ struct DatabaseOptions {
   Durability durability = Durability::kFull;
   int busy_timeout_ms = 5000;            // how long to wait for another connection's lock
   int64_t max_page_count = 0;            // > 0 caps the file at this many pages (a quota)
+  int page_size = 0;                     // bytes per page of a database created now; 0: SQLite's default
 };
 
 // Opens (creating if needed) a database in WAL mode with the durability's synchronous setting.
