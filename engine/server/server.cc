@@ -364,11 +364,16 @@ struct Server::Impl {
       return true;
     });
     if (!list || !list->is_array()) return error(400, "invalid_request", "a batch is {\"mutations\": [...]}");
-    std::vector<json> items;
-    json_text::for_each_element(*list, [&](const json_text::Value& item) {
-      items.push_back(json_text::to_json(item));
-      return items.size() <= options.max_batch_items;
-    });
+    // The items as the trees nlohmann would make of them, stopping one past `limit`.
+    auto read_items = [&](size_t limit) {
+      std::vector<json> out;
+      json_text::for_each_element(*list, [&](const json_text::Value& item) {
+        out.push_back(json_text::to_json(item));
+        return out.size() <= limit;
+      });
+      return out;
+    };
+    std::vector<json> items = read_items(options.max_batch_items);
     if (items.size() > options.max_batch_items) {
       return error(413, "batch_too_large",
                    "a batch holds at most " + std::to_string(options.max_batch_items) + " mutations");
@@ -391,11 +396,7 @@ struct Server::Impl {
       } catch (const SQLite::Exception&) {
         // Applied again below, item by item; the keys claimed stay claimed by this batch.
       }
-      items.clear();
-      json_text::for_each_element(*list, [&](const json_text::Value& item) {
-        items.push_back(json_text::to_json(item));
-        return true;
-      });
+      items = read_items(SIZE_MAX);
       ServerTransaction tx(*store);
       for (size_t i = 0; i < items.size(); ++i) {
         answers[i] = batch_item(principal, std::move(items[i]), claims, Atomicity::kEachItem);
