@@ -1,6 +1,6 @@
 // Reading JSON text without building a tree. The sync worker's hot paths only move JSON from the
 // wire to the store (a batch answer's records, a sync page's changes): they need a few members'
-// exact text, not a parsed tree and a second serialisation. JsonText validates a whole document once,
+// exact text, not a parsed tree and a second serialisation. json_text validates a whole document once,
 // then hands out the raw text of object members and array elements.
 //
 // It accepts exactly the documents nlohmann::json::parse accepts (RFC 8259 with UTF-8 strings, no
