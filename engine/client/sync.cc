@@ -590,32 +590,53 @@ class Round {
     auto stored = c_.locked("read cursor", [&]() -> Result<std::string> {
       return c_.store->meta("cursor").value_or("");
     });
-    std::string cursor = stored ? *stored : "";
+    auto interrupt = [&](const HttpResponse& answer) {
+      if (answer.status == 410) {
+        full_refresh();
+        return true;
+      }
+      if (answer.status == 401 || answer.status == 426) {
+        pause(answer.status == 401 ? "sign in again (401)" : "upgrade required (426)");
+        return true;
+      }
+      return false;
+    };
+    auto apply = [&](const Page& page) {
+      for (const auto& change : page.changes) {
+        c_.put_server_record_locked(change.collection, change.record_id, change.base);
+      }
+      c_.store->set_meta("cursor", page.cursor);
+      c_.store->set_meta("cursor_at", std::to_string(c_.clock.now_ms()));
+    };
+    auto applied = [&](Page& page) {
+      for (auto& change : page.changes) st_.changed.emplace_back(std::move(change.collection), std::move(change.record_id));
+    };
+    (void)read_log(stored ? *stored : "", interrupt, apply, applied);
+  }
+
+  // Reads the change log from `cursor` page by page while has_more, each page stored by `apply` in
+  // one write transaction, then handed to `applied`. Returns the last cursor once the log is read
+  // to its end; nullopt when it stopped: no answer, an unreadable page (counted transient), a store
+  // error, or an answer that `interrupt` took over.
+  template <typename Interrupt, typename Apply, typename Applied>
+  std::optional<std::string> read_log(std::string cursor, Interrupt interrupt, Apply apply, Applied applied) {
     while (true) {
       auto answer = get_page(cursor);
-      if (!answer) return;
-      if (answer->status == 410) return full_refresh();
-      if (answer->status == 401 || answer->status == 426) {
-        return pause(answer->status == 401 ? "sign in again (401)" : "upgrade required (426)");
-      }
+      if (!answer || interrupt(*answer)) return std::nullopt;
       auto page = read_page(*answer);
       if (!page) {
         ++st_.report.transient;
-        return;
+        return std::nullopt;
       }
-      cursor = page->cursor;
-      Status s = c_.write("apply pulled changes", [&]() -> Status {
-        for (const auto& change : page->changes) {
-          c_.put_server_record_locked(change.collection, change.record_id, change.base);
-        }
-        c_.store->set_meta("cursor", cursor);
-        c_.store->set_meta("cursor_at", std::to_string(c_.clock.now_ms()));
+      Status s = c_.write("apply a sync page", [&]() -> Status {
+        apply(*page);
         return Status::ok();
       });
-      if (!s) return;
-      for (auto& change : page->changes) st_.changed.emplace_back(std::move(change.collection), std::move(change.record_id));
+      if (!s) return std::nullopt;
+      cursor = page->cursor;
+      applied(*page);
       st_.report.pulled += static_cast<int64_t>(page->count);
-      if (!page->has_more) return;
+      if (!page->has_more) return cursor;
     }
   }
 
@@ -629,31 +650,20 @@ class Round {
         })) {
       return;
     }
-    std::string cursor;
-    while (true) {
-      auto answer = get_page(cursor);
-      if (!answer) return;
-      auto page = read_page(*answer);
-      if (!page) {
-        ++st_.report.transient;
-        return;
-      }
-      cursor = page->cursor;
-      Status s = c_.write("refresh page", [&]() -> Status {
-        for (const auto& change : page->changes) c_.store->put_incoming(change.collection, change.record_id, change.base);
-        return Status::ok();
-      });
-      if (!s) return;
-      st_.report.pulled += static_cast<int64_t>(page->count);
-      if (!page->has_more) break;
-    }
+    auto cursor = read_log(
+        "", [](const HttpResponse&) { return false; },
+        [&](const Page& page) {
+          for (const auto& change : page.changes) c_.store->put_incoming(change.collection, change.record_id, change.base);
+        },
+        [](Page&) {});
+    if (!cursor) return;
     (void)c_.write("swap in refresh", [&]() -> Status {
       c_.store->swap_in_incoming();
       for (const auto& [collection, record] : c_.store->all_record_keys()) {
         c_.recompute_view(collection, record);
         st_.changed.emplace_back(collection, record);
       }
-      c_.store->set_meta("cursor", cursor);
+      c_.store->set_meta("cursor", *cursor);
       c_.store->set_meta("cursor_at", std::to_string(c_.clock.now_ms()));
       return Status::ok();
     });
