@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "engine/client/client_impl.h"
-#include "engine/client/input_rules.h"
+#include "engine/common/input_rules.h"
 #include "engine/client/server_record.h"
 #include "engine/client/view.h"
 #include "engine/common/json_patch.h"
@@ -64,9 +64,9 @@ const std::string& Client::client_id() const { return impl_->client_id; }
 
 Result<std::string> Client::put(const std::string& collection, const std::string& record_id,
                                 const nlohmann::json& fields) {
-  if (Status s = client_rules::check_collection(collection); !s) return s;
-  if (Status s = client_rules::check_record_id(record_id); !s) return s;
-  auto text = client_rules::check_payload(fields, impl_->options.max_payload_bytes, "payload");
+  if (Status s = input_rules::check_collection(collection); !s) return s;
+  if (Status s = input_rules::check_record_id(record_id); !s) return s;
+  auto text = input_rules::check_payload(fields, impl_->options.max_payload_bytes, "payload");
   if (!text) return text.status();
   auto written = impl_->write("put", [&]() -> Result<std::string> {
     auto& store = *impl_->store;
@@ -98,9 +98,9 @@ Result<Client::Created> Client::create(const std::string& collection, const nloh
 
 Result<std::string> Client::patch(const std::string& collection, const std::string& record_id,
                                   const nlohmann::json& merge_patch) {
-  if (Status s = client_rules::check_collection(collection); !s) return s;
-  if (Status s = client_rules::check_record_id(record_id); !s) return s;
-  auto text = client_rules::check_payload(merge_patch, impl_->options.max_payload_bytes, "patch");
+  if (Status s = input_rules::check_collection(collection); !s) return s;
+  if (Status s = input_rules::check_record_id(record_id); !s) return s;
+  auto text = input_rules::check_payload(merge_patch, impl_->options.max_payload_bytes, "patch");
   if (!text) return text.status();
   auto written = impl_->write("patch", [&]() -> Result<std::string> {
     auto& store = *impl_->store;
@@ -140,8 +140,8 @@ Result<std::string> Client::patch(const std::string& collection, const std::stri
 }
 
 Result<std::string> Client::remove(const std::string& collection, const std::string& record_id) {
-  if (Status s = client_rules::check_collection(collection); !s) return s;
-  if (Status s = client_rules::check_record_id(record_id); !s) return s;
+  if (Status s = input_rules::check_collection(collection); !s) return s;
+  if (Status s = input_rules::check_record_id(record_id); !s) return s;
   auto written = impl_->write("remove", [&]() -> Result<std::string> {
     auto& store = *impl_->store;
     if (!store.view(collection, record_id)) {
@@ -170,8 +170,8 @@ Result<std::string> Client::remove(const std::string& collection, const std::str
 }
 
 Result<Record> Client::get(const std::string& collection, const std::string& record_id) {
-  if (Status s = client_rules::check_collection(collection); !s) return s;
-  if (Status s = client_rules::check_record_id(record_id); !s) return s;
+  if (Status s = input_rules::check_collection(collection); !s) return s;
+  if (Status s = input_rules::check_record_id(record_id); !s) return s;
   return impl_->locked("get", [&]() -> Result<Record> {
     auto fields = impl_->store->view(collection, record_id);
     if (!fields) return Status::not_found("no record " + collection + "/" + record_id);
@@ -180,7 +180,7 @@ Result<Record> Client::get(const std::string& collection, const std::string& rec
 }
 
 Result<std::vector<Record>> Client::list(const std::string& collection) {
-  if (Status s = client_rules::check_collection(collection); !s) return s;
+  if (Status s = input_rules::check_collection(collection); !s) return s;
   return impl_->locked("list", [&]() -> Result<std::vector<Record>> { return impl_->store->list_view(collection); });
 }
 
@@ -220,7 +220,7 @@ Status Client::discard(const std::string& mutation_id) {
 }
 
 Result<std::string> Client::enqueue_request(const RestRequest& request) {
-  if (Status s = client_rules::check_request(request, impl_->options.max_payload_bytes); !s) return s;
+  if (Status s = input_rules::check_request(request, impl_->options.max_payload_bytes); !s) return s;
   nlohmann::json headers = nlohmann::json::array();
   for (const auto& [name, value] : request.headers) headers.push_back({name, value});
   nlohmann::json payload = {{"method", request.method}, {"url", request.url}, {"headers", headers},

@@ -8,7 +8,7 @@
 #include <unordered_set>
 
 #include "engine/client/client_impl.h"
-#include "engine/client/input_rules.h"
+#include "engine/common/input_rules.h"
 #include "engine/client/server_record.h"
 #include "engine/common/json_text.h"
 #include "engine/client/view.h"
@@ -850,7 +850,7 @@ Result<std::optional<std::pair<std::string, int64_t>>> Client::cursor() {
 Status Client::resolve(const std::string& mutation_id, Resolution resolution, const nlohmann::json& edited) {
   std::optional<std::string> edited_text;
   if (resolution == Resolution::kEdited) {
-    auto text = client_rules::check_payload(edited, impl_->options.max_payload_bytes, "edited record");
+    auto text = input_rules::check_payload(edited, impl_->options.max_payload_bytes, "edited record");
     if (!text) return text.status();
   }
   Status s = impl_->write("resolve", [&]() -> Status {

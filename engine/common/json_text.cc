@@ -51,6 +51,21 @@ class Validator {
       : t_(text), containers_(containers) {}
 
   std::optional<Value> document() {
+    auto v = document_value();
+    if (!v && problem_.code == Problem::Code::kNone) problem_ = {Problem::Code::kSyntax, pos_};
+    return v;
+  }
+
+  const Problem& problem() const { return problem_; }
+
+ private:
+  // Records the first specific reason the text is refused; returns false for the caller to return.
+  bool fail(Problem::Code code) {
+    if (problem_.code == Problem::Code::kNone) problem_ = {code, pos_};
+    return false;
+  }
+
+  std::optional<Value> document_value() {
     // nlohmann skips a UTF-8 byte order mark at the start; so does this.
     if (t_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
     space();
@@ -63,7 +78,6 @@ class Validator {
     return v;
   }
 
- private:
   void space() {
     while (pos_ < t_.size() && is_space(t_[pos_])) ++pos_;
   }
@@ -77,8 +91,14 @@ class Validator {
   std::optional<Kind> value(int depth) {
     if (pos_ >= t_.size()) return std::nullopt;
     switch (t_[pos_]) {
-      case '{': return depth < kMaxDepth && indexed(&Validator::object, depth + 1) ? std::optional(Kind::kObject) : std::nullopt;
-      case '[': return depth < kMaxDepth && indexed(&Validator::array, depth + 1) ? std::optional(Kind::kArray) : std::nullopt;
+      case '{':
+      case '[':
+        if (depth >= kMaxDepth) {
+          fail(Problem::Code::kTooDeep);
+          return std::nullopt;
+        }
+        if (t_[pos_] == '{') return indexed(&Validator::object, depth + 1) ? std::optional(Kind::kObject) : std::nullopt;
+        return indexed(&Validator::array, depth + 1) ? std::optional(Kind::kArray) : std::nullopt;
       case '"': return string() ? std::optional(Kind::kString) : std::nullopt;
       case 't': return literal("true") ? std::optional(Kind::kTrue) : std::nullopt;
       case 'f': return literal("false") ? std::optional(Kind::kFalse) : std::nullopt;
@@ -147,7 +167,7 @@ class Validator {
       if (c == '\\') {
         if (!escape()) return false;
       } else if (c >= 0x80) {
-        if (!utf8()) return false;
+        if (!utf8()) return fail(Problem::Code::kInvalidUtf8);
       } else {
         ++pos_;
       }
@@ -229,12 +249,15 @@ class Validator {
       if (!digits()) return false;
     }
     // A number that overflows a double is refused, as nlohmann refuses it ("number overflow").
-    return (whole && pos_ - start <= 18) || finite_double(t_.substr(start, pos_ - start));
+    if ((whole && pos_ - start <= 18) || finite_double(t_.substr(start, pos_ - start))) return true;
+    pos_ = start;
+    return fail(Problem::Code::kNumberOutOfRange);
   }
 
   std::string_view t_;
   size_t pos_ = 0;
   std::vector<std::pair<uint32_t, uint32_t>>* containers_;
+  Problem problem_;
 };
 
 void append_utf8(std::string& out, uint32_t cp) {
@@ -293,14 +316,44 @@ void decode_into(std::string_view inner, std::string& out) {
 std::optional<Value> parse(std::string_view text) { return Validator(text).document(); }
 
 Document::Document(std::string_view text) : text_(text) {
-  if (text.size() >= UINT32_MAX) return;  // offsets are 32-bit; no answer comes near
-  if (auto v = Validator(text, &containers_).document()) {
+  if (text.size() >= UINT32_MAX) {  // offsets are 32-bit; no answer comes near
+    problem_ = {Problem::Code::kTooLarge, 0};
+    return;
+  }
+  Validator validator(text, &containers_);
+  if (auto v = validator.document()) {
     valid_ = true;
     kind_ = v->kind;
     root_ = v->text;
   } else {
+    problem_ = validator.problem();
     containers_.clear();
   }
+}
+
+std::string Problem::message() const {
+  std::string at = " at byte " + std::to_string(offset);
+  switch (code) {
+    case Code::kNone: return "no problem";
+    case Code::kSyntax: return "not JSON: a syntax error" + at;
+    case Code::kTooDeep: return "JSON nested deeper than " + std::to_string(kMaxDepth) + " levels" + at;
+    case Code::kInvalidUtf8: return "a string that is not UTF-8" + at;
+    case Code::kNumberOutOfRange: return "a number out of the range of a double" + at;
+    case Code::kTooLarge: return "JSON text of 4 GiB or more";
+  }
+  return "not JSON";
+}
+
+std::string_view Problem::code_name() const {
+  switch (code) {
+    case Code::kNone: return "";
+    case Code::kSyntax: return "malformed_json";
+    case Code::kTooDeep: return "json_too_deep";
+    case Code::kInvalidUtf8: return "invalid_utf8";
+    case Code::kNumberOutOfRange: return "number_out_of_range";
+    case Code::kTooLarge: return "body_too_large";
+  }
+  return "malformed_json";
 }
 
 const char* Document::end_of(const char* at) const {

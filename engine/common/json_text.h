@@ -18,13 +18,26 @@
 #include <utility>
 #include <vector>
 
+#include "offsync/limits.h"
+
 namespace offsync::json_text {
 
-constexpr int kMaxDepth = 512;
+constexpr int kMaxDepth = limits::kMaxJsonDepth;
 
 enum class Kind { kObject, kArray, kString, kNumber, kTrue, kFalse, kNull };
 
 class Document;
+
+// Why text was refused: the first problem met, and the byte where it was met.
+struct Problem {
+  enum class Code { kNone, kSyntax, kTooDeep, kInvalidUtf8, kNumberOutOfRange, kTooLarge };
+  Code code = Code::kNone;
+  size_t offset = 0;
+  // The wire's error code for it: malformed_json, json_too_deep, invalid_utf8, number_out_of_range.
+  std::string_view code_name() const;
+  // A sentence naming the problem and its place; plain ASCII, so safe in any JSON answer.
+  std::string message() const;
+};
 
 // One JSON value inside validated text: its kind and its exact text, no surrounding whitespace.
 // `doc`, when set, indexes the text so that walks skip nested containers without scanning them.
@@ -54,6 +67,8 @@ class Document {
   Document& operator=(const Document&) = delete;
 
   bool valid() const { return valid_; }
+  // Why the text is not valid (code kNone when it is).
+  const Problem& problem() const { return problem_; }
   // The whole document; a null value when it is not valid.
   Value root() const { return valid_ ? Value{kind_, root_, this} : Value{}; }
   // For a container of this document starting at `at` (a pointer into its text): one past its end.
@@ -64,6 +79,7 @@ class Document {
   std::string_view root_;
   Kind kind_ = Kind::kNull;
   bool valid_ = false;
+  Problem problem_;
   std::vector<std::pair<uint32_t, uint32_t>> containers_;  // (start, end) offsets, by start
 };
 

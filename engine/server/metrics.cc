@@ -37,6 +37,13 @@ std::string client_label(const std::string& v) {
 
 }  // namespace
 
+std::string ServerMetrics::BoundedLabel::admit(const std::string& value) {
+  if (seen.contains(value)) return value;
+  if (seen.size() >= kMaxSeriesPerLabel) return "other";
+  seen.insert(value);
+  return value;
+}
+
 void ServerMetrics::Buckets::observe(double v) {
   for (size_t i = 0; i < bounds.size(); ++i) {
     if (v <= bounds[i]) ++counts[i];
@@ -57,7 +64,8 @@ void ServerMetrics::Buckets::render(std::ostream& out, const char* name, const s
 
 void ServerMetrics::observe_sync(const Telemetry& t, bool success) {
   std::lock_guard<std::mutex> lock(mu_);
-  ++syncs_[{client_label(t.app_version), client_label(t.os_version), success}];
+  ++syncs_[{app_versions_.admit(client_label(t.app_version)), os_versions_.admit(client_label(t.os_version)),
+            success}];
   if (t.pending) outbox_pending_.observe(static_cast<double>(*t.pending));
   if (t.rejected) outbox_rejected_.observe(static_cast<double>(*t.rejected));
   if (t.oldest_age_s) outbox_age_.observe(static_cast<double>(*t.oldest_age_s));

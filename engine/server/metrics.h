@@ -8,6 +8,7 @@
 #include <map>
 #include <ostream>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -32,6 +33,10 @@ class ServerMetrics {
   void observe_sync(const Telemetry& t, bool success);
   std::string render() const;
 
+  // Distinct values a client-supplied label (app or OS version) may take; later ones are "other",
+  // so that no client can grow the page without bound.
+  static constexpr size_t kMaxSeriesPerLabel = 32;
+
  private:
   struct Buckets {
     std::vector<double> bounds;
@@ -43,7 +48,13 @@ class ServerMetrics {
     // The _bucket, _sum and _count lines; `labels` (e.g. `endpoint="/x",`) go before `le`.
     void render(std::ostream& out, const char* name, const std::string& labels) const;
   };
+  struct BoundedLabel {
+    std::set<std::string> seen;
+    // The value itself while fewer than kMaxSeriesPerLabel values were seen (or it is one), else "other".
+    std::string admit(const std::string& value);
+  };
   mutable std::mutex mu_;
+  BoundedLabel app_versions_, os_versions_;                                    // GUARDED_BY(mu_)
   std::map<std::pair<std::string, int>, uint64_t> requests_;                   // GUARDED_BY(mu_)
   std::map<std::string, Buckets> durations_;                                   // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> applied_, replays_;                          // GUARDED_BY(mu_)

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <set>
 
-#include "engine/client/input_rules.h"
+#include "engine/common/input_rules.h"
 #include "engine/common/crypto.h"
 #include "engine/common/json_text.h"
 #include "engine/server/cursor.h"
@@ -40,12 +40,20 @@ struct Answer {
   std::string failure;  // metrics category when not applied
 };
 
+// The message may quote the request (a name, a record id): bytes that are not UTF-8 are replaced,
+// so that the answer is always JSON.
 std::string error_body(const std::string& code, const std::string& message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
+
 
 Answer error(int status, const std::string& code, const std::string& message, std::string failure = "validation") {
   return Answer{status, error_body(code, message), false, false, std::nullopt, std::move(failure)};
+}
+
+// 400 for a body that is not JSON within the limits, with the precise code (json_text::Problem).
+Answer unreadable(const json_text::Problem& problem) {
+  return error(400, std::string(problem.code_name()), "the body is " + problem.message());
 }
 
 Answer unavailable(const std::string& message) {
@@ -128,11 +136,11 @@ std::optional<Answer> parse_mutation(json& body, IncomingMutation* out) {
     return error(400, "invalid_collection", "\"collection\" must be a string");
   }
   out->collection = collection->get<std::string>();
-  if (Status s = client_rules::check_collection(out->collection); !s) return error(400, "invalid_collection", s.message());
+  if (Status s = input_rules::check_collection(out->collection); !s) return error(400, "invalid_collection", s.message());
   auto record = body.find("record");
   if (record == body.end() || !record->is_string()) return error(400, "invalid_record", "\"record\" must be a string");
   out->record_id = record->get<std::string>();
-  if (Status s = client_rules::check_record_id(out->record_id); !s) return error(400, "invalid_record", s.message());
+  if (Status s = input_rules::check_record_id(out->record_id); !s) return error(400, "invalid_record", s.message());
   auto op = body.find("op");
   if (op == body.end() || !op->is_string()) return error(400, "invalid_op", "\"op\" must be upsert, patch or delete");
   if (*op == "upsert") {
@@ -148,6 +156,9 @@ std::optional<Answer> parse_mutation(json& body, IncomingMutation* out) {
   if (out->op != ServerOp::kDelete) {
     if (fields == body.end() || !fields->is_object()) {
       return error(400, "invalid_fields", "\"fields\" must be a JSON object for " + op->get<std::string>());
+    }
+    if (Status s = input_rules::check_fields_depth(*fields, "\"fields\""); !s) {
+      return error(400, "fields_too_deep", s.message());
     }
     out->fields = std::move(*fields);
   }
@@ -242,6 +253,10 @@ struct Server::Impl {
   // Inside the write transaction: apply one parsed mutation for the principal.
   Answer apply(const std::string& principal, const IncomingMutation& m) {
     auto current = store->record(principal, m.collection, m.record_id);
+    if (current && m.base && *m.base > current->hlc) {
+      // A base this server never issued for the record would skip the escalate rule.
+      return error(400, "invalid_base", "\"base\" " + *m.base + " is later than the record's HLC " + current->hlc);
+    }
     int64_t now_ms = clock.now_ms();
     MergeResult result = merge_mutation(options.schema, current, m, hlc->now(), now_ms);
     if (result.kind == MergeResult::Kind::kApplied && !result.record->deleted) {
@@ -280,9 +295,9 @@ struct Server::Impl {
   }
 
   // Inside the write transaction: the idempotent wrapper around apply(). `body` is nullopt when
-  // the raw body was not JSON; `parse_error` then says why.
+  // the raw body was not JSON; `problem` then says why.
   Answer process(const std::string& principal, const std::string& key, std::optional<json> body,
-                 const std::string& raw, const std::string& parse_error) {
+                 const std::string& raw, const json_text::Problem& problem) {
     int64_t now = clock.now_ms();
     bool deprecated = body && translate_deprecated(*body);
     std::string fp = fingerprint(kMutationsPath, body, raw);
@@ -300,7 +315,7 @@ struct Server::Impl {
     Answer answer;
     IncomingMutation m;
     if (!body) {
-      answer = error(400, "malformed_json", "the body is not JSON: " + parse_error);
+      answer = unreadable(problem);
     } else if (auto bad = parse_mutation(*body, &m)) {
       answer = *bad;
     } else {
@@ -324,15 +339,15 @@ struct Server::Impl {
     if (!key || key->empty()) {
       return error(400, "idempotency_key_missing", "POST /v1/mutations needs an Idempotency-Key header");
     }
-    if (!Ulid::parse(*key)) return error(400, "invalid_idempotency_key", "Idempotency-Key must be a ULID");
+    auto ulid = Ulid::parse(*key);
+    if (!ulid) return error(400, "invalid_idempotency_key", "Idempotency-Key must be a ULID");
+    // Crockford base32 is case-insensitive: the canonical text is the key (PROTOCOL.md).
+    std::string canonical = ulid->to_string();
+    // Read as the batch endpoint reads its items, so that both answer a body alike.
+    json_text::Document document(r.body);
     std::optional<json> body;
-    std::string parse_error;
-    try {
-      body = json::parse(r.body);
-    } catch (const json::parse_error& e) {
-      parse_error = e.what();
-    }
-    KeyClaim claim(this, principal, *key);
+    if (document.valid()) body = json_text::to_json(document.root());
+    KeyClaim claim(this, principal, canonical);
     if (!claim.held) {
       return in_progress();
     }
@@ -340,24 +355,17 @@ struct Server::Impl {
     return guarded_answer([&] {
       maybe_sweep();
       ServerTransaction tx(*store);
-      Answer a = process(principal, *key, std::move(body), r.body, parse_error);
+      Answer a = process(principal, canonical, std::move(body), r.body, document.problem());
       tx.commit();
       return a;
     });
   }
 
   Answer batch(const HttpRequest& r, const std::string& principal) {
-    // Read with json_text (faster than nlohmann's parser), each item then made the same tree
-    // nlohmann would make; a malformed body is parsed by nlohmann once more for its message.
+    // Read with json_text (faster than nlohmann's parser, and bounded), each item then made the
+    // same tree nlohmann would make.
     json_text::Document document(r.body);
-    if (!document.valid()) {
-      try {
-        json unused = json::parse(r.body);
-      } catch (const json::parse_error& e) {
-        return error(400, "malformed_json", std::string("the body is not JSON: ") + e.what());
-      }
-      return error(400, "malformed_json", "the body is not JSON");
-    }
+    if (!document.valid()) return unreadable(document.problem());
     std::optional<json_text::Value> list;  // the last "mutations" when repeated, as nlohmann reads it
     json_text::for_each_member(document.root(), [&](std::string_view key, const json_text::Value& v) {
       if (key == "mutations") list = v;
@@ -431,8 +439,9 @@ struct Server::Impl {
     if (key_it == item.end() || !key_it->is_string() || key_it->get<std::string>().empty()) {
       return error(400, "idempotency_key_missing", "every batch item needs an \"idempotency_key\"");
     }
-    std::string key = key_it->get<std::string>();
-    if (!Ulid::parse(key)) return error(400, "invalid_idempotency_key", "idempotency_key must be a ULID");
+    auto ulid = Ulid::parse(key_it->get<std::string>());
+    if (!ulid) return error(400, "invalid_idempotency_key", "idempotency_key must be a ULID");
+    std::string key = ulid->to_string();  // the canonical text is the key
     item.erase(key_it);
     auto claim = std::make_unique<KeyClaim>(this, principal, key);
     bool mine = claim->held;
@@ -445,12 +454,12 @@ struct Server::Impl {
       return in_progress();
     }
     claims.push_back(std::move(claim));
-    if (atomicity == Atomicity::kWholeBatch) return process(principal, key, std::move(item), "", "");
+    if (atomicity == Atomicity::kWholeBatch) return process(principal, key, std::move(item), "", json_text::Problem{});
     // A savepoint makes the item atomic on its own: a store fault undoes this item only, which
     // then answers 503 (not stored), and the batch goes on.
     store->savepoint();
     try {
-      Answer a = process(principal, key, std::move(item), "", "");
+      Answer a = process(principal, key, std::move(item), "", json_text::Problem{});
       store->release_savepoint();
       return a;
     } catch (const SQLite::Exception& e) {

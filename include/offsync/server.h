@@ -21,6 +21,7 @@
 #include "offsync/clock.h"
 #include "offsync/durability.h"
 #include "offsync/http.h"
+#include "offsync/limits.h"
 #include "offsync/schema.h"
 #include "offsync/status.h"
 
@@ -45,8 +46,8 @@ struct ServerOptions {
   Authenticator authenticate;                 // null: every request acts for one shared principal ""
   std::map<std::string, RecordValidator> validators;  // per collection
   // --- Limits ---
-  size_t max_body_bytes = 8 << 20;            // larger bodies get 413
-  size_t max_batch_items = 1000;              // per POST /v1/mutations:batch
+  size_t max_body_bytes = limits::kMaxBodyBytes;    // larger bodies get 413
+  size_t max_batch_items = limits::kMaxBatchItems;  // per POST /v1/mutations:batch
   int64_t default_sync_limit = 100;           // changes per sync page when the client gives no limit
   int64_t max_sync_limit = 1000;
   // --- Injection (tests, simulation); null means the system's ---

@@ -1,10 +1,10 @@
-#include "engine/client/input_rules.h"
+#include "engine/common/input_rules.h"
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 
-namespace offsync::client_rules {
+namespace offsync::input_rules {
 namespace {
 
 bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
@@ -70,11 +70,28 @@ Status check_record_id(const std::string& record_id) {
   return Status::ok();
 }
 
+int json_depth(const nlohmann::json& value, int cap) {
+  if (!value.is_structured()) return 0;
+  if (cap <= 0) return 1;  // deeper than the caller cares to know: the recursion stops here
+  int deepest = 0;
+  for (const auto& child : value) deepest = std::max(deepest, json_depth(child, cap - 1));
+  return deepest + 1;
+}
+
+Status check_fields_depth(const nlohmann::json& fields, const char* what) {
+  if (json_depth(fields, limits::kMaxFieldsDepth) > limits::kMaxFieldsDepth) {
+    return Status::invalid_argument(std::string(what) + " nests deeper than the limit of " +
+                                    std::to_string(limits::kMaxFieldsDepth) + " levels");
+  }
+  return Status::ok();
+}
+
 Result<std::string> check_payload(const nlohmann::json& payload, size_t max_bytes, const char* what) {
   if (!payload.is_object()) {
     return Status::invalid_argument(std::string(what) + " is not a JSON object (got " +
                                     payload.type_name() + ")");
   }
+  if (Status s = check_fields_depth(payload, what); !s) return s;
   std::string text;
   try {
     text = payload.dump();
@@ -122,4 +139,4 @@ Status check_request(const RestRequest& r, size_t max_body_bytes) {
   return Status::ok();
 }
 
-}  // namespace offsync::client_rules
+}  // namespace offsync::input_rules
