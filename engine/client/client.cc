@@ -370,4 +370,41 @@ void Client::Impl::notify_write() {
   wake_cv.notify_all();
 }
 
+Status Client::resolve(const std::string& mutation_id, Resolution resolution, const nlohmann::json& edited) {
+  std::optional<std::string> edited_text;
+  if (resolution == Resolution::kEdited) {
+    auto text = input_rules::check_payload(edited, impl_->options.max_payload_bytes, "edited record");
+    if (!text) return text.status();
+  }
+  Status s = impl_->write("resolve", [&]() -> Status {
+    auto m = impl_->store->mutation(mutation_id);
+    if (!m) return Status::not_found("no mutation " + mutation_id + " in the outbox");
+    if (m->state != MutationState::kConflict) {
+      return Status::conflict("mutation " + mutation_id + " is " + std::string(mutation_state_name(m->state)) +
+                              ", not in conflict");
+    }
+    std::optional<std::string> server_hlc;
+    const nlohmann::json& server = m->server_record;
+    if (server.is_object() && server.contains("hlc") && server["hlc"].is_string()) {
+      server_hlc = server["hlc"].get<std::string>();
+    }
+    switch (resolution) {
+      case Resolution::kTakeServer:
+        impl_->store->delete_mutation(m->id);
+        if (m->op == MutationOp::kDelete) impl_->store->delete_tombstone(m->id);
+        break;
+      case Resolution::kKeepMine:
+        impl_->store->renew(m->id, impl_->next_id(), server_hlc, m->op, m->payload);
+        break;
+      case Resolution::kEdited:
+        impl_->store->renew(m->id, impl_->next_id(), server_hlc, MutationOp::kUpsert, edited);
+        break;
+    }
+    impl_->recompute_view(m->collection, m->record_id);
+    return Status::ok();
+  });
+  if (s) sync_now();
+  return s;
+}
+
 }  // namespace offsync

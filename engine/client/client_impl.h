@@ -1,5 +1,5 @@
 // Client::Impl: the state behind a Client, shared by engine/client/client.cc (local writes and
-// the outbox) and engine/client/sync.cc (the sync worker). Internal; not part of the API.
+// the outbox) and the sync worker (worker.cc, round.h). Internal; not part of the API.
 #pragma once
 
 #include <condition_variable>
@@ -141,7 +141,7 @@ struct Client::Impl {
   // Wakes the sync worker after a local write.
   void notify_write();
 
-  // ---- Sync (engine/client/sync.cc) ----
+  // ---- Sync (engine/client/worker.cc, round.h) ----
   std::mutex round_mu;  // one push/pull round at a time
   mutable std::mutex state_mu;
   std::condition_variable wake_cv;
@@ -152,6 +152,7 @@ struct Client::Impl {
   std::string token;                                     // GUARDED_BY(state_mu)
   bool paused = false;                                   // GUARDED_BY(state_mu)
   int offline_failures = 0;                              // GUARDED_BY(state_mu); probes back off too
+  int store_failures = 0;                                // GUARDED_BY(state_mu); rounds the store stopped
   std::vector<std::shared_ptr<SyncObserver>> observers;  // GUARDED_BY(state_mu)
   std::optional<bool> server_has_batch;                  // only touched under round_mu
   size_t batch_limit = 0;  // under round_mu; 0: options.sync.batch_size, else halved after a 413
@@ -162,6 +163,8 @@ struct Client::Impl {
   void worker_loop();
   Result<SyncReport> round(bool explicit_request);
   void set_status(SyncStatus s);
+  // To options.log, if set; a sink that throws loses its message.
+  void log(LogLevel level, std::string_view component, const std::string& message) const;
   std::vector<std::shared_ptr<SyncObserver>> observers_copy() const;
 };
 

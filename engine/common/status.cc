@@ -28,3 +28,19 @@ std::string Status::to_string() const {
 }
 
 }  // namespace offsync
+
+#include "offsync/log.h"
+
+namespace offsync {
+
+std::string_view log_level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kError: return "error";
+  }
+  return "unknown";
+}
+
+}  // namespace offsync

@@ -32,6 +32,7 @@
 
 #include "offsync/clock.h"
 #include "offsync/durability.h"
+#include "offsync/log.h"
 #include "offsync/status.h"
 
 namespace offsync {
@@ -180,6 +181,8 @@ struct SyncReport {
   bool paused = false;         // 401 or 426
   std::string pause_reason;
   int64_t transient_left = 0;  // mutations still pending after a transient failure
+  bool pull_complete = false;  // the change log was read to its end
+  std::string pull_failure;    // why the pull stopped short, when it did (and was not paused)
 };
 
 struct ClientOptions {
@@ -195,6 +198,8 @@ struct ClientOptions {
   // --- Performance and limits ---
   int busy_timeout_ms = 5000;               // wait for another connection's write lock
   int64_t max_page_count = 0;               // > 0 caps the store's size in pages (a disk quota)
+  // --- Diagnostics ---
+  LogSink log;                              // null: messages are dropped (offsync/log.h)
   // --- Sync ---
   SyncOptions sync;
 };

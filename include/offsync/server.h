@@ -22,6 +22,7 @@
 #include "offsync/durability.h"
 #include "offsync/http.h"
 #include "offsync/limits.h"
+#include "offsync/log.h"
 #include "offsync/schema.h"
 #include "offsync/status.h"
 
@@ -45,6 +46,7 @@ struct ServerOptions {
   std::string sunset = "Wed, 01 Dec 2027 00:00:00 GMT";        // Sunset of deprecated request shapes
   Authenticator authenticate;                 // null: every request acts for one shared principal ""
   std::map<std::string, RecordValidator> validators;  // per collection
+  LogSink log;                                // null: messages are dropped (offsync/log.h)
   // --- Limits ---
   size_t max_body_bytes = limits::kMaxBodyBytes;    // larger bodies get 413
   size_t max_batch_items = limits::kMaxBatchItems;  // per POST /v1/mutations:batch

@@ -1,0 +1,92 @@
+#include "engine/client/round.h"
+
+namespace offsync {
+
+std::string_view sync_state_name(SyncState state) {
+  switch (state) {
+    case SyncState::kIdle: return "idle";
+    case SyncState::kPushing: return "pushing";
+    case SyncState::kPulling: return "pulling";
+    case SyncState::kOffline: return "offline";
+    case SyncState::kBackingOff: return "backing_off";
+    case SyncState::kPaused: return "paused";
+  }
+  return "unknown";
+}
+
+Round::Round(Client::Impl& impl, bool explicit_request)
+    : c_(impl),
+      explicit_(explicit_request),
+      backoff_(impl.options.sync.backoff_base_ms, impl.options.sync.backoff_cap_ms, impl.random) {}
+
+SyncReport Round::run() {
+  push();
+  if (!stopped()) pull();
+  finish();
+  return report_;
+}
+
+HttpRequest Round::request(const std::string& method, const std::string& target) const {
+  HttpRequest r{.method = method, .target = target};
+  const SyncOptions& o = c_.options.sync;
+  std::string token;
+  {
+    std::lock_guard<std::mutex> lock(c_.state_mu);
+    token = c_.token;
+  }
+  if (!token.empty()) r.headers.add("Authorization", "Bearer " + token);
+  if (!o.app_version.empty()) r.headers.add("Offsync-App-Version", o.app_version);
+  if (!o.os_version.empty()) r.headers.add("Offsync-OS-Version", o.os_version);
+  if (!o.device.empty()) r.headers.add("Offsync-Device", o.device);
+  if (method == "POST") r.headers.add("Content-Type", "application/json");
+  return r;
+}
+
+std::optional<HttpResponse> Round::send(const HttpRequest& r) {
+  auto answer = c_.options.sync.transport->send(r);
+  if (!answer) {
+    unreachable_ = true;
+    unreachable_reason_ = answer.status().message();
+    return std::nullopt;
+  }
+  report_.reached = true;
+  return std::move(*answer);
+}
+
+void Round::pause(const std::string& reason) {
+  report_.paused = true;
+  report_.pause_reason = reason;
+  log(LogLevel::kWarning, "sync paused: " + reason);
+  std::lock_guard<std::mutex> lock(c_.state_mu);
+  c_.paused = true;
+}
+
+bool Round::stored(const Status& s, std::string_view what) {
+  if (s) return true;
+  if (store_failure_.is_ok()) {
+    store_failure_ = s;
+    log(LogLevel::kError, "the round stops: " + std::string(what) + " failed: " + s.to_string());
+  }
+  return false;
+}
+
+void Round::log(LogLevel level, const std::string& message) const { c_.log(level, "sync", message); }
+
+void Round::finish() {
+  auto left = c_.locked("count transient", [&]() -> Result<int64_t> {
+    int64_t n = 0;
+    c_.store->for_each_head([&](const storage::ClientStore::Head& h) {
+      if (h.state == MutationState::kPending && attempted_.contains(h.id)) ++n;
+    });
+    return n;
+  });
+  if (stored(left.status(), "count transient")) report_.transient_left = *left;
+  auto observers = c_.observers_copy();
+  for (const auto& o : observers) {
+    if (!changed_.empty()) o->on_view_changed(changed_);
+    for (const auto& m : rejected_) o->on_rejected(m);
+    for (const auto& m : conflicts_) o->on_conflict(m);
+  }
+}
+
+}  // namespace offsync

@@ -1,0 +1,115 @@
+// One sync round of a client: push (engine/client/push.cc), then pull (engine/client/pull.cc),
+// then the observers are told (engine/client/round.cc). The worker (engine/client/worker.cc) runs
+// rounds; the wire format and the answer policy are their own modules (wire.h, answer_policy.h).
+//
+// A round never throws and never spins: a request without an answer stops it (offline), a store
+// that cannot be written stops it with that error, and every mutation it sends is sent at most once.
+// Internal to the client half.
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "engine/client/answer_policy.h"
+#include "engine/client/client_impl.h"
+#include "engine/client/wire.h"
+
+namespace offsync {
+
+class Round {
+ public:
+  Round(Client::Impl& impl, bool explicit_request);
+
+  SyncReport run();
+
+  bool unreachable() const { return unreachable_; }
+  const std::string& unreachable_reason() const { return unreachable_reason_; }
+  // The first store failure that stopped the round (ok when none did).
+  const Status& store_failure() const { return store_failure_; }
+
+ private:
+  // ---- round.cc: requests, faults, the end of the round ----
+  HttpRequest request(const std::string& method, const std::string& target) const;
+  std::optional<HttpResponse> send(const HttpRequest& r);  // no answer marks the round unreachable
+  void pause(const std::string& reason);
+  bool stopped() const { return unreachable_ || report_.paused || !store_failure_.is_ok(); }
+  // Records a failed store operation: the round stops with it. Returns s.is_ok().
+  bool stored(const Status& s, std::string_view what);
+  void log(LogLevel level, const std::string& message) const;
+  void finish();
+
+  // ---- push.cc ----
+  // Per record (or request ordering key) the first unacknowledged mutation, unless it is rejected,
+  // in conflict, waiting for its backoff, or already tried this round.
+  struct Wave {
+    std::vector<std::string> records, requests;  // mutation ids, in ULID order
+    bool empty() const { return records.empty() && requests.empty(); }
+  };
+  // The mutations of one request, marked in flight, with their payloads as stored text.
+  struct Chunk {
+    std::vector<Mutation> muts;
+    std::vector<std::string> payloads;
+    std::string batch_body;  // POST /v1/mutations:batch's body, built before the chunk is sent
+  };
+  // What the transport brought back for a chunk, in request order: one batch answer, or one answer
+  // per mutation sent through the single endpoint. Mutations past those answers got none.
+  struct Exchange {
+    std::deque<HttpResponse> responses;  // a deque: replies point into the bodies (stable addresses)
+    bool batch = false;                  // responses[0] answers the whole chunk
+    bool batch_unsupported = false;      // 404/405 on the batch endpoint: sent one by one instead
+    bool reached = false;
+    bool unreachable = false;
+    std::string unreachable_reason;
+    // Nothing more should be sent: no answer, or 401/426 (the queue pauses).
+    bool halt() const;
+  };
+  // One mutation's answer: its status and body (a view into Exchange::responses). Status 0: the
+  // answer could not be read, an unknown outcome.
+  struct Reply {
+    int status = 0;
+    json_text::Value body;  // kind null (text empty) when the body is not JSON
+    int64_t retry_after_ms = 0;
+    std::string unreadable;  // why the answer could not be read, when it could not
+  };
+
+  Wave wave();
+  void push();
+  Chunk begin_send(const std::vector<std::string>& ids);
+  void unsend(const Chunk& chunk);
+  bool server_has_batch();
+  static void build_batch_body(Chunk& chunk);
+  void push_records(const std::vector<std::string>& ids);
+  Exchange exchange(const Chunk& chunk, bool batch) const;
+  std::vector<Reply> read_replies(const Chunk& chunk, const Exchange& answers,
+                                  std::deque<json_text::Document>& documents) const;
+  void settle(const Chunk& chunk, const std::vector<Reply>& replies, const std::string& unreachable_reason);
+  void settle_one(const Mutation& m, const Reply& reply, int64_t now);
+  // Under the store lock: back to pending with its key, retried after a backoff.
+  void keep_pending(const Mutation& m, int64_t now, int64_t at_least_ms, const std::string& why);
+  void push_request(const std::string& id);
+
+  // ---- pull.cc ----
+  std::string telemetry();
+  std::optional<HttpResponse> get_page(const std::string& cursor);
+  void pull();
+  template <typename Interrupt, typename Apply, typename Applied>
+  std::optional<std::string> read_log(std::string cursor, Interrupt interrupt, Apply apply, Applied applied);
+  void full_refresh();
+
+  Client::Impl& c_;
+  bool explicit_;
+  Backoff backoff_;
+  SyncReport report_;
+  std::unordered_set<std::string> attempted_;  // mutations sent this round: not sent twice in one round
+  bool unreachable_ = false;                   // a request got no answer
+  std::string unreachable_reason_;
+  Status store_failure_;
+  std::vector<std::pair<std::string, std::string>> changed_;
+  std::vector<Mutation> rejected_, conflicts_;
+};
+
+}  // namespace offsync

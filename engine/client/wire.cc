@@ -1,0 +1,91 @@
+#include "engine/client/wire.h"
+
+#include <nlohmann/json.hpp>
+
+namespace offsync::wire {
+
+std::string mutation_body(const Mutation& m, const std::string& payload_text, bool with_key) {
+  std::string out = "{";
+  if (!m.attachments.empty()) out += "\"attachments\":" + nlohmann::json(m.attachments).dump() + ",";
+  out += "\"base\":" + (m.base_hlc ? json_text::quoted(*m.base_hlc) : std::string("null"));
+  out += ",\"collection\":";
+  json_text::append_string(out, m.collection);
+  if (m.op != MutationOp::kDelete) out += ",\"fields\":" + payload_text;
+  out += ",\"id\":\"" + m.id + "\"";  // a ULID: nothing to escape
+  if (with_key) out += ",\"idempotency_key\":\"" + m.idempotency_key + "\"";
+  out += ",\"op\":\"" + std::string(mutation_op_name(m.op)) + "\"";
+  out += ",\"record\":";
+  json_text::append_string(out, m.record_id);
+  out += '}';
+  return out;
+}
+
+namespace {
+
+std::string error_member(const json_text::Value& body, std::string_view key) {
+  auto error = json_text::member(body, "error");
+  auto value = error ? json_text::member(*error, key) : std::nullopt;
+  return value && value->is_string() ? json_text::string_of(*value) : "";
+}
+
+}  // namespace
+
+std::string error_code_of(const json_text::Value& body) { return error_member(body, "code"); }
+
+std::string error_message_of(const json_text::Value& body, int status) {
+  std::string message = error_member(body, "message");
+  if (message.size() > 1000) message = message.substr(0, 1000) + "...";  // shown to people, stored per mutation
+  return message.empty() ? "HTTP " + std::to_string(status) : message;
+}
+
+Result<json_text::Value> applied_record(const json_text::Value& body) {
+  if (!body.is_object()) return Status::transient("the answer is not a JSON object");
+  auto status = json_text::member(body, "status");
+  if (!status || !status->is_string() || json_text::string_of(*status) != "applied") {
+    return Status::transient("the answer has no \"status\": \"applied\"");
+  }
+  auto record = json_text::member(body, "record");
+  if (!record) return Status::transient("the answer has no \"record\"");
+  return *record;
+}
+
+std::string cursor_query(std::string_view cursor) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : cursor) {
+    auto u = static_cast<unsigned char>(c);
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c == '.' || c == '~';
+    if (unreserved) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+Result<Page> read_page(const HttpResponse& answer) {
+  json_text::Document document(answer.body);
+  if (!document.valid()) return Status::transient("the sync page is " + document.problem().message());
+  json_text::Value body = document.root();
+  auto changes = json_text::member(body, "changes");
+  auto cursor = json_text::member(body, "cursor");
+  if (!changes || !changes->is_array()) return Status::transient("the sync page has no \"changes\" array");
+  if (!cursor || !cursor->is_string()) return Status::transient("the sync page has no string \"cursor\"");
+  Page page;
+  page.cursor = json_text::string_of(*cursor);
+  if (page.cursor.size() > kMaxCursorBytes) return Status::transient("the sync page's cursor is over 4 KiB");
+  auto more = json_text::member(body, "has_more");
+  page.has_more = more && more->kind == json_text::Kind::kTrue;
+  json_text::for_each_element(*changes, [&](const json_text::Value& change) {
+    ++page.count;
+    if (auto record = read_server_record(change)) page.changes.push_back(std::move(*record));
+    return true;
+  });
+  return page;
+}
+
+}  // namespace offsync::wire

@@ -1,0 +1,206 @@
+// The sync worker: one thread per Client that runs rounds when woken (a write, sync_now(), a
+// connectivity change) or when a timer is due, and the public face of sync (status, observers).
+#include <chrono>
+
+#include "engine/client/round.h"
+
+namespace offsync {
+
+Result<SyncReport> Client::Impl::round(bool explicit_request) {
+  if (!options.sync.transport) {
+    return Status::invalid_argument("this client has no transport (ClientOptions::sync.transport)");
+  }
+  std::lock_guard<std::mutex> one_round(round_mu);
+  {
+    std::lock_guard<std::mutex> lock(state_mu);
+    if (paused && !explicit_request) return SyncReport{.paused = true};
+    paused = false;
+  }
+  Round r(*this, explicit_request);
+  SyncReport report;
+  Status failure;
+  try {
+    report = r.run();
+    failure = r.store_failure();
+  } catch (const std::exception& e) {
+    // Nothing below should throw; if something does, the round ends here like a store fault.
+    failure = Status::internal(std::string("the sync round failed: ") + e.what());
+    log(LogLevel::kError, "sync", failure.message());
+  }
+  int64_t now = clock.now_ms();
+  Backoff backoff(options.sync.backoff_base_ms, options.sync.backoff_cap_ms, random);
+  SyncStatus next;
+  if (!failure.is_ok()) {
+    // The store cannot be written (a full disk, a read-only file): waiting is all that helps.
+    int failures;
+    {
+      std::lock_guard<std::mutex> lock(state_mu);
+      failures = ++store_failures;
+    }
+    next = {SyncState::kBackingOff, now + std::max<int64_t>(1, backoff.ceiling_ms(failures)), failure.to_string()};
+  } else if (report.paused) {
+    next = {SyncState::kPaused, 0, report.pause_reason};
+  } else if (r.unreachable()) {
+    int failures;
+    {
+      std::lock_guard<std::mutex> lock(state_mu);
+      failures = ++offline_failures;
+    }
+    next = {SyncState::kOffline, now + backoff.ceiling_ms(failures), r.unreachable_reason()};
+  } else {
+    {
+      std::lock_guard<std::mutex> lock(state_mu);
+      offline_failures = 0;
+    }
+    auto at = locked("next attempt", [&]() -> Result<std::optional<int64_t>> {
+      return store->next_attempt_after(now);
+    });
+    if (at && *at) {
+      next = {SyncState::kBackingOff, **at, "transient failures"};
+    } else if (options.sync.pull_interval_ms > 0) {
+      next = {SyncState::kIdle, now + options.sync.pull_interval_ms, ""};
+    } else {
+      next = {SyncState::kIdle, 0, ""};
+    }
+  }
+  if (failure.is_ok()) {
+    std::lock_guard<std::mutex> lock(state_mu);
+    store_failures = 0;
+  }
+  set_status(next);
+  if (!failure.is_ok()) return failure;
+  return report;
+}
+
+void Client::Impl::set_status(SyncStatus s) {
+  std::vector<std::shared_ptr<SyncObserver>> copy;
+  {
+    std::lock_guard<std::mutex> lock(state_mu);
+    status = s;
+    copy = observers;
+  }
+  for (const auto& o : copy) o->on_state(s);
+}
+
+std::vector<std::shared_ptr<SyncObserver>> Client::Impl::observers_copy() const {
+  std::lock_guard<std::mutex> lock(state_mu);
+  return observers;
+}
+
+void Client::Impl::log(LogLevel level, std::string_view component, const std::string& message) const {
+  if (!options.log) return;
+  try {
+    options.log(level, component, message);
+  } catch (...) {
+    // A sink that throws loses its message; the library goes on.
+  }
+}
+
+void Client::Impl::start_worker() {
+  worker = std::thread([this] { worker_loop(); });
+}
+
+void Client::Impl::stop_worker() {
+  {
+    std::lock_guard<std::mutex> lock(state_mu);
+    stopping = true;
+  }
+  wake_cv.notify_all();
+  if (worker.joinable()) worker.join();
+}
+
+void Client::Impl::worker_loop() {
+  std::unique_lock<std::mutex> lock(state_mu);
+  wake = true;  // a first round at start: the outbox may hold work from before a restart
+  while (!stopping) {
+    // Sleep until woken or until the next attempt is due; with nothing due, sleep until woken.
+    while (!stopping && !wake) {
+      int64_t due = status.next_attempt_at_ms;
+      if (due == 0) {
+        wake_cv.wait(lock);
+      } else {
+        int64_t wait_ms = due - clock.now_ms();
+        if (wait_ms <= 0) break;
+        wake_cv.wait_for(lock, std::chrono::milliseconds(wait_ms));
+      }
+    }
+    if (stopping) break;
+    wake = false;
+    if (connectivity == Connectivity::kOffline) {
+      if (status.state != SyncState::kOffline || status.next_attempt_at_ms != 0) {
+        lock.unlock();
+        set_status({SyncState::kOffline, 0, "the app reported no network"});
+        lock.lock();
+      }
+      continue;
+    }
+    if (paused) continue;
+    lock.unlock();
+    try {
+      (void)round(false);
+    } catch (const std::exception& e) {
+      // An observer that threw: the worker goes on.
+      log(LogLevel::kError, "sync", std::string("a sync observer threw: ") + e.what());
+    }
+    lock.lock();
+  }
+}
+
+// ---- The public face of sync ----
+
+Result<SyncReport> Client::sync_once() {
+  try {
+    return impl_->round(true);
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("a sync observer threw: ") + e.what());
+  }
+}
+
+void Client::sync_now() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
+    impl_->wake = true;
+  }
+  impl_->wake_cv.notify_all();
+}
+
+void Client::set_connectivity(Connectivity connectivity) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
+    impl_->connectivity = connectivity;
+    impl_->wake = true;  // the worker tells observers (offline) or tries at once (online)
+    if (connectivity != Connectivity::kOffline) impl_->offline_failures = 0;
+  }
+  impl_->wake_cv.notify_all();
+}
+
+void Client::set_token(const std::string& token) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
+    impl_->token = token;
+    impl_->paused = false;
+    impl_->wake = true;
+  }
+  impl_->wake_cv.notify_all();
+}
+
+SyncStatus Client::sync_status() const {
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  return impl_->status;
+}
+
+void Client::add_observer(std::shared_ptr<SyncObserver> observer) {
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  impl_->observers.push_back(std::move(observer));
+}
+
+Result<std::optional<std::pair<std::string, int64_t>>> Client::cursor() {
+  return impl_->locked("cursor", [&]() -> Result<std::optional<std::pair<std::string, int64_t>>> {
+    auto c = impl_->store->meta("cursor");
+    if (!c) return std::optional<std::pair<std::string, int64_t>>();
+    int64_t at = std::stoll(impl_->store->meta("cursor_at").value_or("0"));
+    return std::optional<std::pair<std::string, int64_t>>(std::make_pair(*c, at));
+  });
+}
+
+}  // namespace offsync
