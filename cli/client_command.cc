@@ -161,7 +161,11 @@ int run(CLI::App* cmd, ClientArgs& a) {
   if (name == "sync") {
     if (!options.sync.transport) return fail(Status::invalid_argument("sync needs --server URL"));
     auto report = client.sync_once();
-    if (!report) return fail(report.status());
+    if (!report) {
+      // The server may have been reached, but what it said could not be stored (PROTOCOL.md: 2).
+      (void)fail(report.status());
+      return report.status().code() == StatusCode::kInvalidArgument ? 1 : 2;
+    }
     if (a.json) {
       print_json(to_json(*report));
     } else {
@@ -169,11 +173,13 @@ int run(CLI::App* cmd, ClientArgs& a) {
                 << ", conflicts " << report->conflicts << ", transient " << report->transient << "; pulled "
                 << report->pulled << (report->full_refresh ? " (full refresh)" : "") << "\n";
       if (report->paused) std::cout << "paused: " << report->pause_reason << "\n";
-      if (!report->reached) std::cout << "the server could not be reached\n";
+      if (!report->pull_failure.empty()) std::cout << "pull stopped: " << report->pull_failure << "\n";
+      if (!report->reached) std::cout << "the server could not be reached: " << client.sync_status().reason << "\n";
     }
-    // PROTOCOL.md: 0 nothing transient left, 3 unreachable, 2 reached but transient failures remain.
+    // PROTOCOL.md: 0 nothing transient left and the pull completed, 3 unreachable, 2 reached but
+    // transient failures remain, the pull stopped short or the queue is paused.
     if (!report->reached) return 3;
-    if (report->transient_left > 0 || report->paused) return 2;
+    if (report->transient_left > 0 || report->paused || !report->pull_complete) return 2;
     return 0;
   }
   if (name == "resolve") {

@@ -44,7 +44,8 @@ nlohmann::json to_json(const SyncReport& r) {
   return {{"reached", r.reached},     {"sent", r.sent},           {"applied", r.applied},
           {"rejected", r.rejected},   {"conflicts", r.conflicts}, {"transient", r.transient},
           {"pulled", r.pulled},       {"full_refresh", r.full_refresh}, {"paused", r.paused},
-          {"pause_reason", r.pause_reason}, {"transient_left", r.transient_left}};
+          {"pause_reason", r.pause_reason}, {"transient_left", r.transient_left},
+          {"pull_complete", r.pull_complete}, {"pull_failure", r.pull_failure}};
 }
 
 std::string format_age(int64_t ms) {

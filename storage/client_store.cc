@@ -56,7 +56,9 @@ ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
       read_many_(*db_, select_mutations("WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")) {}
 
 Result<std::unique_ptr<ClientStore>> ClientStore::open(const DatabaseOptions& options, size_t up_to) {
-  auto db = open_database(options);
+  DatabaseOptions checked = options;
+  checked.known_schema_versions = kClientMigrations.size();
+  auto db = open_database(checked);
   if (!db) return db.status();
   Status migrated = migrate(**db, kClientMigrations, up_to);
   if (!migrated) return migrated;
@@ -469,6 +471,13 @@ std::vector<RestOutcome> ClientStore::outcomes_for(const std::string& module, co
     out.push_back(std::move(o));
   }
   return out;
+}
+
+std::optional<std::string> ClientStore::newest_mutation_id() {
+  SQLite::Statement& s = cached("SELECT max(id) FROM outbox");
+  ResetOnExit done(s);
+  if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
+  return s.getColumn(0).getString();
 }
 
 }  // namespace offsync::storage

@@ -90,6 +90,8 @@ class ClientStore : public SqliteStore {
   OutboxSummary summary();
   // In-flight mutations left by a process that died become pending (they stay frozen).
   void requeue_in_flight();
+  // The greatest mutation id in the outbox, if any.
+  std::optional<std::string> newest_mutation_id();
   // attempts + 1, state in flight.
   void mark_sending(const std::string& id);
   // The same for many mutations at once, returning them in ULID order with each payload as the

@@ -78,6 +78,7 @@ void ServerStore::rollback_to_savepoint() {
 Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& options) {
   DatabaseOptions with_page = options;
   if (with_page.page_size == 0) with_page.page_size = kServerPageSize;
+  with_page.known_schema_versions = kServerMigrations.size();
   auto db = open_database(with_page);
   if (!db) return db.status();
   if (Status s = migrate(**db, kServerMigrations); !s) return s;

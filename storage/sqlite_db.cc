@@ -2,7 +2,37 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 namespace offsync::storage {
+
+namespace {
+
+Status too_new(size_t version, size_t known) {
+  return Status::corrupt("database schema version " + std::to_string(version) +
+                         " is newer than this build of offsync knows (" + std::to_string(known) +
+                         "); it was left as it is");
+}
+
+// Switching a new store to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once
+// (without its busy handler) while another process opening the same new store holds one: retried
+// within the busy timeout. A store already in WAL is left alone.
+void enable_wal(SQLite::Database& db, int busy_timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  while (true) {
+    try {
+      if (db.execAndGet("PRAGMA journal_mode").getString() != "wal") db.exec("PRAGMA journal_mode=WAL");
+      return;
+    } catch (const SQLite::Exception& e) {
+      bool busy = e.getErrorCode() == SQLITE_BUSY || e.getErrorCode() == SQLITE_LOCKED;
+      if (!busy || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<SQLite::Database>> open_database(const DatabaseOptions& options) {
   if (options.path.empty()) return Status::invalid_argument("database path is empty");
@@ -10,10 +40,16 @@ Result<std::unique_ptr<SQLite::Database>> open_database(const DatabaseOptions& o
     auto db = std::make_unique<SQLite::Database>(
         options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
     db->setBusyTimeout(options.busy_timeout_ms);
+    // A store written by a newer build is refused before anything here changes it (journal mode
+    // included): that build may still open it.
+    if (options.known_schema_versions > 0) {
+      auto version = static_cast<size_t>(db->execAndGet("PRAGMA user_version").getInt64());
+      if (version > options.known_schema_versions) return too_new(version, options.known_schema_versions);
+    }
     // Reading the header here turns "not a database" into an error at open, not at first use.
     // Only a database not yet created takes a page size (WAL mode fixes it): set before the first write.
     if (options.page_size > 0) db->exec("PRAGMA page_size=" + std::to_string(options.page_size));
-    db->exec("PRAGMA journal_mode=WAL");
+    enable_wal(*db, options.busy_timeout_ms);
     db->exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
                                                      : "PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=ON");
@@ -28,19 +64,17 @@ Result<std::unique_ptr<SQLite::Database>> open_database(const DatabaseOptions& o
 Status migrate(SQLite::Database& db, const std::vector<std::string_view>& migrations, size_t up_to) {
   return guarded("migrate", [&]() -> Status {
     size_t target = std::min(up_to, migrations.size());
-    auto current = static_cast<size_t>(db.execAndGet("PRAGMA user_version").getInt64());
-    if (current > migrations.size()) {
-      return Status::corrupt("database schema version " + std::to_string(current) +
-                             " is newer than this build of offsync knows (" +
-                             std::to_string(migrations.size()) + ")");
-    }
-    for (size_t v = current; v < target; ++v) {
+    while (true) {
+      // The version is read inside the write transaction: another process opening the same new
+      // store at the same moment migrates it first, and this one then sees its work.
       WriteTransaction tx(db);
-      db.exec(std::string(migrations[v]));
-      db.exec("PRAGMA user_version=" + std::to_string(v + 1));
+      auto current = static_cast<size_t>(db.execAndGet("PRAGMA user_version").getInt64());
+      if (current > migrations.size()) return too_new(current, migrations.size());
+      if (current >= target) return Status::ok();
+      db.exec(std::string(migrations[current]));
+      db.exec("PRAGMA user_version=" + std::to_string(current + 1));
       tx.commit();
     }
-    return Status::ok();
   });
 }
 

@@ -5,6 +5,8 @@
 // serialises access).
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
@@ -28,6 +30,7 @@ struct DatabaseOptions {
   int busy_timeout_ms = 5000;            // how long to wait for another connection's lock
   int64_t max_page_count = 0;            // > 0 caps the file at this many pages (a quota)
   int page_size = 0;                     // bytes per page of a database created now; 0: SQLite's default
+  size_t known_schema_versions = 0;      // > 0: a database of a newer schema is refused untouched
 };
 
 // Opens (creating if needed) a database in WAL mode with the durability's synchronous setting.
@@ -113,8 +116,13 @@ auto guarded(std::string_view what, Fn&& fn) -> decltype(fn()) {
     return status_from_sqlite(e, what);
   } catch (const std::bad_alloc&) {
     return Status::resource_exhausted(std::string(what) + ": out of memory");
-  } catch (const std::exception& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // Stored JSON that does not read back is not what offsync wrote.
     return Status::corrupt(std::string(what) + ": " + e.what());
+  } catch (const std::exception& e) {
+    return Status::internal(std::string(what) + ": " + e.what());
+  } catch (...) {
+    return Status::internal(std::string(what) + ": an unknown exception");
   }
 }
 

@@ -46,6 +46,10 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*store));
   Status ready = impl->write("open client store", [&]() -> Status {
     impl->store->requeue_in_flight();
+    // New mutation ids sort after every one already here, whatever the clock did since.
+    if (auto newest = impl->store->newest_mutation_id()) {
+      if (auto parsed = Ulid::parse(*newest)) impl->ulids.observe(*parsed);
+    }
     auto id = impl->store->meta("client_id");
     if (!id) {
       id = impl->next_id();

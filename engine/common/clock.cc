@@ -1,8 +1,6 @@
-#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 
 #include "offsync/clock.h"
@@ -23,7 +21,8 @@ class OpenSslRandom final : public RandomSource {
   void fill(std::span<uint8_t> out) override {
     if (out.empty()) return;
     if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
-      std::fprintf(stderr, "offsync: the CSPRNG failed (OpenSSL error %lu)\n", ERR_get_error());
+      // No secure randomness means no safe ids, cursor keys or jitter: continuing would be worse.
+      // The library writes nothing to stderr (DESIGN.md, Logging); the abort is the report.
       std::abort();
     }
   }

@@ -93,4 +93,12 @@ Result<Ulid> UlidGenerator::generate() {
   return last_;
 }
 
+void UlidGenerator::observe(const Ulid& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!have_last_ || last_ < id) {
+    last_ = id;
+    have_last_ = true;
+  }
+}
+
 }  // namespace offsync

@@ -6,7 +6,6 @@
 // No offsync API throws across its boundary: every fallible call returns a Status or a Result<T>.
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,9 +69,11 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {     // NOLINT: implicit by design
-    assert(!std::get<Status>(v_).is_ok() && "a Result needs a value or an error");
-  }
+  // A Result needs a value or an error: one built from an OK status (a bug of the caller) holds
+  // an internal error instead, in every build, so that no caller reads a value that is not there.
+  Result(Status status)  // NOLINT: implicit by design
+      : v_(status.is_ok() ? Status::internal("a Result was built from an OK status without a value")
+                          : std::move(status)) {}
 
   bool is_ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return is_ok(); }

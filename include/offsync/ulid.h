@@ -55,6 +55,9 @@ class UlidGenerator {
   UlidGenerator(const Clock& clock, RandomSource& random) : clock_(clock), random_(random) {}
 
   Result<Ulid> generate();
+  // Never generate at or below `id` from now on (e.g. the newest id a store holds, so that ids keep
+  // increasing across restarts even when the clock stepped back in between).
+  void observe(const Ulid& id);
 
  private:
   const Clock& clock_;

@@ -1,7 +1,10 @@
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "offsync/client.h"
 #include "storage/client_store.h"
@@ -48,6 +51,36 @@ TEST_CASE("a store from a newer offsync is refused, untouched") {
   CHECK(client.status().message().find("newer") != std::string::npos);
   SQLite::Database db(path);
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == 99);
+  CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "delete");  // not switched to WAL first
+}
+
+TEST_CASE("many openers of one new store at the same moment all succeed") {
+  for (int round = 0; round < 10; ++round) {
+    test::ScratchDir dir;
+    std::string path = dir.file("shared.db");
+    std::vector<std::thread> openers;
+    std::atomic<int> failures{0};
+    std::string first_error;
+    std::mutex mu;
+    for (int i = 0; i < 6; ++i) {
+      openers.emplace_back([&] {
+        auto client = Client::open({.path = path});
+        if (!client) {
+          ++failures;
+          std::lock_guard<std::mutex> lock(mu);
+          first_error = client.status().to_string();
+        }
+      });
+    }
+    for (auto& t : openers) t.join();
+    CHECK_MESSAGE(failures == 0, first_error);
+  }
+}
+
+TEST_CASE("a Result built from an OK status holds an internal error, not a missing value") {
+  Result<int> wrong(Status::ok());
+  CHECK_FALSE(wrong.is_ok());
+  CHECK(wrong.status().code() == StatusCode::kInternal);
 }
 
 TEST_CASE("a file that is not a database is refused with kCorrupt") {
