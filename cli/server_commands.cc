@@ -67,7 +67,7 @@ int serve(const ServeArgs& a) {
 
   ListenerOptions listener_options;
   listener_options.max_body_bytes = a.max_body_bytes;
-  listener_options.threads = a.threads;
+  listener_options.handler_threads = a.threads;
   auto listener = HttpListener::listen_tcp(**server, where->first, where->second, listener_options);
   if (!listener) return fail(listener.status());
   std::cout << "offsync: serving " << a.db << " on http://" << where->first << ":" << (*listener)->port() << std::endl;
@@ -123,7 +123,7 @@ std::function<int()> add_serve_command(CLI::App& app) {
   cmd->add_option("--schema", a->schema, "Schema file: collections, field types, merge policies");
   cmd->add_option("--min-app-version", a->min_app_version, "Older Offsync-App-Version gets 426");
   cmd->add_option("--max-body-bytes", a->max_body_bytes, "Larger request bodies get 413");
-  cmd->add_option("--threads", a->threads, "Request handler threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", a->threads, "Threads that run store-bound requests (network threads never wait on the store)")->check(CLI::Range(1, 256));
   return [cmd, a]() { return cmd->parsed() ? serve(*a) : -1; };
 }
 

@@ -1,6 +1,7 @@
 #include <utility>  // before any Boost header (DESIGN.md, known pitfalls)
 
 #include "transport/http_listener.h"
+#include "transport/handler_pool.h"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -25,6 +26,7 @@ class Session;
 struct Hub {
   Server& server;
   ListenerOptions options;
+  HandlerPool& pool;
   std::mutex mu;
   std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;  // GUARDED_BY(mu)
   bool stopping = false;                                                               // GUARDED_BY(mu)
@@ -104,14 +106,36 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     busy_ = true;
     auto req = parser_->release();
-    // Server::handle blocks on the store; this strand waits, other connections go on.
-    HttpResponse answer = hub_.server.handle(to_request(req));
+    HttpRequest request = to_request(req);
+    unsigned version = req.version();
     bool keep_alive = req.keep_alive();
+    std::string path = request.path();
+    if (path == "/v1/health" || path == "/metrics") {
+      // Answered on this thread: they never touch the store, so a locked store cannot hold them.
+      return answered(hub_.server.handle(request), version, keep_alive);
+    }
+    // Store work runs on the handler pool; the answer comes back to this connection's strand. The
+    // work guard keeps run() going until it has.
+    auto guard = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(stream_.get_executor());
+    auto job = [self = shared_from_this(), request = std::move(request), version, keep_alive, guard] {
+      HttpResponse answer = self->hub_.server.handle(request);
+      asio::post(self->stream_.get_executor(), [self, answer = std::move(answer), version, keep_alive, guard] {
+        self->answered(answer, version, keep_alive);
+      });
+    };
+    if (!hub_.pool.try_submit(std::move(job))) {
+      HttpResponse busy = error_response(503, "overloaded", "too many requests are waiting for the store; retry shortly");
+      busy.headers.set("Retry-After", "1");
+      answered(busy, version, keep_alive);
+    }
+  }
+
+  void answered(const HttpResponse& answer, unsigned version, bool keep_alive) {
     {
       std::lock_guard<std::mutex> lock(hub_.mu);
       keep_alive = keep_alive && !hub_.stopping;
     }
-    reply(answer, req.version(), keep_alive);
+    reply(answer, version, keep_alive);
   }
 
   void reply(const HttpResponse& answer, unsigned version, bool keep_alive) {
@@ -145,9 +169,14 @@ struct HttpListener::Impl {
   asio::io_context ioc;
   tcp::acceptor acceptor;
   Hub hub;
+  // Declared last, destroyed first: its jobs use the hub and post their answers to the io_context.
+  HandlerPool pool;
   uint16_t port = 0;
 
-  Impl(Server& server, ListenerOptions options) : acceptor(ioc), hub{server, options, {}, {}, false} {}
+  Impl(Server& server, ListenerOptions options)
+      : acceptor(ioc),
+        hub{server, options, pool, {}, {}, false},
+        pool(options.handler_threads, options.max_queued_requests) {}
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {

@@ -21,7 +21,9 @@ struct ListenerOptions {
   size_t max_body_bytes = 8 << 20;     // larger request bodies are answered 413 and the connection closed
   size_t max_header_bytes = 16 << 10;  // larger request heads are answered 431
   int idle_timeout_s = 60;             // a connection silent this long is closed
-  int threads = 4;                     // handler threads (Server::handle blocks on the store)
+  int threads = 2;                     // network threads (accept, read, write; never wait on the store)
+  int handler_threads = 4;             // threads that run Server::handle for store-bound requests
+  size_t max_queued_requests = 256;    // store-bound requests waiting for a handler; more get 503
 };
 
 class HttpListener {
