@@ -3,16 +3,8 @@
 namespace offsync {
 
 nlohmann::json apply_merge_patch(const nlohmann::json& target, const nlohmann::json& patch) {
-  if (!patch.is_object()) return patch;
-  nlohmann::json result = target.is_object() ? target : nlohmann::json::object();
-  for (const auto& [key, value] : patch.items()) {
-    if (value.is_null()) {
-      result.erase(key);
-    } else {
-      auto it = result.find(key);
-      result[key] = apply_merge_patch(it == result.end() ? nlohmann::json() : *it, value);
-    }
-  }
+  nlohmann::json result = target;
+  result.merge_patch(patch);  // nlohmann's RFC 7396 MergePatch
   return result;
 }
 

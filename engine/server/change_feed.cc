@@ -1,0 +1,77 @@
+// GET /v1/sync: the change log by signed, versioned cursor, page by page, the stored records
+// spliced into the page as they are.
+#include "engine/server/server_impl.h"
+
+namespace offsync {
+
+using nlohmann::json;
+using storage::ServerTransaction;
+
+Answer Server::Impl::sync(const HttpRequest& r, const std::string& principal) {
+  int64_t limit = options.default_sync_limit;
+  if (auto text = r.query("limit")) {
+    try {
+      size_t used = 0;
+      limit = std::stoll(*text, &used);
+      if (used != text->size() || limit < 1) throw std::invalid_argument("limit");
+    } catch (const std::exception&) {
+      return error(400, "invalid_limit", "limit must be a whole number from 1 to " + std::to_string(options.max_sync_limit));
+    }
+    limit = std::min(limit, options.max_sync_limit);
+  }
+  std::lock_guard<std::mutex> lock(db_mu);
+  return guarded_answer([&]() -> Answer {
+    CursorCodec codec = load_codec();
+    int64_t after = 0;
+    if (auto text = r.query("cursor"); text && !text->empty()) {
+      CursorPosition pos;
+      switch (codec.decode(*text, principal, &pos)) {
+        case CursorCheck::kTampered: return error(400, "invalid_cursor", "the cursor is not one this server issued");
+        case CursorCheck::kRetired:
+          return error(410, "cursor_expired", "the cursor's encoding was retired: refresh fully", "cursor");
+        case CursorCheck::kValid: break;
+      }
+      int64_t compacted = std::stoll(store->meta("compacted_seq").value_or("0"));
+      if (pos.seq < compacted) {
+        return error(410, "cursor_expired", "the change log was compacted past this cursor: refresh fully", "cursor");
+      }
+      after = pos.seq;
+    }
+    auto changes = store->changes_after_text(principal, after, limit + 1);
+    bool has_more = static_cast<int64_t>(changes.size()) > limit;
+    if (has_more) changes.pop_back();
+    // The stored JSON members are spliced in as they are: a page is never parsed and re-dumped.
+    std::string page = "{\"changes\":[";
+    for (size_t i = 0; i < changes.size(); ++i) {
+      if (i > 0) page += ',';
+      const auto& c = changes[i];
+      page += record_text(c.record, c.fields, c.field_hlc, c.attachments);
+    }
+    int64_t position = changes.empty() ? after : changes.back().record.seq;
+    page += "],\"cursor\":" + json(codec.encode(position, principal)).dump() +
+            ",\"has_more\":" + (has_more ? "true" : "false") + "}";
+    return Answer{200, std::move(page)};
+  });
+}
+
+// Cursor keys are read per request: `offsync admin rotate-cursor` may run in another process.
+CursorCodec Server::Impl::load_codec() {
+  std::map<uint32_t, std::string> secrets;
+  std::map<uint32_t, bool> retired;
+  uint32_t current = 0;
+  for (const auto& k : store->cursor_keys()) {
+    secrets[k.version] = k.secret;
+    retired[k.version] = k.retired;
+    current = std::max(current, k.version);
+  }
+  return CursorCodec(std::move(secrets), current, std::move(retired));
+}
+
+void Server::Impl::add_cursor_key(uint32_t version) {
+  std::string secret(32, '\0');
+  random.fill(std::span<uint8_t>(reinterpret_cast<uint8_t*>(secret.data()), secret.size()));
+  store->add_cursor_key({version, secret, false});
+  store->retire_cursor_keys_below(version);
+}
+
+}  // namespace offsync

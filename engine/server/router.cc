@@ -1,0 +1,133 @@
+// Dispatch: routes, methods, limits, the version gate, authentication, and the HTTP answer with the
+// protocol's headers and the request's metrics.
+#include <charconv>
+#include <chrono>
+
+#include "engine/server/mutation_request.h"
+#include "engine/server/server_impl.h"
+
+namespace offsync {
+
+using nlohmann::json;
+using storage::ServerTransaction;
+
+namespace {
+
+// Offsync-Outbox: "pending=3, oldest_age_s=540, rejected=1" (unknown keys and bad numbers ignored).
+ServerMetrics::Telemetry telemetry_of(const HttpRequest& r) {
+  ServerMetrics::Telemetry t;
+  t.app_version = r.headers.get("Offsync-App-Version").value_or("");
+  t.os_version = r.headers.get("Offsync-OS-Version").value_or("");
+  std::string outbox = r.headers.get("Offsync-Outbox").value_or("");
+  size_t pos = 0;
+  while (pos < outbox.size()) {
+    size_t comma = outbox.find(',', pos);
+    std::string part = outbox.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? outbox.size() : comma + 1;
+    size_t eq = part.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = part.substr(0, eq);
+    key.erase(0, key.find_first_not_of(' '));
+    int64_t value = 0;
+    std::string text = part.substr(eq + 1);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 0) continue;
+    if (key == "pending") t.pending = value;
+    if (key == "oldest_age_s") t.oldest_age_s = value;
+    if (key == "rejected") t.rejected = value;
+  }
+  return t;
+}
+
+std::string route_of(const std::string& path) {
+  for (const char* route : {kMutationsPath, kBatchPath, kSyncPath, kHealthPath, kMetricsPath}) {
+    if (path == route) return route;
+  }
+  return "other";
+}
+
+}  // namespace
+
+std::optional<Answer> Server::Impl::gate(const HttpRequest& r) {
+  std::optional<std::string> min = options.min_app_version ? options.min_app_version : options.schema.min_app_version();
+  auto version = r.headers.get("Offsync-App-Version");
+  if (!min || !version) return std::nullopt;  // a missing version is admitted
+  auto cmp = compare_versions(*version, *min);
+  if (!cmp) return error(400, "invalid_app_version", "Offsync-App-Version must be a dotted version like 1.4.2");
+  if (*cmp < 0) {
+    return error(426, "upgrade_required", "app version " + *version + " is below the minimum " + *min, "upgrade");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Server::Impl::principal_of(const HttpRequest& r) {
+  if (!options.authenticate) return std::string();
+  return options.authenticate(r);
+}
+
+void Server::Impl::count_outcome(const std::string& route, const Answer& a) {
+  if (a.replayed) {
+    metrics.count_replay(route);
+  } else if (a.status == 200) {
+    metrics.count_applied(route);
+  } else if (!a.failure.empty()) {
+    metrics.count_failure(route, a.failure);
+  }
+}
+
+Answer Server::Impl::dispatch(const HttpRequest& r, const std::string& route) {
+  if (route == kHealthPath) {
+    if (r.method != "GET") return error(405, "method_not_allowed", "use GET");
+    return Answer{200, json{{"status", "ok"}, {"protocol", 1}, {"batch", true}, {"node", hlc->node()}}.dump()};
+  }
+  if (route == "other") return error(404, "not_found", "no endpoint " + r.method + " " + r.path(), "not_found");
+  bool mutating = route == kMutationsPath || route == kBatchPath;
+  if (mutating && r.method != "POST") return error(405, "method_not_allowed", "use POST");
+  if (route == kSyncPath && r.method != "GET") return error(405, "method_not_allowed", "use GET");
+  if (r.body.size() > options.max_body_bytes) {
+    return error(413, "body_too_large", "the body is over " + std::to_string(options.max_body_bytes) + " bytes");
+  }
+  if (mutating && !is_json_content(r)) {
+    return error(415, "unsupported_media_type", "send the body as Content-Type: application/json");
+  }
+  if (auto refused = gate(r)) return *refused;
+  auto principal = principal_of(r);
+  if (!principal) return error(401, "unauthenticated", "sign in: no valid bearer token", "auth");
+  if (route == kMutationsPath) return single_mutation(r, *principal);
+  if (route == kBatchPath) return batch(r, *principal);
+  return sync(r, *principal);
+}
+
+HttpResponse Server::handle(const HttpRequest& request) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route = route_of(request.path());
+  HttpResponse response;
+  if (route == kMetricsPath && request.method == "GET") {
+    response.body = impl_->metrics.render();
+    response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  } else {
+    Answer a;
+    try {
+      a = impl_->dispatch(request, route);
+    } catch (const std::exception& e) {
+      // Never crash on a request: whatever slipped through is a 500, and nothing was committed.
+      a = error(500, "internal", std::string("internal error: ") + e.what(), "transient");
+    }
+    response.status = a.status;
+    response.body = std::move(a.body);
+    response.headers.set("Content-Type", "application/json");
+    if (a.replayed) response.headers.set("Idempotent-Replayed", "true");
+    if (a.deprecated) {
+      response.headers.set("Deprecation", "@1767225600");  // 2026-01-01: when the v0 shape was deprecated
+      response.headers.set("Sunset", impl_->options.sunset);
+    }
+    if (a.retry_after_s) response.headers.set("Retry-After", std::to_string(*a.retry_after_s));
+    if (route == kMutationsPath || (route == kBatchPath && a.status != 200)) impl_->count_outcome(route, a);
+  }
+  if (route == kSyncPath) impl_->metrics.observe_sync(telemetry_of(request), response.status == 200);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  impl_->metrics.observe_request(route, response.status, seconds);
+  return response;
+}
+
+}  // namespace offsync

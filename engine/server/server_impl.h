@@ -1,0 +1,117 @@
+// Server::Impl: the state behind a Server and the roles that share it, each in its own file:
+// router.cc (dispatch, gates, auth, the HTTP answer), mutation_request.cc (parse and apply),
+// idempotency.cc (keys, stored answers, the single endpoint), batch.cc, change_feed.cc (sync pages
+// and cursors), server.cc (the Server API and admin).
+// Internal to the server half.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/common/json_text.h"
+#include "engine/server/answer.h"
+#include "engine/server/cursor.h"
+#include "engine/server/merge.h"
+#include "engine/server/metrics.h"
+#include "offsync/server.h"
+#include "storage/server_store.h"
+
+namespace offsync {
+
+constexpr const char* kMutationsPath = "/v1/mutations";
+constexpr const char* kBatchPath = "/v1/mutations:batch";
+constexpr const char* kSyncPath = "/v1/sync";
+constexpr const char* kHealthPath = "/v1/health";
+constexpr const char* kMetricsPath = "/metrics";
+constexpr int64_t kSweepEveryMs = 3600 * 1000;
+
+struct Server::Impl {
+  ServerOptions options;
+  const Clock& clock;
+  RandomSource& random;
+  std::unique_ptr<HlcClock> hlc;
+  ServerMetrics metrics;
+
+  std::mutex db_mu;
+  std::unique_ptr<storage::ServerStore> store;  // GUARDED_BY(db_mu)
+  int64_t last_sweep_ms = 0;                    // GUARDED_BY(db_mu)
+
+  std::mutex keys_mu;
+  std::set<std::pair<std::string, std::string>> in_flight;  // GUARDED_BY(keys_mu)
+
+  Impl(ServerOptions o, std::unique_ptr<storage::ServerStore> s)
+      : options(std::move(o)),
+        clock(options.clock ? *options.clock : system_clock()),
+        random(options.random ? *options.random : system_random()),
+        store(std::move(s)) {}
+
+
+  // Holds (principal, key) for one request; `held` is false when another request has it.
+  struct KeyClaim {
+    Impl* impl = nullptr;
+    std::pair<std::string, std::string> key;
+    bool held = false;
+    KeyClaim(Impl* i, std::string principal, std::string k) : impl(i), key(std::move(principal), std::move(k)) {
+      std::lock_guard<std::mutex> lock(impl->keys_mu);
+      held = impl->in_flight.insert(key).second;
+    }
+    ~KeyClaim() {
+      if (!held) return;
+      std::lock_guard<std::mutex> lock(impl->keys_mu);
+      impl->in_flight.erase(key);
+    }
+    KeyClaim(const KeyClaim&) = delete;
+    KeyClaim& operator=(const KeyClaim&) = delete;
+  };
+
+
+  // ---- router.cc ----
+  std::optional<Answer> gate(const HttpRequest& r);
+  std::optional<std::string> principal_of(const HttpRequest& r);
+  Answer dispatch(const HttpRequest& r, const std::string& route);
+  void count_outcome(const std::string& route, const Answer& a);
+
+  // ---- mutation_request.cc ----
+  // Inside the write transaction: apply one parsed mutation for the principal.
+  Answer apply(const std::string& principal, const IncomingMutation& m);
+
+  // ---- idempotency.cc ----
+  Answer process(const std::string& principal, const std::string& key, std::optional<nlohmann::json> body,
+                 const std::string& raw, const json_text::Problem& problem);
+  void maybe_sweep();
+  Answer single_mutation(const HttpRequest& r, const std::string& principal);
+
+  // ---- batch.cc ----
+  enum class Atomicity { kWholeBatch, kEachItem };
+  Answer batch(const HttpRequest& r, const std::string& principal);
+  Answer batch_item(const std::string& principal, nlohmann::json item, std::vector<std::unique_ptr<KeyClaim>>& claims,
+                    Atomicity atomicity);
+
+  // ---- change_feed.cc ----
+  Answer sync(const HttpRequest& r, const std::string& principal);
+  // Cursor keys are read per request: `offsync admin rotate-cursor` may run in another process.
+  CursorCodec load_codec();
+  void add_cursor_key(uint32_t version);
+
+  // Runs fn (store work) with a store fault, or an exception of an app's validator, answered 503
+  // (retried by the client); nothing fn did is committed unless it committed it.
+  template <typename Fn>
+  Answer guarded_answer(Fn&& fn) {
+    try {
+      return fn();
+    } catch (const SQLite::Exception& e) {
+      return unavailable(std::string("the store failed: ") + e.what());
+    } catch (const std::exception& e) {
+      return unavailable(std::string("internal error: ") + e.what());
+    }
+  }
+
+};
+
+}  // namespace offsync
