@@ -277,7 +277,7 @@ std::vector<Mutation> ClientStore::all_mutations() {
   return out;
 }
 
-void ClientStore::for_each_head(const std::function<void(const Head&)>& visit) {
+void ClientStore::for_each_head(const std::function<bool(const Head&)>& visit) {
   SQLite::Statement& s = cached("SELECT id, collection, record_id, op, state, next_attempt_at FROM outbox ORDER BY id");
   ResetOnExit done(s);
   Head h;
@@ -288,7 +288,7 @@ void ClientStore::for_each_head(const std::function<void(const Head&)>& visit) {
     h.op = static_cast<MutationOp>(s.getColumn(3).getInt());
     h.state = static_cast<MutationState>(s.getColumn(4).getInt());
     h.next_attempt_at_ms = s.getColumn(5).getInt64();
-    visit(h);
+    if (!visit(h)) return;
   }
 }
 

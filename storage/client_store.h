@@ -83,8 +83,8 @@ class ClientStore : public SqliteStore {
     MutationState state;
     int64_t next_attempt_at_ms;
   };
-  // Calls visit with each head in ULID order, holding none in memory.
-  void for_each_head(const std::function<void(const Head&)>& visit);
+  // Calls visit with each mutation in ULID order, holding none in memory, until visit returns false.
+  void for_each_head(const std::function<bool(const Head&)>& visit);
   // The earliest next_attempt_at of a pending mutation after `now_ms`, if any.
   std::optional<int64_t> next_attempt_after(int64_t now_ms);
   OutboxSummary summary();

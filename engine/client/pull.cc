@@ -89,6 +89,7 @@ std::optional<std::string> Round::read_log(std::string cursor, Interrupt interru
     bool moved = page->cursor != cursor;
     cursor = page->cursor;
     applied(*page);
+    tell_observers();
     report_.pulled += static_cast<int64_t>(page->count);
     if (!page->has_more) return cursor;
     // A server that says "more" without moving the cursor would be read for ever.

@@ -14,7 +14,12 @@ bool Round::Exchange::halt() const {
          });
 }
 
-// Streams the outbox: only the ids to send and a hash per record are held, whatever its size.
+// A few batches' worth: enough to keep one batch in flight while the next is prepared.
+size_t Round::max_wave() const { return 4 * static_cast<size_t>(std::max(1, c_.options.sync.batch_size)); }
+
+// Streams the outbox until a wave is full: the ids to send and a hash per record seen are held,
+// never the whole outbox. Settled mutations leave the outbox (or become rejected or in conflict),
+// so the next wave finds the next heads at the front.
 Round::Wave Round::wave() {
   Wave out;
   int64_t now = c_.clock.now_ms();
@@ -23,11 +28,12 @@ Round::Wave Round::wave() {
   Status s = c_.locked("plan sync", [&]() -> Status {
     c_.store->for_each_head([&](const storage::ClientStore::Head& h) {
       // A hash collision only defers a record to the next wave.
-      if (!seen_records.insert(hash(h.collection + '\n' + h.record_id)).second) return;
-      if (h.state == MutationState::kRejected || h.state == MutationState::kConflict) return;
-      if (attempted_.contains(h.id)) return;
-      if (!explicit_ && h.next_attempt_at_ms > now) return;
+      if (!seen_records.insert(hash(h.collection + '\n' + h.record_id)).second) return true;
+      if (h.state == MutationState::kRejected || h.state == MutationState::kConflict) return true;
+      if (attempted_.contains(h.id)) return true;
+      if (!explicit_ && h.next_attempt_at_ms > now) return true;
       (h.op == MutationOp::kRequest ? out.requests : out.records).push_back(h.id);
+      return out.records.size() + out.requests.size() < max_wave();
     });
     return Status::ok();
   });
@@ -162,6 +168,7 @@ void Round::push_records(const std::vector<std::string>& ids) {
     }
     std::deque<json_text::Document> documents;
     settle(done, read_replies(done, answers, documents), answers.unreachable_reason);
+    tell_observers();
   }
 }
 
@@ -308,6 +315,7 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
         return keep_pending(m, now, reply.retry_after_ms, why);
       }
       c_.acknowledge_locked(m, *base ? &**base : nullptr);
+      attempted_.erase(m.id);
       ++report_.applied;
       changed_.emplace_back(m.collection, m.record_id);
       return;
@@ -323,12 +331,14 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
         c_.recompute_view(m.collection, m.record_id);
       }
       ++report_.conflicts;
+      attempted_.erase(m.id);
       changed_.emplace_back(m.collection, m.record_id);
       if (auto stored_m = c_.store->mutation(m.id)) conflicts_.push_back(std::move(*stored_m));
       return;
     }
     case Outcome::kRejected: {
       c_.reject_locked(m, wire::error_message_of(body, reply.status));
+      attempted_.erase(m.id);
       ++report_.rejected;
       changed_.emplace_back(m.collection, m.record_id);
       if (auto stored_m = c_.store->mutation(m.id)) rejected_.push_back(std::move(*stored_m));

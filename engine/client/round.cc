@@ -77,16 +77,24 @@ void Round::finish() {
     int64_t n = 0;
     c_.store->for_each_head([&](const storage::ClientStore::Head& h) {
       if (h.state == MutationState::kPending && attempted_.contains(h.id)) ++n;
+      return true;
     });
     return n;
   });
   if (stored(left.status(), "count transient")) report_.transient_left = *left;
+  tell_observers();
+}
+
+void Round::tell_observers() {
   auto observers = c_.observers_copy();
   for (const auto& o : observers) {
     if (!changed_.empty()) o->on_view_changed(changed_);
     for (const auto& m : rejected_) o->on_rejected(m);
     for (const auto& m : conflicts_) o->on_conflict(m);
   }
+  changed_.clear();
+  rejected_.clear();
+  conflicts_.clear();
 }
 
 }  // namespace offsync

@@ -41,12 +41,15 @@ class Round {
   bool stored(const Status& s, std::string_view what);
   void log(LogLevel level, const std::string& message) const;
   void finish();
+  // Hands what changed since the last call to the observers, and forgets it: what a round holds
+  // follows the batch or the page, never the outbox or the store.
+  void tell_observers();
 
   // ---- push.cc ----
   // Per record (or request ordering key) the first unacknowledged mutation, unless it is rejected,
   // in conflict, waiting for its backoff, or already tried this round.
   struct Wave {
-    std::vector<std::string> records, requests;  // mutation ids, in ULID order
+    std::vector<std::string> records, requests;  // mutation ids, in ULID order, at most max_wave()
     bool empty() const { return records.empty() && requests.empty(); }
   };
   // The mutations of one request, marked in flight, with their payloads as stored text.
@@ -77,6 +80,7 @@ class Round {
   };
 
   Wave wave();
+  size_t max_wave() const;
   void push();
   Chunk begin_send(const std::vector<std::string>& ids);
   void unsend(const Chunk& chunk);
@@ -104,7 +108,8 @@ class Round {
   bool explicit_;
   Backoff backoff_;
   SyncReport report_;
-  std::unordered_set<std::string> attempted_;  // mutations sent this round: not sent twice in one round
+  // Mutations sent this round and still pending (not sent twice in one round); settled ones leave.
+  std::unordered_set<std::string> attempted_;
   bool unreachable_ = false;                   // a request got no answer
   std::string unreachable_reason_;
   Status store_failure_;
