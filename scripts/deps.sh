@@ -8,6 +8,7 @@ OFFSYNC_PACKAGES=(
   libsqlite3-dev libsqlitecpp-dev sqlite3
   nlohmann-json3-dev libcurl4-openssl-dev curl libssl-dev
   libboost-dev libcli11-dev doctest-dev librapidcheck-dev
+  clang libclang-rt-14-dev  # libFuzzer targets (tests/fuzz)
   prometheus  # promtool checks the /metrics text
 )
 
