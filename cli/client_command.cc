@@ -241,6 +241,8 @@ std::function<int()> add_client_command(CLI::App& app) {
   auto add = [&](const char* name, const char* help) {
     CLI::App* sub = client->add_subcommand(name, help);
     sub->add_flag("--json", a->json, "Machine-readable output");
+    // The client's options may also come after the command: `client put ... --db C`.
+    sub->fallthrough();
     return sub;
   };
   // Three scalar positionals rather than one vector: CLI11 would split a JSON array like [1,2].

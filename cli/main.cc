@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   CLI::App app("offsync: an offline-first sync engine", "offsync");
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Every subcommand's help");
+  app.set_version_flag("--version", std::string("offsync ") + OFFSYNC_VERSION);
   // One line naming what was wrong, as PROTOCOL.md asks of every subcommand.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return std::string("offsync: ") + e.what() + " (see --help)\n";

@@ -138,10 +138,10 @@ std::function<int()> add_admin_command(CLI::App& app) {
   CLI::App* stats = admin->add_subcommand("stats", "Counts of the store, as JSON with --json");
   CLI::App* compact = admin->add_subcommand("compact", "Purge tombstones older than --before; older cursors get 410");
   CLI::App* rotate = admin->add_subcommand("rotate-cursor", "Retire the cursor encoding: older cursors get 410");
-  for (CLI::App* sub : {stats, compact, rotate}) {
-    sub->add_option("--db", a->db, "The server's SQLite store")->required()->check(CLI::ExistingFile);
-    sub->add_flag("--json", a->json, "Machine-readable output");
-  }
+  // Options before or after the subcommand: `admin --db S stats` and `admin stats --db S` alike.
+  admin->add_option("--db", a->db, "The server's SQLite store")->required()->check(CLI::ExistingFile);
+  admin->add_flag("--json", a->json, "Machine-readable output");
+  for (CLI::App* sub : {stats, compact, rotate}) sub->fallthrough();
   compact->add_option("--before", a->before, "RFC 3339 time, e.g. 2026-11-01T00:00:00Z")->required();
 
   return [=]() -> int {

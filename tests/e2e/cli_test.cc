@@ -176,3 +176,28 @@ TEST_CASE("offsync-bench drain and pull print their figures") {
   CHECK(p["changes_per_s"].get<double>() > 0);
   CHECK(p["ratio_large_over_small"].get<double>() > 0);
 }
+
+TEST_CASE("--version prints the version, and options may come before or after the subcommand") {
+  ScratchDir dir;
+  auto version = run_process({OFFSYNC_BIN, "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.rfind("offsync 0.", 0) == 0);
+  std::string db = dir.file("c.db");
+  auto after = run_process({OFFSYNC_BIN, "client", "put", "notes", "n1", R"({"v":1})", "--db", db});
+  REQUIRE(after.exit_code == 0);
+  auto before = run_process({OFFSYNC_BIN, "client", "--db", db, "--json", "get", "notes", "n1"});
+  REQUIRE(before.exit_code == 0);
+  CHECK(json::parse(before.out)["fields"] == json({{"v", 1}}));
+  auto mixed = run_process({OFFSYNC_BIN, "client", "get", "--db", db, "notes", "n1", "--json"});
+  CHECK(mixed.exit_code == 0);
+}
+
+TEST_CASE("sync against an unreachable server exits 3 and says why") {
+  ScratchDir dir;
+  Cli cli{dir.file("c.db")};
+  REQUIRE(cli({"put", "notes", "n1", R"({"v":1})"}).exit_code == 0);
+  auto sync = run_process({OFFSYNC_BIN, "client", "--db", dir.file("c.db"), "--server", "http://127.0.0.1:1", "sync"});
+  CHECK(sync.exit_code == 3);
+  CHECK(sync.out.find("could not be reached: ") != std::string::npos);
+  CHECK(sync.out.find("127.0.0.1:1") != std::string::npos);
+}
