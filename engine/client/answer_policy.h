@@ -14,8 +14,9 @@ namespace offsync {
 
 enum class Outcome { kApplied, kTransient, kConflict, kRejected, kAuth, kUpgrade };
 
-// The class of an answer by its status and, for a 409, its error code. Status 0 stands for no
-// answer (or one that could not be read): transient.
+// The class of an answer by its status and its error code ({"error": {"code"}}, "" when none).
+// Status 0 stands for no answer (or one that could not be read): transient. A 4xx without an error
+// code is not this protocol's answer: transient, never rejected.
 Outcome classify(int status, const std::string& error_code);
 
 // Retry-After as delay-seconds or an HTTP-date (RFC 9110), in milliseconds from now_ms, at most

@@ -301,8 +301,7 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
     if (!reply.unreadable.empty()) log(LogLevel::kWarning, "mutation " + m.id + ": " + reply.unreadable);
     return keep_pending(m, now, reply.retry_after_ms, reply.unreadable.empty() ? "no answer" : reply.unreadable);
   }
-  // Only a 409's error code changes its class: no other answer is searched for one.
-  Outcome outcome = classify(reply.status, reply.status == 409 ? wire::error_code_of(body) : "");
+  Outcome outcome = classify(reply.status, reply.status >= 400 ? wire::error_code_of(body) : "");
   switch (outcome) {
     case Outcome::kApplied: {
       auto record = wire::applied_record(body);
@@ -377,7 +376,9 @@ void Round::push_request(const std::string& id) {
   if (!r.headers.get("Idempotency-Key")) r.headers.add("Idempotency-Key", m.idempotency_key);
   auto answer = send(r);
   int64_t now = c_.clock.now_ms();
-  if (!answer || classify(answer->status, "") == Outcome::kTransient) {
+  // A REST request's answer is the other API's own: only its status decides (5xx, 429, 409: retried).
+  auto retried = [](int status) { return status < 200 || status == 408 || status == 409 || status == 429 || status >= 500; };
+  if (!answer || retried(answer->status)) {
     int64_t after = answer ? retry_after_ms(*answer, now, c_.options.sync.backoff_cap_ms) : 0;
     std::string why = answer ? "HTTP " + std::to_string(answer->status) : unreachable_reason_;
     (void)stored(c_.write("retry request", [&]() -> Status {
