@@ -99,16 +99,37 @@ Answer Server::Impl::dispatch(const HttpRequest& r, const std::string& route) {
 }
 
 HttpResponse Server::handle(const HttpRequest& request) {
+  try {
+    return impl_->handle(request);
+  } catch (...) {
+    // Out of memory while answering, most likely: the smallest answer that says so.
+    HttpResponse r;
+    r.status = 500;
+    r.body = R"({"error":{"code":"internal","message":"the server could not answer"}})";
+    return r;
+  }
+}
+
+void Server::Impl::log(LogLevel level, const std::string& message) const {
+  if (!options.log) return;
+  try {
+    options.log(level, "server", message);
+  } catch (...) {
+    // A sink that throws loses its message.
+  }
+}
+
+HttpResponse Server::Impl::handle(const HttpRequest& request) {
   auto start = std::chrono::steady_clock::now();
   std::string route = route_of(request.path());
   HttpResponse response;
   if (route == kMetricsPath && request.method == "GET") {
-    response.body = impl_->metrics.render();
+    response.body = metrics.render();
     response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   } else {
     Answer a;
     try {
-      a = impl_->dispatch(request, route);
+      a = dispatch(request, route);
     } catch (const std::exception& e) {
       // Never crash on a request: whatever slipped through is a 500, and nothing was committed.
       a = error(500, "internal", std::string("internal error: ") + e.what(), "transient");
@@ -119,14 +140,15 @@ HttpResponse Server::handle(const HttpRequest& request) {
     if (a.replayed) response.headers.set("Idempotent-Replayed", "true");
     if (a.deprecated) {
       response.headers.set("Deprecation", "@1767225600");  // 2026-01-01: when the v0 shape was deprecated
-      response.headers.set("Sunset", impl_->options.sunset);
+      response.headers.set("Sunset", options.sunset);
     }
     if (a.retry_after_s) response.headers.set("Retry-After", std::to_string(*a.retry_after_s));
-    if (route == kMutationsPath || (route == kBatchPath && a.status != 200)) impl_->count_outcome(route, a);
+    if (route == kMutationsPath || (route == kBatchPath && a.status != 200)) count_outcome(route, a);
+    if (a.status >= 500) log(LogLevel::kError, route + " answered " + std::to_string(a.status) + ": " + response.body);
   }
-  if (route == kSyncPath) impl_->metrics.observe_sync(telemetry_of(request), response.status == 200);
+  if (route == kSyncPath) metrics.observe_sync(telemetry_of(request), response.status == 200);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  impl_->metrics.observe_request(route, response.status, seconds);
+  metrics.observe_request(route, response.status, seconds);
   return response;
 }
 

@@ -72,6 +72,8 @@ struct Server::Impl {
 
 
   // ---- router.cc ----
+  HttpResponse handle(const HttpRequest& request);  // Server::handle, which adds a last guard
+  void log(LogLevel level, const std::string& message) const;
   std::optional<Answer> gate(const HttpRequest& r);
   std::optional<std::string> principal_of(const HttpRequest& r);
   Answer dispatch(const HttpRequest& r, const std::string& route);

@@ -179,3 +179,21 @@ TEST_CASE("client-supplied version labels on /metrics are bounded: later values 
   CHECK(page.find("app_version=\"other\"") != std::string::npos);
   CHECK(page.find("app_version=\"1.0.0\"") != std::string::npos);
 }
+
+TEST_CASE("a server fault is told to ServerOptions::log, not to stderr") {
+  ScratchDir dir;
+  std::vector<std::string> logged;
+  ServerOptions options{.db_path = dir.file("s.db")};
+  options.validators["notes"] = [](const json&) -> std::optional<SchemaViolation> {
+    throw std::runtime_error("the app's rules store is down");
+  };
+  options.log = [&](LogLevel level, std::string_view component, std::string_view message) {
+    if (level == LogLevel::kError) logged.push_back(std::string(component) + ": " + std::string(message));
+  };
+  auto server = open_server(std::move(options));
+  auto r = server->handle(post_mutation(note("r", {{"v", 1}}), new_key()));
+  CHECK(r.status == 503);
+  REQUIRE(logged.size() == 1);
+  CHECK(logged[0].find("server: /v1/mutations answered 503") == 0);
+  CHECK(logged[0].find("rules store is down") != std::string::npos);
+}
