@@ -165,6 +165,17 @@ struct Client::Impl {
   void set_status(SyncStatus s);
   // To options.log, if set; a sink that throws loses its message.
   void log(LogLevel level, std::string_view component, const std::string& message) const;
+  // Calls an observer; one that throws is logged, and the worker and the other observers go on.
+  template <typename Fn>
+  void tell(SyncObserver& observer, Fn&& fn) const {
+    try {
+      fn(observer);
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, "sync", std::string("a sync observer threw: ") + e.what());
+    } catch (...) {
+      log(LogLevel::kError, "sync", "a sync observer threw");
+    }
+  }
   std::vector<std::shared_ptr<SyncObserver>> observers_copy() const;
 };
 

@@ -88,9 +88,11 @@ void Round::finish() {
 void Round::tell_observers() {
   auto observers = c_.observers_copy();
   for (const auto& o : observers) {
-    if (!changed_.empty()) o->on_view_changed(changed_);
-    for (const auto& m : rejected_) o->on_rejected(m);
-    for (const auto& m : conflicts_) o->on_conflict(m);
+    c_.tell(*o, [&](SyncObserver& x) {
+      if (!changed_.empty()) x.on_view_changed(changed_);
+      for (const auto& m : rejected_) x.on_rejected(m);
+      for (const auto& m : conflicts_) x.on_conflict(m);
+    });
   }
   changed_.clear();
   rejected_.clear();

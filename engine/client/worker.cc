@@ -79,7 +79,7 @@ void Client::Impl::set_status(SyncStatus s) {
     status = s;
     copy = observers;
   }
-  for (const auto& o : copy) o->on_state(s);
+  for (const auto& o : copy) tell(*o, [&](SyncObserver& x) { x.on_state(s); });
 }
 
 std::vector<std::shared_ptr<SyncObserver>> Client::Impl::observers_copy() const {
@@ -136,25 +136,14 @@ void Client::Impl::worker_loop() {
     }
     if (paused) continue;
     lock.unlock();
-    try {
-      (void)round(false);
-    } catch (const std::exception& e) {
-      // An observer that threw: the worker goes on.
-      log(LogLevel::kError, "sync", std::string("a sync observer threw: ") + e.what());
-    }
+    (void)round(false);  // what it could not do, it logged and put in the status
     lock.lock();
   }
 }
 
 // ---- The public face of sync ----
 
-Result<SyncReport> Client::sync_once() {
-  try {
-    return impl_->round(true);
-  } catch (const std::exception& e) {
-    return Status::internal(std::string("a sync observer threw: ") + e.what());
-  }
-}
+Result<SyncReport> Client::sync_once() { return impl_->round(true); }
 
 void Client::sync_now() {
   {

@@ -309,3 +309,31 @@ TEST_CASE("a clock stepped back between two runs keeps the outbox in the order t
   CHECK(live["r"] == json({{"v", 2}}));
   CHECK(live["s"] == json({{"v", 2}}));
 }
+
+TEST_CASE("an observer that throws is logged and neither stops the round nor the other observers") {
+  Hostile h;
+  struct Thrower : SyncObserver {
+    void on_view_changed(const std::vector<std::pair<std::string, std::string>>&) override {
+      throw std::runtime_error("the app's observer failed");
+    }
+    void on_state(const SyncStatus&) override { throw 42; }
+  };
+  struct Counter : SyncObserver {
+    int changed = 0;
+    void on_view_changed(const std::vector<std::pair<std::string, std::string>>& r) override {
+      changed += static_cast<int>(r.size());
+    }
+  };
+  auto counter = std::make_shared<Counter>();
+  h.client->add_observer(std::make_shared<Thrower>());
+  h.client->add_observer(counter);
+  REQUIRE(h.client->put("notes", "n", {{"v", 1}}).is_ok());
+  auto report = h.client->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->applied == 1);
+  CHECK(h.client->outbox()->empty());
+  CHECK(counter->changed >= 1);
+  bool told = false;
+  for (const auto& line : h.logged) told = told || line.find("the app's observer failed") != std::string::npos;
+  CHECK(told);
+}
