@@ -33,6 +33,15 @@ void Round::pull() {
       full_refresh();
       return true;
     }
+    if (answer.status == 400 && wire::error_code_of(json_text::parse(answer.body).value_or(json_text::Value{})) ==
+                                    "invalid_cursor") {
+      // The stored cursor is not one this server issued (a store restored from another device, a
+      // server reset, a damaged file): it can never work again, and reading from the beginning
+      // always does. Local pending mutations are kept, as after a 410.
+      log(LogLevel::kWarning, "the server refused the stored cursor: refreshing fully");
+      full_refresh();
+      return true;
+    }
     if (answer.status == 401 || answer.status == 426) {
       pause(answer.status == 401 ? "sign in again (401)" : "upgrade required (426)");
       return true;

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -154,4 +156,42 @@ TEST_CASE("after offsync admin rotate-cursor the client refreshes fully and keep
   CHECK(json::parse(r.out)["full_refresh"] == true);
   CHECK(json::parse(s.client({"list", "notes", "--json"}).out).size() == 2);
   CHECK(s.stats()["mutations_applied"] == 2);
+}
+
+TEST_CASE("sync exits 2 and says why when the pull fails, 0 once it completes") {
+  Setup s;
+  s.start();
+  std::string good = s.url;
+  s.url = good + "/not-the-api";  // a wrong base path: the server answers 404 to the pull
+  auto failed = s.client({"sync"});
+  CHECK(failed.exit_code == 2);
+  CHECK(failed.out.find("pull stopped: GET /v1/sync answered 404") != std::string::npos);
+  auto json_report = s.client({"sync", "--json"});
+  CHECK(json_report.exit_code == 2);
+  CHECK(json::parse(json_report.out)["pull_complete"] == false);
+  s.url = good;
+  CHECK(s.client({"sync"}).exit_code == 0);
+}
+
+TEST_CASE("a stored cursor the server never issued leads to a full refresh, not a pull that fails for ever") {
+  Setup s;
+  s.start();
+  REQUIRE(s.client({"put", "notes", "n1", R"({"v":1})"}).exit_code == 0);
+  REQUIRE(s.client({"sync"}).exit_code == 0);
+  {
+    // A store restored from elsewhere, or a bit flipped on disk.
+    SQLite::Database db(s.client_db, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE meta SET value='AAAAAQAAAAAAAAAB' WHERE key='cursor'");
+  }
+  std::string url = s.url;
+  s.url.clear();  // offline: a local edit waits in the outbox
+  REQUIRE(s.client({"put", "notes", "n2", R"({"v":2})"}).exit_code == 0);
+  s.url = url;
+  auto sync = s.client({"sync", "--json"});
+  CHECK(sync.exit_code == 0);
+  json report = json::parse(sync.out);
+  CHECK(report["full_refresh"] == true);
+  CHECK(report["pull_complete"] == true);
+  CHECK(json::parse(s.client({"get", "notes", "n2", "--json"}).out)["fields"] == json({{"v", 2}}));
+  CHECK(json::parse(s.client({"get", "notes", "n1", "--json"}).out)["fields"] == json({{"v", 1}}));
 }
