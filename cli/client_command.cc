@@ -162,7 +162,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
     if (!options.sync.transport) return fail(Status::invalid_argument("sync needs --server URL"));
     auto report = client.sync_once();
     if (!report) {
-      // The server may have been reached, but what it said could not be stored (PROTOCOL.md: 2).
+      // The server may have been reached, but what it said could not be stored (docs/protocol.md: 2).
       (void)fail(report.status());
       return report.status().code() == StatusCode::kInvalidArgument ? 1 : 2;
     }
@@ -176,7 +176,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
       if (!report->pull_failure.empty()) std::cout << "pull stopped: " << report->pull_failure << "\n";
       if (!report->reached) std::cout << "the server could not be reached: " << client.sync_status().reason << "\n";
     }
-    // PROTOCOL.md: 0 nothing transient left and the pull completed, 3 unreachable, 2 reached but
+    // docs/protocol.md: 0 nothing transient left and the pull completed, 3 unreachable, 2 reached but
     // transient failures remain, the pull stopped short or the queue is paused.
     if (!report->reached) return 3;
     if (report->transient_left > 0 || report->paused || !report->pull_complete) return 2;

@@ -1,5 +1,5 @@
-// The `offsync` command: PROTOCOL.md's fixed core, extended.
-#include <utility>  // before any Boost header (DESIGN.md, known pitfalls)
+// The `offsync` command: docs/protocol.md's fixed core, extended.
+#include <utility>  // before any Boost header (docs/architecture.md, "Known pitfalls")
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Every subcommand's help");
   app.set_version_flag("--version", std::string("offsync ") + OFFSYNC_VERSION);
-  // One line naming what was wrong, as PROTOCOL.md asks of every subcommand.
+  // One line naming what was wrong, as docs/protocol.md asks of every subcommand.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return std::string("offsync: ") + e.what() + " (see --help)\n";
   });

@@ -1,4 +1,4 @@
-// The client's SQLite store: the tables of DESIGN.md behind typed operations with prepared
+// The client's SQLite store: the tables of docs/architecture.md behind typed operations with prepared
 // statements. No sync logic lives here: engine/client decides, this reads and writes rows.
 //
 // Thread safety: none; the Client serialises every call. Errors are thrown as SQLite::Exception

@@ -1,4 +1,4 @@
-#include <utility>  // before any Boost header (DESIGN.md, known pitfalls)
+#include <utility>  // before any Boost header (docs/architecture.md, "Known pitfalls")
 
 #include "transport/http_listener.h"
 #include "transport/handler_pool.h"

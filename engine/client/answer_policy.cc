@@ -14,7 +14,7 @@ Outcome classify(int status, const std::string& error_code) {
   if (status == 408 || status == 429 || status >= 500 || status < 200) return Outcome::kTransient;
   // 3xx is not an answer the protocol gives to a mutation: a proxy's redirect, retried.
   if (status < 400) return Outcome::kTransient;
-  // Only a 4xx with an error code is the server's verdict (PROTOCOL.md); one without (a proxy's or
+  // Only a 4xx with an error code is the server's verdict (docs/protocol.md); one without (a proxy's or
   // a captive portal's page) says nothing about the mutation, which must not be rejected for it.
   if (error_code.empty()) return Outcome::kTransient;
   return Outcome::kRejected;

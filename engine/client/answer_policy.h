@@ -1,4 +1,4 @@
-// How the client treats an answer (PROTOCOL.md, "How a client classifies an answer") and how long
+// How the client treats an answer (docs/protocol.md, "How a client classifies an answer") and how long
 // it waits before trying again. The table test in tests/unit/client/answer_policy_test.cc holds
 // classify() to the protocol's table.
 // Internal to the client half.
@@ -23,7 +23,7 @@ Outcome classify(int status, const std::string& error_code);
 // cap_ms; 0 when absent or unreadable. Never throws, whatever the header holds.
 int64_t retry_after_ms(const HttpResponse& r, int64_t now_ms, int64_t cap_ms);
 
-// Full jitter: uniform(0, min(cap, base * 2^(attempts-1))) (DESIGN.md, "The worker").
+// Full jitter: uniform(0, min(cap, base * 2^(attempts-1))) (docs/architecture.md, "Sync worker").
 class Backoff {
  public:
   Backoff(int64_t base_ms, int64_t cap_ms, RandomSource& random) : base_ms_(base_ms), cap_ms_(cap_ms), random_(random) {}

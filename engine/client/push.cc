@@ -1,5 +1,5 @@
 // The push half of a round: drains the outbox in ULID order, one batch in flight while the previous
-// one is settled, and records every answer as PROTOCOL.md classifies it.
+// one is settled, and records every answer as docs/protocol.md classifies it.
 #include <future>
 
 #include "engine/client/round.h"
@@ -294,7 +294,7 @@ void Round::keep_pending(const Mutation& m, int64_t now, int64_t at_least_ms, co
   ++report_.transient;
 }
 
-// Under the store lock, inside settle's transaction: one answer, classified (PROTOCOL.md).
+// Under the store lock, inside settle's transaction: one answer, classified (docs/protocol.md).
 void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
   const json_text::Value& body = reply.body;
   if (reply.status == 0) {

@@ -1,4 +1,4 @@
-// Records as the server sends them (PROTOCOL.md: "collection", "record", "op", "fields", "hlc",
+// Records as the server sends them (docs/protocol.md: "collection", "record", "op", "fields", "hlc",
 // "field_hlc", "attachments"), read from their JSON text straight into the client store's form.
 // Internal to the client half.
 #pragma once

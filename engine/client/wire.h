@@ -1,4 +1,4 @@
-// The client's side of the wire format (PROTOCOL.md): mutation bodies as the single and batch
+// The client's side of the wire format (docs/protocol.md): mutation bodies as the single and batch
 // endpoints take them, and readers of the server's answers and sync pages. Readers take text that
 // may come from a broken or hostile server: they never throw, and what they cannot read they say
 // so (nullopt or a Status), for the caller to treat as no answer.

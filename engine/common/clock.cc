@@ -22,7 +22,7 @@ class OpenSslRandom final : public RandomSource {
     if (out.empty()) return;
     if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
       // No secure randomness means no safe ids, cursor keys or jitter: continuing would be worse.
-      // The library writes nothing to stderr (DESIGN.md, Logging); the abort is the report.
+      // The library writes nothing to stderr (docs/architecture.md, "The library boundary"); the abort is the report.
       std::abort();
     }
   }

@@ -57,7 +57,7 @@ Answer Server::Impl::single_mutation(const HttpRequest& r, const std::string& pr
   }
   auto ulid = Ulid::parse(*key);
   if (!ulid) return error(400, "invalid_idempotency_key", "Idempotency-Key must be a ULID");
-  // Crockford base32 is case-insensitive: the canonical text is the key (PROTOCOL.md).
+  // Crockford base32 is case-insensitive: the canonical text is the key (docs/protocol.md).
   std::string canonical = ulid->to_string();
   // Read as the batch endpoint reads its items, so that both answer a body alike.
   json_text::Document document(r.body);

@@ -41,7 +41,7 @@ struct MergeResult {
 MergeResult merge_mutation(const Schema& schema, const std::optional<storage::StoredRecord>& current,
                            const IncomingMutation& m, const Hlc& now, int64_t now_ms);
 
-// A record as PROTOCOL.md writes it: {"collection", "record", "op", "fields", "hlc", "field_hlc",
+// A record as docs/protocol.md writes it: {"collection", "record", "op", "fields", "hlc", "field_hlc",
 // "attachments"}.
 nlohmann::json record_json(const storage::StoredRecord& r);
 // The same record as JSON text, built around its already serialised JSON members (the apply path

@@ -25,7 +25,7 @@ class ServerMetrics {
   void count_replay(const std::string& endpoint);
   // category: conflict, validation, not_found, request_in_progress, key_reused, upgrade, transient
   void count_failure(const std::string& endpoint, const std::string& category);
-  // Client telemetry of one sync request (PROTOCOL.md headers); success: answered 200.
+  // Client telemetry of one sync request (docs/protocol.md headers); success: answered 200.
   struct Telemetry {
     std::string app_version, os_version;        // raw header values; sanitised for labels
     std::optional<int64_t> pending, oldest_age_s, rejected;

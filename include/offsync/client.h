@@ -189,7 +189,7 @@ struct ClientOptions {
   // --- Behaviour ---
   std::string path;                         // the SQLite file; created if missing
   Durability durability = Durability::kFull;  // what an acknowledged write survives (durability.h)
-  bool coalesce = true;                     // fold unsent mutations of one record (DESIGN.md)
+  bool coalesce = true;                     // fold unsent mutations of one record (docs/architecture.md)
   std::set<std::string> no_coalesce;        // collections where every write is sent as written
   size_t max_payload_bytes = 1 << 20;       // a write whose JSON is larger is refused
   // --- Injection (tests, simulation); null means the system's ---
@@ -260,7 +260,7 @@ class Client {
   // ---- Driven by the sync worker (public so that an app's own loop can drive them too). ----
   // Marks a mutation as on the wire: attempts + 1, state in flight. From here on it is frozen.
   Status begin_send(const std::string& mutation_id);
-  // The server applied the mutation; server_record is the record of its 200 answer (PROTOCOL.md).
+  // The server applied the mutation; server_record is the record of its 200 answer (docs/protocol.md).
   // Removes it from the outbox, stores the record as base, purges the tombstone of a delete,
   // rebases later unsent mutations of the record and recomputes the record's view.
   Status acknowledge(const std::string& mutation_id, const nlohmann::json& server_record);

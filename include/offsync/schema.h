@@ -1,6 +1,6 @@
 // offsync/schema.h — what the server accepts and how it merges, per collection and field.
 //
-// The file format is PROTOCOL.md's, extended (docs/merge-policies.md):
+// The file format is docs/protocol.md's, extended (docs/merge-policies.md):
 //   {"min_app_version": "1.2.0",
 //    "collections": {"orders": {"required": ["title"],
 //                               "on_delete": "delete_wins",

@@ -1,6 +1,6 @@
 // offsync/server.h — the server half: what an API-provider app embeds. It applies mutations exactly
 // once per idempotency key, orders them by its own hybrid logical clock, merges per field from a
-// schema, and serves changes by signed cursor (PROTOCOL.md, docs/protocol.md).
+// schema, and serves changes by signed cursor (docs/protocol.md, docs/protocol.md).
 //
 // Thread safety: a Server is safe for concurrent use; listeners call handle() from many threads.
 // Requests are applied one at a time against the store (SQLite has one writer); requests with the

@@ -14,7 +14,7 @@
 
 namespace offsync {
 
-// The codes map onto the sync classification of PROTOCOL.md.
+// The codes map onto the sync classification of docs/protocol.md.
 // Persistent format (stored in the outbox's last_error): do not renumber.
 enum class StatusCode : int {
   kOk = 0,

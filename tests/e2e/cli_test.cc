@@ -1,4 +1,4 @@
-// The `offsync client` commands as scripts use them: PROTOCOL.md's spellings, --json, exit codes.
+// The `offsync client` commands as scripts use them: docs/protocol.md's spellings, --json, exit codes.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>

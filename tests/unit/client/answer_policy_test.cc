@@ -1,4 +1,4 @@
-// PROTOCOL.md's table "How a client classifies an answer", row by row, and Retry-After read
+// docs/protocol.md's table "How a client classifies an answer", row by row, and Retry-After read
 // defensively.
 #include <doctest/doctest.h>
 
@@ -20,7 +20,7 @@ constexpr int64_t kNow = 1'445'412'480'000;  // Wed, 21 Oct 2015 07:28:00 GMT
 
 }  // namespace
 
-TEST_CASE("every answer is classified as PROTOCOL.md's table says") {
+TEST_CASE("every answer is classified as docs/protocol.md's table says") {
   struct Row {
     int status;
     const char* code;
