@@ -15,7 +15,7 @@
 #include "offsync/server.h"
 #include "offsync/transport.h"
 #include "offsync/ulid.h"
-#include "transport/http_listener.h"
+#include "offsync/listener.h"
 
 namespace offsync::bench {
 namespace {
@@ -28,7 +28,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // A server listening on loopback from a thread of this process.
 struct LiveServer {
   std::unique_ptr<Server> server;
-  std::unique_ptr<HttpListener> listener;
+  std::unique_ptr<Listener> listener;
   std::thread thread;
   std::string url;
 
@@ -36,7 +36,7 @@ struct LiveServer {
     auto s = Server::open({.db_path = db});
     if (!s) throw std::runtime_error(s.status().to_string());
     server = std::move(*s);
-    auto l = HttpListener::listen_tcp(*server, "127.0.0.1", 0);
+    auto l = Listener::listen_tcp(*server, "127.0.0.1", 0);
     if (!l) throw std::runtime_error(l.status().to_string());
     listener = std::move(*l);
     url = "http://127.0.0.1:" + std::to_string(listener->port());

@@ -16,7 +16,7 @@
 #include "offsync/client.h"
 #include "offsync/server.h"
 #include "offsync/transport.h"
-#include "transport/http_listener.h"
+#include "offsync/listener.h"
 
 namespace offsync::cli {
 namespace {
@@ -99,7 +99,7 @@ int after_restart(const std::string& db) {
 // A server on loopback in this process: the network coming back.
 struct DemoServer {
   std::unique_ptr<Server> server;
-  std::unique_ptr<HttpListener> listener;
+  std::unique_ptr<Listener> listener;
   std::thread thread;
   std::string url;
   ~DemoServer() {
@@ -132,7 +132,7 @@ int back_online(const std::string& dir) {
   auto server = Server::open({.db_path = (std::filesystem::path(dir) / "server.db").string()});
   if (!server) return fail(server.status());
   live.server = std::move(*server);
-  auto listener = HttpListener::listen_tcp(*live.server, "127.0.0.1", 0);
+  auto listener = Listener::listen_tcp(*live.server, "127.0.0.1", 0);
   if (!listener) return fail(listener.status());
   live.listener = std::move(*listener);
   live.url = "http://127.0.0.1:" + std::to_string(live.listener->port());

@@ -2,21 +2,23 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <ctime>
 #include <iostream>
 #include <thread>
 
 #include "cli/output.h"
 #include "offsync/server.h"
-#include "transport/http_listener.h"
+#include "offsync/listener.h"
 
 namespace offsync::cli {
 namespace {
 
 struct ServeArgs {
-  std::string db, listen, schema, min_app_version;
-  size_t max_body_bytes = 8 << 20;
+  std::string db, listen, unix_path, schema, min_app_version;
+  size_t max_body_bytes = limits::kMaxBodyBytes;
   int threads = 4;
+  double idle_exit_s = 0;
 };
 
 // "HOST:PORT" → (host, port); the host may be [v6].
@@ -50,11 +52,18 @@ int serve(const ServeArgs& a) {
     }
     options.min_app_version = a.min_app_version;
   }
-  if (a.listen.empty()) {
-    return fail(Status::invalid_argument("--listen HOST:PORT is required (inherited sockets come with IPC support)"));
+  if (!a.listen.empty() && !a.unix_path.empty()) {
+    return fail(Status::invalid_argument("give --listen or --unix, not both"));
   }
-  auto where = split_host_port(a.listen);
-  if (!where) return fail(where.status());
+  std::optional<std::pair<std::string, uint16_t>> where;
+  if (!a.listen.empty()) {
+    auto split = split_host_port(a.listen);
+    if (!split) return fail(split.status());
+    where = *split;
+  }
+  options.log = [](LogLevel level, std::string_view component, std::string_view message) {
+    if (level >= LogLevel::kInfo) std::cerr << "offsync: " << component << ": " << message << std::endl;
+  };
   auto server = Server::open(std::move(options));
   if (!server) return fail(server.status());
 
@@ -68,18 +77,28 @@ int serve(const ServeArgs& a) {
   ListenerOptions listener_options;
   listener_options.max_body_bytes = a.max_body_bytes;
   listener_options.handler_threads = a.threads;
-  auto listener = HttpListener::listen_tcp(**server, where->first, where->second, listener_options);
+  listener_options.idle_exit_ms = static_cast<int64_t>(a.idle_exit_s * 1000);
+  listener_options.log = [](LogLevel level, std::string_view component, std::string_view message) {
+    if (level >= LogLevel::kInfo) std::cerr << "offsync: " << component << ": " << message << std::endl;
+  };
+  // --listen, --unix, or the socket systemd socket activation passed (LISTEN_FDS).
+  auto listener = where ? Listener::listen_tcp(**server, where->first, where->second, listener_options)
+                  : !a.unix_path.empty() ? Listener::listen_unix(**server, a.unix_path, listener_options)
+                                         : Listener::listen_inherited(**server, listener_options);
   if (!listener) return fail(listener.status());
-  std::cout << "offsync: serving " << a.db << " on http://" << where->first << ":" << (*listener)->port() << std::endl;
+  std::cout << "offsync: serving " << a.db << " on " << (*listener)->address() << std::endl;
 
+  std::atomic<bool> finished{false};
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    if (finished) return;  // woken below: the listener stopped by itself (idle exit)
     std::cerr << "offsync: stopping (signal " << sig << "); finishing requests in flight" << std::endl;
     (*listener)->stop();
   });
   (*listener)->run();
   // run() also returns if the listener stopped by itself; wake the waiter so it can be joined.
+  finished = true;
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   std::cerr << "offsync: stopped" << std::endl;
@@ -117,9 +136,13 @@ Result<int64_t> parse_rfc3339(const std::string& text) {
 
 std::function<int()> add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  CLI::App* cmd = app.add_subcommand("serve", "The server half: serve the sync protocol over HTTP");
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "The server half over HTTP: --listen HOST:PORT, --unix PATH, or the socket systemd passes (LISTEN_FDS)");
   cmd->add_option("--db", a->db, "The server's SQLite store (created if missing)")->required();
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: any free port, printed)");
+  cmd->add_option("--unix", a->unix_path, "A Unix domain socket to listen on (local IPC; mode 0600, same uid only)");
+  cmd->add_option("--idle-exit", a->idle_exit_s, "Exit once no connection has been open for SECONDS (on-demand providers)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--schema", a->schema, "Schema file: collections, field types, merge policies");
   cmd->add_option("--min-app-version", a->min_app_version, "Older Offsync-App-Version gets 426");
   cmd->add_option("--max-body-bytes", a->max_body_bytes, "Larger request bodies get 413");

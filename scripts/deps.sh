@@ -9,6 +9,7 @@ OFFSYNC_PACKAGES=(
   nlohmann-json3-dev libcurl4-openssl-dev curl libssl-dev
   libboost-dev libcli11-dev doctest-dev librapidcheck-dev
   clang libclang-rt-14-dev  # libFuzzer targets (tests/fuzz)
+  systemd  # systemd-socket-activate, for the socket activation test
   prometheus  # promtool checks the /metrics text
 )
 

@@ -9,7 +9,7 @@
 #include "e2e/process.h"
 #include "server_support.h"
 #include "support.h"
-#include "transport/http_listener.h"
+#include "offsync/listener.h"
 
 using nlohmann::json;
 using namespace offsync;
@@ -26,7 +26,7 @@ TEST_CASE("stop() closes the listener but a request already being handled is ans
     return std::nullopt;
   };
   auto server = open_server(std::move(options));
-  auto listener = HttpListener::listen_tcp(*server, "127.0.0.1", 0);
+  auto listener = Listener::listen_tcp(*server, "127.0.0.1", 0);
   REQUIRE(listener.is_ok());
   std::string base = "http://127.0.0.1:" + std::to_string((*listener)->port());
   std::thread serving([&] { (*listener)->run(); });
@@ -52,7 +52,7 @@ TEST_CASE("health and metrics answer within 100 ms while another process holds t
   ListenerOptions options;
   options.handler_threads = 2;
   options.max_queued_requests = 4;
-  auto listener = HttpListener::listen_tcp(*server, "127.0.0.1", 0, options);
+  auto listener = Listener::listen_tcp(*server, "127.0.0.1", 0, options);
   REQUIRE(listener.is_ok());
   std::string base = "http://127.0.0.1:" + std::to_string((*listener)->port());
   std::thread serving([&] { (*listener)->run(); });

@@ -1,5 +1,6 @@
 #include "e2e/process.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,7 +64,35 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
 
 namespace offsync::test {
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, bool wait_for_first_line) {
+  if (wait_for_first_line) {
+    start_reading_first_line(argv);
+    return;
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    exec_argv(argv);
+  }
+}
+
+std::optional<int> ChildProcess::wait_exit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    usleep(10'000);
+  }
+  return std::nullopt;
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv) { start_reading_first_line(argv); }
+
+void ChildProcess::start_reading_first_line(const std::vector<std::string>& argv) {
   int out[2];
   if (pipe(out) != 0) return;
   pid_ = fork();

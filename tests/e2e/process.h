@@ -1,6 +1,7 @@
 // Runs a program as a user would and captures what it printed.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ namespace offsync::test {
 class ChildProcess {
  public:
   explicit ChildProcess(const std::vector<std::string>& argv);
+  // With wait_for_first_line false, returns at once and the child's stdout is discarded (a process
+  // that prints nothing until something wakes it, as under socket activation).
+  ChildProcess(const std::vector<std::string>& argv, bool wait_for_first_line);
   ~ChildProcess();  // SIGKILL if still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -34,8 +38,12 @@ class ChildProcess {
   int pid() const { return pid_; }
   // Sends the signal and waits; returns the exit code (-1 if killed by a signal).
   int stop(int signal);
+  // Waits up to timeout_ms for the child to exit by itself; its exit code, or nullopt if it is still
+  // running (-1 if a signal killed it).
+  std::optional<int> wait_exit(int timeout_ms);
 
  private:
+  void start_reading_first_line(const std::vector<std::string>& argv);
   int pid_ = -1;
   std::string first_line_;
 };
