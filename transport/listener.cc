@@ -110,12 +110,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (--hub_.open_connections == 0) hub_.idle_since = std::chrono::steady_clock::now();
   }
 
-  // `refusal`: answered at once, then the connection closes (a peer the policy did not admit).
+  // `refusal`: the answer to the first request, after which the connection closes (a peer the
+  // policy did not admit). The request is read first: closing on unread bytes would reset the
+  // connection before the client could read the refusal.
   void start(std::optional<HttpResponse> refusal) {
-    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), refusal = std::move(refusal)] {
-      if (refusal) return self->reply(*refusal, 11, false);
-      self->read();
-    });
+    refusal_ = std::move(refusal);
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->read(); });
   }
 
   void shut_if_idle() override {
@@ -156,6 +156,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     busy_ = true;
     auto req = parser_->release();
+    if (refusal_) return reply(*refusal_, req.version(), false);
     HttpRequest request = to_request(req);
     unsigned version = req.version();
     bool keep_alive = req.keep_alive();
@@ -212,6 +213,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
   bool busy_ = false;  // only touched on the session's strand
+  std::optional<HttpResponse> refusal_;
 };
 
 }  // namespace
