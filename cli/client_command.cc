@@ -5,6 +5,7 @@
 
 #include "cli/output.h"
 #include "offsync/client.h"
+#include "offsync/ipc.h"
 #include "offsync/transport.h"
 
 namespace offsync::cli {
@@ -17,10 +18,15 @@ struct ClientArgs {
   std::string collection, record, body, mutation, resolution;
 };
 
-// The transport of --server (or, later, --ipc-service); null with neither.
+// The transport of --server or --ipc-service; null with neither.
 Result<std::shared_ptr<Transport>> transport_for(const ClientArgs& a) {
+  if (!a.ipc_service.empty() && !a.server.empty()) {
+    return Status::invalid_argument("give --server or --ipc-service, not both");
+  }
   if (!a.ipc_service.empty()) {
-    return Status::invalid_argument("--ipc-service is not supported yet; use --server URL");
+    auto t = make_ipc_transport({.service = a.ipc_service});
+    if (!t) return t.status();
+    return std::shared_ptr<Transport>(std::move(*t));
   }
   if (a.server.empty()) return std::shared_ptr<Transport>();
   auto t = make_curl_transport(CurlTransportOptions{.base_url = a.server});
@@ -159,7 +165,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
     return 0;
   }
   if (name == "sync") {
-    if (!options.sync.transport) return fail(Status::invalid_argument("sync needs --server URL"));
+    if (!options.sync.transport) return fail(Status::invalid_argument("sync needs --server URL or --ipc-service ADDR"));
     auto report = client.sync_once();
     if (!report) {
       // The server may have been reached, but what it said could not be stored (docs/protocol.md: 2).
@@ -230,7 +236,8 @@ std::function<int()> add_client_command(CLI::App& app) {
   CLI::App* client = app.add_subcommand("client", "The app's local store: offline writes, reads and the outbox");
   client->add_option("--db", a->db, "The client's SQLite store (created if missing)")->required();
   client->add_option("--server", a->server, "Server base URL, e.g. http://127.0.0.1:8080");
-  client->add_option("--ipc-service", a->ipc_service, "unix:/path.sock or a registered service name");
+  client->add_option("--ipc-service", a->ipc_service,
+                     "unix:/path.sock, or a service name from the activation registry (started when nothing listens)");
   client->add_option("--token", a->token, "Bearer token for the server");
   client->add_option("--app-version", a->app_version, "Sent as Offsync-App-Version");
   client->add_option("--os-version", a->os_version, "Sent as Offsync-OS-Version");

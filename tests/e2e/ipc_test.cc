@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -148,4 +149,40 @@ TEST_CASE("without --listen, --unix or an inherited socket, serve says what it n
   auto r = run_process({OFFSYNC_BIN, "serve", "--db", dir.file("s.db")});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("LISTEN_FDS") != std::string::npos);
+}
+
+TEST_CASE("a client with --ipc-service starts its provider through the registry, again after each idle exit") {
+  ScratchDir dir;
+  std::string socket = dir.file("lms.sock");
+  std::string services = dir.file("services");
+  std::filesystem::create_directories(services);
+  std::ofstream(services + "/org.example.lms.service")
+      << "[Service]\nName=org.example.lms\nSocket=" << socket << "\nExec=" << OFFSYNC_BIN << " serve --unix " << socket
+      << " --db " << dir.file("lms-api.db") << " --idle-exit 0.3\n";
+  setenv("OFFSYNC_SERVICES_DIR", services.c_str(), 1);
+  auto client = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "org.example.lms"});
+    return run_process(args);
+  };
+  auto stats = [&] {
+    auto r = run_process({OFFSYNC_BIN, "admin", "stats", "--db", dir.file("lms-api.db"), "--json"});
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out);
+  };
+  for (int round = 1; round <= 3; ++round) {
+    CAPTURE(round);
+    CHECK(access(socket.c_str(), F_OK) != 0);  // nothing runs: the provider exited when idle
+    REQUIRE(client({"put", "notes", "n" + std::to_string(round), R"({"v":1})"}).exit_code == 0);
+    auto sync = client({"sync"});
+    CHECK_MESSAGE(sync.exit_code == 0, sync.out << sync.err);
+    CHECK(stats()["mutations_applied"] == round);  // none lost, none twice
+    // The provider exits after 0.3 s without a connection.
+    for (int waited = 0; waited < 5000 && access(socket.c_str(), F_OK) == 0; waited += 20) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  unsetenv("OFFSYNC_SERVICES_DIR");
+  auto unknown = run_process({OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "org.example.nope", "sync"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("no service org.example.nope is registered") != std::string::npos);
 }
