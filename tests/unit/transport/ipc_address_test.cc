@@ -9,7 +9,7 @@
 using namespace offsync;
 using offsync::test::ScratchDir;
 
-TEST_CASE("an ipc-service is unix: and an absolute path, or a registered name; anything else is refused") {
+TEST_CASE("an ipc-service is unix: and an absolute path or a registered name, and anything else is refused") {
   auto direct = resolve_ipc_service("unix:/run/user/1000/lms.sock");
   REQUIRE(direct.is_ok());
   CHECK(direct->socket == "/run/user/1000/lms.sock");
@@ -42,7 +42,7 @@ TEST_CASE("Exec is split like a shell word list, never expanded") {
   CHECK_FALSE(split_exec("/bin/x 'unterminated").is_ok());
 }
 
-TEST_CASE("a registered service is read from its .service file; a broken file is refused naming it") {
+TEST_CASE("a registered service is read from its .service file, and a broken file is refused naming it") {
   ScratchDir dir;
   std::ofstream(dir.file("org.example.lms.service")) << "# the LMS\n[Service]\nName=org.example.lms\n"
                                                         "Socket=/run/user/1000/lms.sock\n"
