@@ -1,0 +1,40 @@
+// offsync/byte_pipe.h — the protocol as plain bytes, for IPC carriers that move buffers rather than
+// streams: an Android Binder transaction, an iOS XPC message, a pipe. One serialized HTTP/1.1
+// request goes in, one serialized HTTP/1.1 response comes out (docs/recipe-ipc.md has the format).
+//
+// Provider side: serve_http_bytes() is what a Binder onTransact or an XPC handler calls.
+// Client side: make_byte_pipe_transport() turns each request into bytes and hands them to the app's
+// shim, which returns the provider's response bytes.
+//
+// Thread safety: serve_http_bytes() may be called from many threads at once (it calls
+// Server::handle). A byte-pipe transport is used by one thread at a time, like every Transport;
+// its exchange function is called on that thread and may block until the answer is there.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "offsync/limits.h"
+#include "offsync/server.h"
+#include "offsync/status.h"
+#include "offsync/transport.h"
+
+namespace offsync {
+
+// Answers one serialized request with one serialized response (Connection: close semantics: one
+// request per call). Bytes that are not one whole HTTP/1.1 request within the limits are answered
+// 400 (431 for a head over 16 KiB, 413 for a body over max_body_bytes); never throws.
+std::string serve_http_bytes(Server& server, std::string_view request_bytes,
+                             size_t max_body_bytes = limits::kMaxBodyBytes);
+
+// The app's shim: carries request bytes to the provider and returns its response bytes, or an error
+// (a transient one when the provider could not be reached: the request is retried later).
+using ByteExchange = std::function<Result<std::string>(const std::string& request_bytes)>;
+
+// A Transport over the shim. Responses that are not one whole HTTP/1.1 response are a transient
+// error (no answer), never a crash.
+std::unique_ptr<Transport> make_byte_pipe_transport(ByteExchange exchange);
+
+}  // namespace offsync

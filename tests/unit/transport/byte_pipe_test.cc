@@ -1,0 +1,117 @@
+// The byte pipe: serialized HTTP/1.1 in, serialized HTTP/1.1 out, as a Binder or XPC shim carries it.
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "offsync/byte_pipe.h"
+#include "offsync/client.h"
+#include "server_support.h"
+#include "support.h"
+
+using nlohmann::json;
+using namespace offsync;
+using namespace offsync::test;
+
+namespace {
+
+// Frames on a socketpair, standing in for Binder parcels: a 4-byte length, then the bytes.
+bool write_frame(int fd, const std::string& bytes) {
+  uint32_t n = static_cast<uint32_t>(bytes.size());
+  std::string frame(reinterpret_cast<const char*>(&n), 4);
+  frame += bytes;
+  size_t sent = 0;
+  while (sent < frame.size()) {
+    ssize_t w = write(fd, frame.data() + sent, frame.size() - sent);
+    if (w <= 0) return false;
+    sent += static_cast<size_t>(w);
+  }
+  return true;
+}
+
+std::optional<std::string> read_exact(int fd, size_t n) {
+  std::string out(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, out.data() + got, n - got);
+    if (r <= 0) return std::nullopt;
+    got += static_cast<size_t>(r);
+  }
+  return out;
+}
+
+std::optional<std::string> read_frame(int fd) {
+  auto head = read_exact(fd, 4);
+  if (!head) return std::nullopt;
+  uint32_t n = 0;
+  std::memcpy(&n, head->data(), 4);
+  return read_exact(fd, n);
+}
+
+std::string serve(Server& server, const std::string& bytes) { return serve_http_bytes(server, bytes); }
+
+}  // namespace
+
+TEST_CASE("the byte pipe round-trips a mutation through a socketpair standing in for Binder") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  int fds[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  // The provider's side: what onTransact would do with each parcel.
+  std::thread provider([&] {
+    while (auto request = read_frame(fds[1])) {
+      if (!write_frame(fds[1], serve_http_bytes(*server, *request))) break;
+    }
+  });
+  auto transport = std::shared_ptr<Transport>(make_byte_pipe_transport([&](const std::string& bytes) -> Result<std::string> {
+    if (!write_frame(fds[0], bytes)) return Status::transient("the provider is gone");
+    auto answer = read_frame(fds[0]);
+    if (!answer) return Status::transient("the provider is gone");
+    return *answer;
+  }));
+  auto client = open_client({.path = dir.file("c.db"), .sync = {.transport = transport, .background = false}});
+  REQUIRE(client->put("notes", "n1", {{"title", "over Binder"}}).is_ok());
+  auto report = client->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->applied == 1);
+  CHECK(client->outbox()->empty());
+  CHECK(server->stats()->mutations_applied == 1);
+  shutdown(fds[0], SHUT_RDWR);
+  provider.join();
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_CASE("bytes that are not one whole request are answered 400, 413 or 431, never a crash") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  auto status_of = [](const std::string& response) {
+    int status = 0;
+    std::sscanf(response.c_str(), "HTTP/1.1 %d", &status);
+    return status;
+  };
+  CHECK(status_of(serve(*server, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")) == 200);
+  CHECK(status_of(serve(*server, "")) == 400);
+  CHECK(status_of(serve(*server, "\x01\x02garbage")) == 400);
+  CHECK(status_of(serve(*server, "POST /v1/mutations HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"cut")) == 400);
+  CHECK(status_of(serve(*server, "GET /v1/health HTTP/1.1\r\n\r\nGET /v1/health HTTP/1.1\r\n\r\n")) == 400);
+  CHECK(status_of(serve(*server, "GET / HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n")) == 431);
+  CHECK(status_of(serve_http_bytes(*server, "POST /v1/mutations HTTP/1.1\r\nContent-Length: 100\r\n\r\n" +
+                                               std::string(100, 'x'), 10)) == 413);
+}
+
+TEST_CASE("an answer from the shim that is not one HTTP response is no answer: the mutation stays pending") {
+  ScratchDir dir;
+  auto transport = std::shared_ptr<Transport>(make_byte_pipe_transport([](const std::string&) -> Result<std::string> {
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n{\"cut short");
+  }));
+  auto client = open_client({.path = dir.file("c.db"), .sync = {.transport = transport, .background = false}});
+  REQUIRE(client->put("notes", "n1", {{"v", 1}}).is_ok());
+  auto report = client->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK_FALSE(report->reached);
+  REQUIRE(client->outbox()->size() == 1);
+  CHECK(client->outbox()->front().state == MutationState::kPending);
+}

@@ -1,0 +1,170 @@
+#include <utility>  // before any Boost header (docs/architecture.md, "Known pitfalls")
+
+#include "offsync/byte_pipe.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace offsync {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+constexpr size_t kMaxHeadBytes = 16 << 10;
+
+HttpResponse error_response(int status, const std::string& code, const std::string& message) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.set("Content-Type", "application/json");
+  r.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump(-1, ' ', false,
+                                                                                   nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+// Feeds all of `bytes` to the parser; false (with ec) when they are not exactly one whole message.
+template <typename Parser>
+bool parse_all(Parser& parser, std::string_view bytes, beast::error_code& ec) {
+  size_t used = 0;
+  while (used < bytes.size() && !parser.is_done()) {
+    size_t n = parser.put(boost::asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec == http::error::need_more) {
+      ec = {};
+      break;
+    }
+    if (ec) return false;
+    used += n;
+    if (n == 0) break;
+  }
+  if (!parser.is_done()) {
+    if (!parser.got_some()) {
+      ec = http::error::partial_message;  // nothing at all (Beast's put_eof wants some bytes first)
+      return false;
+    }
+    // The carrier delivered everything it had: a message without a length ends here, if it may.
+    parser.put_eof(ec);
+    if (ec || !parser.is_done()) {
+      if (!ec) ec = http::error::partial_message;
+      return false;
+    }
+  }
+  if (used != bytes.size()) {
+    ec = http::error::bad_value;  // more than one message: the pipe carries one per call
+    return false;
+  }
+  return true;
+}
+
+template <typename Message>
+std::string serialize(Message& message) {
+  message.prepare_payload();
+  std::ostringstream out;
+  out << message;
+  return out.str();
+}
+
+class BytePipeTransport final : public Transport {
+ public:
+  explicit BytePipeTransport(ByteExchange exchange) : exchange_(std::move(exchange)) {}
+
+  Result<HttpResponse> send(const HttpRequest& request) override {
+    http::request<http::string_body> req;
+    http::verb verb = http::string_to_verb(request.method);
+    if (verb == http::verb::unknown) return Status::invalid_argument("method " + request.method + " cannot be sent");
+    req.method(verb);
+    req.target(request.target);
+    req.version(11);
+    for (const auto& [name, value] : request.headers.fields()) req.set(name, value);
+    if (!req.count(http::field::host)) req.set(http::field::host, "localhost");
+    req.body() = request.body;
+    req.keep_alive(false);
+    Result<std::string> answer = [&]() -> Result<std::string> {
+      try {
+        return exchange_(serialize(req));
+      } catch (const std::exception& e) {
+        return Status::transient(std::string("the byte pipe's exchange threw: ") + e.what());
+      }
+    }();
+    if (!answer) return answer.status();
+    http::response_parser<http::string_body> parser;
+    parser.eager(true);
+    parser.header_limit(kMaxHeadBytes);
+    parser.body_limit(limits::kMaxBodyBytes * 4);
+    beast::error_code ec;
+    if (!parse_all(parser, *answer, ec)) {
+      return Status::transient("the byte pipe's answer is not one HTTP/1.1 response: " + ec.message());
+    }
+    auto res = parser.release();
+    HttpResponse out;
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& field : res) out.headers.add(std::string(field.name_string()), std::string(field.value()));
+    out.body = std::move(res.body());
+    return out;
+  }
+
+ private:
+  ByteExchange exchange_;
+};
+
+
+// Parses one request, answers it, serializes the answer.
+std::string serve_one(Server& server, std::string_view request_bytes, size_t max_body_bytes);
+
+}  // namespace
+
+std::string serve_http_bytes(Server& server, std::string_view request_bytes, size_t max_body_bytes) {
+  try {
+    return serve_one(server, request_bytes, max_body_bytes);
+  } catch (...) {
+    // Out of memory, most likely: the smallest answer that says so.
+    return "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nConnection: close\r\n"
+           "Content-Length: 69\r\n\r\n{\"error\":{\"code\":\"internal\",\"message\":\"the server could not answer\"}}";
+  }
+}
+
+namespace {
+
+std::string serve_one(Server& server, std::string_view request_bytes, size_t max_body_bytes) {
+  http::request_parser<http::string_body> parser;
+  parser.eager(true);
+  parser.header_limit(kMaxHeadBytes);
+  parser.body_limit(max_body_bytes);
+  beast::error_code ec;
+  HttpResponse answer;
+  unsigned version = 11;
+  if (!parse_all(parser, request_bytes, ec)) {
+    if (ec == http::error::body_limit) {
+      answer = error_response(413, "body_too_large", "the body is over " + std::to_string(max_body_bytes) + " bytes");
+    } else if (ec == http::error::header_limit) {
+      answer = error_response(431, "headers_too_large", "the request head is too large");
+    } else {
+      answer = error_response(400, "bad_request", "not one HTTP/1.1 request: " + ec.message());
+    }
+  } else {
+    auto req = parser.release();
+    version = req.version();
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    for (const auto& field : req) request.headers.add(std::string(field.name_string()), std::string(field.value()));
+    request.body = std::move(req.body());
+    answer = server.handle(request);
+  }
+  http::response<http::string_body> res{static_cast<http::status>(answer.status), version};
+  for (const auto& [name, value] : answer.headers.fields()) res.set(name, value);
+  res.set(http::field::server, "offsync");
+  res.body() = std::move(answer.body);
+  res.keep_alive(false);
+  return serialize(res);
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> make_byte_pipe_transport(ByteExchange exchange) {
+  return std::make_unique<BytePipeTransport>(std::move(exchange));
+}
+
+}  // namespace offsync
