@@ -7,6 +7,7 @@
 
 #include "cli/client_command.h"
 #include "cli/demo.h"
+#include "cli/proxy_command.h"
 #include "cli/server_commands.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   auto run_client = offsync::cli::add_client_command(app);
   auto run_serve = offsync::cli::add_serve_command(app);
   auto run_admin = offsync::cli::add_admin_command(app);
+  auto run_proxy = offsync::cli::add_proxy_command(app);
 
   std::string demo_dir = (std::filesystem::temp_directory_path() / "offsync-demo").string();
   bool demo_resume = false;
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (demo->parsed()) return offsync::cli::run_demo(demo_dir, demo_resume);
-  for (const auto& run : {run_serve, run_admin}) {
+  for (const auto& run : {run_serve, run_admin, run_proxy}) {
     if (int rc = run(); rc >= 0) return rc;
   }
   return run_client();

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/output.h"
+#include "cli/stop_signals.h"
 #include "offsync/server.h"
 #include "offsync/listener.h"
 
@@ -67,12 +68,7 @@ int serve(const ServeArgs& a) {
   auto server = Server::open(std::move(options));
   if (!server) return fail(server.status());
 
-  // SIGTERM and SIGINT are taken by one thread with sigwait, blocked everywhere else.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  block_stop_signals();  // before the listener starts its threads
 
   ListenerOptions listener_options;
   listener_options.max_body_bytes = a.max_body_bytes;
@@ -88,21 +84,7 @@ int serve(const ServeArgs& a) {
   if (!listener) return fail(listener.status());
   std::cout << "offsync: serving " << a.db << " on " << (*listener)->address() << std::endl;
 
-  std::atomic<bool> finished{false};
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    if (finished) return;  // woken below: the listener stopped by itself (idle exit)
-    std::cerr << "offsync: stopping (signal " << sig << "); finishing requests in flight" << std::endl;
-    (*listener)->stop();
-  });
-  (*listener)->run();
-  // run() also returns if the listener stopped by itself; wake the waiter so it can be joined.
-  finished = true;
-  pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
-  std::cerr << "offsync: stopped" << std::endl;
-  return 0;
+  return run_until_stopped([&] { (*listener)->run(); }, [&] { (*listener)->stop(); });
 }
 
 // RFC 3339 ("2026-11-23T10:00:00Z", "...T10:00:00.5+02:00") → Unix ms.

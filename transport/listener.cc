@@ -43,7 +43,8 @@ class SessionBase {
 // What sessions share: the server, the limits, the handler pool, and what stop() and the idle exit
 // need to know.
 struct Hub {
-  Server& server;
+  RequestHandler handler;
+  bool health_inline;  // /v1/health and /metrics never touch the store (a Server's): answered inline
   ListenerOptions options;
   HandlerPool& pool;
   std::mutex mu;
@@ -161,15 +162,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     unsigned version = req.version();
     bool keep_alive = req.keep_alive();
     std::string path = request.path();
-    if (path == "/v1/health" || path == "/metrics") {
+    if (hub_.health_inline && (path == "/v1/health" || path == "/metrics")) {
       // Answered on this thread: they never touch the store, so a locked store cannot hold them.
-      return answered(hub_.server.handle(request), version, keep_alive);
+      return answered(hub_.handler(request), version, keep_alive);
     }
     // Store work runs on the handler pool; the answer comes back to this connection's strand. The
     // work guard keeps run() going until it has.
     auto guard = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(stream_.get_executor());
     auto job = [self = this->shared_from_this(), request = std::move(request), version, keep_alive, guard] {
-      HttpResponse answer = self->hub_.server.handle(request);
+      HttpResponse answer = self->hub_.handler(request);
       asio::post(self->stream_.get_executor(), [self, answer = std::move(answer), version, keep_alive, guard] {
         self->answered(answer, version, keep_alive);
       });
@@ -232,8 +233,8 @@ struct Listener::Impl {
   // Declared last, destroyed first: its jobs use the hub and post their answers to the io_context.
   HandlerPool pool;
 
-  Impl(Server& server, ListenerOptions options)
-      : hub{server, options, pool, {}, {}, false, 0, std::chrono::steady_clock::now()},
+  Impl(RequestHandler handler, bool health_inline, ListenerOptions options)
+      : hub{std::move(handler), health_inline, options, pool, {}, {}, false, 0, std::chrono::steady_clock::now()},
         pool(options.handler_threads, options.max_queued_requests) {}
 
   ~Impl() {
@@ -368,9 +369,26 @@ Status clear_stale_socket(const std::string& path) {
 Listener::Listener(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Listener::~Listener() = default;
 
+namespace {
+
+RequestHandler handler_of(Server& server) {
+  return [&server](const HttpRequest& request) { return server.handle(request); };
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Listener>> Listener::listen_tcp(Server& server, const std::string& host, uint16_t port,
                                                        ListenerOptions options) {
-  auto impl = std::make_unique<Impl>(server, std::move(options));
+  return listen_tcp_with(std::make_unique<Impl>(handler_of(server), true, std::move(options)), host, port);
+}
+
+Result<std::unique_ptr<Listener>> Listener::listen_tcp(RequestHandler handler, const std::string& host, uint16_t port,
+                                                       ListenerOptions options) {
+  return listen_tcp_with(std::make_unique<Impl>(std::move(handler), false, std::move(options)), host, port);
+}
+
+Result<std::unique_ptr<Listener>> Listener::listen_tcp_with(std::unique_ptr<Impl> impl, const std::string& host,
+                                                            uint16_t port) {
   beast::error_code ec;
   auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return Status::invalid_argument("cannot listen on '" + host + "': not an IP address");
@@ -388,12 +406,20 @@ Result<std::unique_ptr<Listener>> Listener::listen_tcp(Server& server, const std
 }
 
 Result<std::unique_ptr<Listener>> Listener::listen_unix(Server& server, const std::string& path, ListenerOptions options) {
+  return listen_unix_with(std::make_unique<Impl>(handler_of(server), true, std::move(options)), path);
+}
+
+Result<std::unique_ptr<Listener>> Listener::listen_unix(RequestHandler handler, const std::string& path,
+                                                        ListenerOptions options) {
+  return listen_unix_with(std::make_unique<Impl>(std::move(handler), false, std::move(options)), path);
+}
+
+Result<std::unique_ptr<Listener>> Listener::listen_unix_with(std::unique_ptr<Impl> impl, const std::string& path) {
   if (path.empty() || path.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return Status::invalid_argument("a Unix socket path must be 1 to " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
                                     " bytes (got " + std::to_string(path.size()) + ")");
   }
   if (Status s = clear_stale_socket(path); !s) return s;
-  auto impl = std::make_unique<Impl>(server, std::move(options));
   impl->is_unix = true;
   beast::error_code ec;
   auto& a = impl->unix_acceptor;
@@ -441,7 +467,7 @@ Result<std::unique_ptr<Listener>> Listener::listen_inherited(Server& server, Lis
     return Status::invalid_argument("the inherited fd 3 is not a listening socket");
   }
   fcntl(kFirstFd, F_SETFD, FD_CLOEXEC);
-  auto impl = std::make_unique<Impl>(server, std::move(options));
+  auto impl = std::make_unique<Impl>(handler_of(server), true, std::move(options));
   beast::error_code ec;
   if (addr.ss_family == AF_UNIX) {
     impl->is_unix = true;

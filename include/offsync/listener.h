@@ -32,6 +32,9 @@ struct PeerCredentials {
   uint32_t gid = 0;
 };
 
+// Answers one request; called on a handler thread (it may block). Server::handle is one.
+using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
+
 // Admits a peer, or not (answered 403 and logged). Called on a network thread; must not block.
 using PeerPolicy = std::function<bool(const PeerCredentials&)>;
 
@@ -57,6 +60,11 @@ class Listener {
   // Listens on host:port (an IP address; port 0: an ephemeral port, see port()).
   static Result<std::unique_ptr<Listener>> listen_tcp(Server& server, const std::string& host, uint16_t port,
                                                       ListenerOptions options = {});
+  // The same for any handler (a proxy, an app's own API): every request runs on a handler thread.
+  static Result<std::unique_ptr<Listener>> listen_tcp(RequestHandler handler, const std::string& host, uint16_t port,
+                                                      ListenerOptions options = {});
+  static Result<std::unique_ptr<Listener>> listen_unix(RequestHandler handler, const std::string& path,
+                                                       ListenerOptions options = {});
   // Listens on a Unix domain socket at `path`, created with options.socket_mode. A socket file left
   // by a process that died is replaced; a path where something still listens, or that is not a
   // socket, is refused. The file is removed when the Listener is destroyed.
@@ -79,6 +87,9 @@ class Listener {
 
  private:
   explicit Listener(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<Listener>> listen_tcp_with(std::unique_ptr<Impl> impl, const std::string& host,
+                                                           uint16_t port);
+  static Result<std::unique_ptr<Listener>> listen_unix_with(std::unique_ptr<Impl> impl, const std::string& path);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -186,3 +186,36 @@ TEST_CASE("a client with --ipc-service starts its provider through the registry,
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("no service org.example.nope is registered") != std::string::npos);
 }
+
+TEST_CASE("offsync proxy serves curl over loopback TCP by forwarding to the IPC server, only with its secret") {
+  ScratchDir dir;
+  std::string socket = dir.file("api.sock");
+  ChildProcess server({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket});
+  REQUIRE(server.first_line().find("serving") != std::string::npos);
+  ChildProcess proxy({OFFSYNC_BIN, "proxy", "--ipc-service", "unix:" + socket, "--listen", "127.0.0.1:0"});
+  const std::string& line = proxy.first_line();
+  size_t at = line.find("http://127.0.0.1:");
+  size_t secret_at = line.find("with secret ");
+  REQUIRE_MESSAGE((at != std::string::npos && secret_at != std::string::npos), line);
+  std::string url = line.substr(at, line.find(' ', at) - at);
+  std::string secret = line.substr(secret_at + 12);
+  CHECK(secret.size() == 64);
+
+  CurlReply health = curl({"-H", "Authorization: Bearer " + secret, url + "/v1/health"});
+  CHECK(health.status == 200);
+  CHECK(json::parse(health.body)["status"] == "ok");
+  json m = {{"collection", "notes"}, {"record", "n1"}, {"op", "upsert"}, {"fields", {{"via", "proxy"}}}};
+  CurlReply posted = curl({"-X", "POST", "-H", "Offsync-Proxy-Secret: " + secret, "-H", "Content-Type: application/json",
+                           "-H", "Idempotency-Key: " + new_key(), "--data-binary", m.dump(), url + "/v1/mutations"});
+  CHECK(posted.status == 200);
+  CHECK(json::parse(posted.body)["record"]["fields"]["via"] == "proxy");
+
+  CurlReply none = curl({url + "/v1/health"});
+  CHECK(none.status == 401);
+  CHECK(json::parse(none.body)["error"]["code"] == "proxy_secret_required");
+  CHECK(curl({"-H", "Authorization: Bearer " + std::string(64, '0'), url + "/v1/health"}).status == 401);
+
+  auto outside = run_process({OFFSYNC_BIN, "proxy", "--ipc-service", "unix:" + socket, "--listen", "0.0.0.0:0"});
+  CHECK(outside.exit_code == 1);
+  CHECK(outside.err.find("loopback only") != std::string::npos);
+}

@@ -1,0 +1,42 @@
+#include "cli/proxy_command.h"
+
+#include <iostream>
+
+#include "cli/output.h"
+#include "cli/stop_signals.h"
+#include "offsync/proxy.h"
+
+namespace offsync::cli {
+
+std::function<int()> add_proxy_command(CLI::App& app) {
+  struct ProxyArgs {
+    std::string ipc_service, listen = "127.0.0.1:0", secret;
+  };
+  auto a = std::make_shared<ProxyArgs>();
+  CLI::App* cmd = app.add_subcommand("proxy", "Forward HTTP on a loopback port to an IPC service (per-launch secret)");
+  cmd->add_option("--ipc-service", a->ipc_service, "unix:/path.sock or a registered service name")->required();
+  cmd->add_option("--listen", a->listen, "Loopback HOST:PORT (port 0: any free port; both printed)");
+  cmd->add_option("--secret", a->secret, "The secret requests must carry (default: a random one, printed)");
+  return [cmd, a]() -> int {
+    if (!cmd->parsed()) return -1;
+    size_t colon = a->listen.rfind(':');
+    if (colon == std::string::npos) return fail(Status::invalid_argument("--listen wants HOST:PORT, got '" + a->listen + "'"));
+    ProxyOptions options{.ipc_service = a->ipc_service, .host = a->listen.substr(0, colon), .secret = a->secret};
+    try {
+      int port = std::stoi(a->listen.substr(colon + 1));
+      if (port < 0 || port > 65535) throw std::out_of_range("port");
+      options.port = static_cast<uint16_t>(port);
+    } catch (const std::exception&) {
+      return fail(Status::invalid_argument("--listen: '" + a->listen.substr(colon + 1) + "' is not a port number"));
+    }
+    block_stop_signals();  // before the proxy starts its threads
+    auto proxy = LocalProxy::start(std::move(options));
+    if (!proxy) return fail(proxy.status());
+    // One line a launcher reads: where, and the secret to send as Authorization: Bearer.
+    std::cout << "offsync: proxying " << (*proxy)->url() << " to " << a->ipc_service << " with secret "
+              << (*proxy)->secret() << std::endl;
+    return run_until_stopped([&] { (*proxy)->run(); }, [&] { (*proxy)->stop(); });
+  };
+}
+
+}  // namespace offsync::cli
