@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "bench/ipc_bench.h"
 #include "bench/local_write.h"
 #include "bench/server_apply.h"
 #include "bench/sync_bench.h"
@@ -42,6 +43,11 @@ int main(int argc, char** argv) {
   pull->add_option("--changes", pull_config.changes, "Changes pulled into an empty store");
   pull->add_option("--small", pull_config.small_store, "Records in the small store");
   pull->add_option("--large", pull_config.large_store, "Records in the large store");
+  offsync::bench::IpcConfig ipc_config;
+  CLI::App* ipc = app.add_subcommand("ipc", "A small request's round trip over a Unix socket vs TCP loopback vs raw");
+  ipc->add_flag("--json", json, "Print one JSON object (the only format)");
+  ipc->add_option("--requests", ipc_config.requests, "Round trips per side per round");
+  ipc->add_option("--rounds", ipc_config.rounds, "Rounds; the best of each side is kept");
   CLI11_PARSE(app, argc, argv);
   if (child->parsed()) return offsync::bench::drain_child(child_db, child_url);
   try {
@@ -50,6 +56,7 @@ int main(int argc, char** argv) {
     if (server_apply->parsed()) result = offsync::bench::run_server_apply(apply);
     if (drain->parsed()) result = offsync::bench::run_drain(drain_config);
     if (pull->parsed()) result = offsync::bench::run_pull(pull_config);
+    if (ipc->parsed()) result = offsync::bench::run_ipc(ipc_config);
     std::cout << (json ? result.dump() : result.dump(2)) << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "offsync-bench: " << e.what() << "\n";

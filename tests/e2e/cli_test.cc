@@ -201,3 +201,15 @@ TEST_CASE("sync against an unreachable server exits 3 and says why") {
   CHECK(sync.out.find("could not be reached: ") != std::string::npos);
   CHECK(sync.out.find("127.0.0.1:1") != std::string::npos);
 }
+
+TEST_CASE("offsync-bench ipc prints its round trips and ratios as one JSON object") {
+  auto r = run_process({OFFSYNC_BENCH_BIN, "ipc", "--json", "--requests", "50", "--rounds", "1"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  json out = json::parse(r.out);
+  CHECK(out["benchmark"] == "ipc");
+  for (const char* key : {"tcp_round_trip_us", "ipc_round_trip_us", "raw_socket_round_trip_us"}) {
+    CAPTURE(key);
+    CHECK(out[key].get<double>() > 0);
+  }
+  CHECK(out["ratio_ipc_over_tcp"].get<double>() > 0);
+}
