@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/client_command.h"
+#include "cli/auth_command.h"
 #include "cli/demo.h"
 #include "cli/proxy_command.h"
 #include "cli/server_commands.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   auto run_serve = offsync::cli::add_serve_command(app);
   auto run_admin = offsync::cli::add_admin_command(app);
   auto run_proxy = offsync::cli::add_proxy_command(app);
+  auto run_auth = offsync::cli::add_auth_command(app);
 
   std::string demo_dir = (std::filesystem::temp_directory_path() / "offsync-demo").string();
   bool demo_resume = false;
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (demo->parsed()) return offsync::cli::run_demo(demo_dir, demo_resume);
-  for (const auto& run : {run_serve, run_admin, run_proxy}) {
+  for (const auto& run : {run_serve, run_admin, run_proxy, run_auth}) {
     if (int rc = run(); rc >= 0) return rc;
   }
   return run_client();

@@ -20,6 +20,7 @@ struct ServeArgs {
   size_t max_body_bytes = limits::kMaxBodyBytes;
   int threads = 4;
   double idle_exit_s = 0;
+  bool require_auth = false;
 };
 
 // "HOST:PORT" → (host, port); the host may be [v6].
@@ -42,6 +43,7 @@ int serve(const ServeArgs& a) {
   ServerOptions options;
   options.db_path = a.db;
   options.max_body_bytes = a.max_body_bytes;
+  options.require_auth = a.require_auth;
   if (!a.schema.empty()) {
     auto schema = Schema::load(a.schema);
     if (!schema) return fail(schema.status());
@@ -122,6 +124,8 @@ std::function<int()> add_serve_command(CLI::App& app) {
       "serve", "The server half over HTTP: --listen HOST:PORT, --unix PATH, or the socket systemd passes (LISTEN_FDS)");
   cmd->add_option("--db", a->db, "The server's SQLite store (created if missing)")->required();
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: any free port, printed)");
+  cmd->add_flag("--require-auth", a->require_auth,
+                "Every /v1 endpoint but health, and /metrics, needs a bearer token from /oauth/token");
   cmd->add_option("--unix", a->unix_path, "A Unix domain socket to listen on (local IPC; mode 0600, same uid only)");
   cmd->add_option("--idle-exit", a->idle_exit_s, "Exit once no connection has been open for SECONDS (on-demand providers)")
       ->check(CLI::NonNegativeNumber);

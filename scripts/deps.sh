@@ -10,6 +10,7 @@ OFFSYNC_PACKAGES=(
   libboost-dev libcli11-dev doctest-dev librapidcheck-dev
   clang libclang-rt-14-dev  # libFuzzer targets (tests/fuzz)
   systemd  # systemd-socket-activate, for the socket activation test
+  python3 python3-oauthlib  # a third-party OAuth client in the OAuth test
   prometheus  # promtool checks the /metrics text
 )
 

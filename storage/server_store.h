@@ -110,6 +110,28 @@ class ServerStore : public SqliteStore {
   void bump(Counter counter) { ++(counter == Counter::kReplays ? replays_ : applied_); }
   ServerCounts counts();
 
+  // ---- OAuth (storage/server_oauth_store.cc) ----
+  struct OAuthCode {
+    std::string client_id, redirect_uri, code_challenge, principal;
+    int64_t expires_at_ms = 0;
+    bool used = false;
+  };
+  struct OAuthToken {
+    int kind = 0;  // 0 access, 1 refresh (persistent format)
+    std::string client_id, principal, family;
+    int64_t expires_at_ms = 0;
+    bool revoked = false;
+  };
+  void put_oauth_client(const std::string& client_id, const std::vector<std::string>& redirect_uris);
+  std::optional<std::vector<std::string>> oauth_client(const std::string& client_id);
+  void put_oauth_code(const std::string& code_hash, const OAuthCode& code);
+  std::optional<OAuthCode> oauth_code(const std::string& code_hash);
+  void use_oauth_code(const std::string& code_hash);
+  void put_oauth_token(const std::string& token_hash, const OAuthToken& token);
+  std::optional<OAuthToken> oauth_token(const std::string& token_hash);
+  void revoke_oauth_token(const std::string& token_hash);
+  void revoke_oauth_family(const std::string& family);
+
   std::vector<CursorKey> cursor_keys();
   void add_cursor_key(const CursorKey& key);
   void retire_cursor_keys_below(uint32_t version);

@@ -49,23 +49,7 @@ Result<json_text::Value> applied_record(const json_text::Value& body) {
   return *record;
 }
 
-std::string cursor_query(std::string_view cursor) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : cursor) {
-    auto u = static_cast<unsigned char>(c);
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.' || c == '~';
-    if (unreserved) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
-}
+std::string cursor_query(std::string_view cursor) { return percent_encode(cursor); }
 
 Result<Page> read_page(const HttpResponse& answer) {
   json_text::Document document(answer.body);

@@ -55,10 +55,32 @@ std::optional<std::string> percent_decode(std::string_view s) {
   return out;
 }
 
+std::string percent_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c == '.' || c == '~';
+    if (unreserved) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
 std::optional<std::string> HttpRequest::query(std::string_view name) const {
   size_t q = target.find('?');
   if (q == std::string::npos) return std::nullopt;
-  std::string_view rest = std::string_view(target).substr(q + 1);
+  return form_value(std::string_view(target).substr(q + 1), name);
+}
+
+std::optional<std::string> form_value(std::string_view rest, std::string_view name) {
   while (!rest.empty()) {
     size_t amp = rest.find('&');
     std::string_view pair = rest.substr(0, amp);

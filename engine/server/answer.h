@@ -5,6 +5,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/common/json_text.h"
 
@@ -18,6 +20,8 @@ struct Answer {
   bool deprecated = false;
   std::optional<int> retry_after_s;
   std::string failure;  // metrics category when not applied
+  std::vector<std::pair<std::string, std::string>> headers;  // more headers (Location, Cache-Control)
+  std::string content_type = "application/json";
 };
 
 // {"error": {"code", "message"}}; always JSON, even when the message quotes bytes that are not UTF-8.

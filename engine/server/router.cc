@@ -40,7 +40,7 @@ ServerMetrics::Telemetry telemetry_of(const HttpRequest& r) {
 }
 
 std::string route_of(const std::string& path) {
-  for (const char* route : {kMutationsPath, kBatchPath, kSyncPath, kHealthPath, kMetricsPath}) {
+  for (const char* route : {kMutationsPath, kBatchPath, kSyncPath, kHealthPath, kMetricsPath, kAuthorizePath, kTokenPath}) {
     if (path == route) return route;
   }
   return "other";
@@ -61,8 +61,9 @@ std::optional<Answer> Server::Impl::gate(const HttpRequest& r) {
 }
 
 std::optional<std::string> Server::Impl::principal_of(const HttpRequest& r) {
-  if (!options.authenticate) return std::string();
-  return options.authenticate(r);
+  if (options.authenticate) return options.authenticate(r);
+  if (options.require_auth) return token_principal(r);
+  return std::string();
 }
 
 void Server::Impl::count_outcome(const std::string& route, const Answer& a) {
@@ -81,6 +82,11 @@ Answer Server::Impl::dispatch(const HttpRequest& r, const std::string& route) {
     return Answer{200, json{{"status", "ok"}, {"protocol", 1}, {"batch", true}, {"node", hlc->node()}}.dump()};
   }
   if (route == "other") return error(404, "not_found", "no endpoint " + r.method + " " + r.path(), "not_found");
+  if (route == kAuthorizePath) return oauth_authorize(r);
+  if (route == kTokenPath) {
+    if (r.body.size() > 64 * 1024) return error(413, "body_too_large", "a token request is a small form");
+    return oauth_token(r);
+  }
   bool mutating = route == kMutationsPath || route == kBatchPath;
   if (mutating && r.method != "POST") return error(405, "method_not_allowed", "use POST");
   if (route == kSyncPath && r.method != "GET") return error(405, "method_not_allowed", "use GET");
@@ -123,7 +129,12 @@ HttpResponse Server::Impl::handle(const HttpRequest& request) {
   auto start = std::chrono::steady_clock::now();
   std::string route = route_of(request.path());
   HttpResponse response;
-  if (route == kMetricsPath && request.method == "GET") {
+  if (route == kMetricsPath && request.method == "GET" && !principal_of(request)) {
+    Answer refused = error(401, "unauthenticated", "sign in: no valid bearer token", "auth");
+    response.status = refused.status;
+    response.body = std::move(refused.body);
+    response.headers.set("Content-Type", "application/json");
+  } else if (route == kMetricsPath && request.method == "GET") {
     response.body = metrics.render();
     response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   } else {
@@ -136,7 +147,8 @@ HttpResponse Server::Impl::handle(const HttpRequest& request) {
     }
     response.status = a.status;
     response.body = std::move(a.body);
-    response.headers.set("Content-Type", "application/json");
+    response.headers.set("Content-Type", a.content_type);
+    for (const auto& [name, value] : a.headers) response.headers.set(name, value);
     if (a.replayed) response.headers.set("Idempotent-Replayed", "true");
     if (a.deprecated) {
       response.headers.set("Deprecation", "@1767225600");  // 2026-01-01: when the v0 shape was deprecated

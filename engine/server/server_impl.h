@@ -29,6 +29,8 @@ constexpr const char* kBatchPath = "/v1/mutations:batch";
 constexpr const char* kSyncPath = "/v1/sync";
 constexpr const char* kHealthPath = "/v1/health";
 constexpr const char* kMetricsPath = "/metrics";
+constexpr const char* kAuthorizePath = "/oauth/authorize";
+constexpr const char* kTokenPath = "/oauth/token";
 constexpr int64_t kSweepEveryMs = 3600 * 1000;
 
 struct Server::Impl {
@@ -94,6 +96,12 @@ struct Server::Impl {
   Answer batch(const HttpRequest& r, const std::string& principal);
   Answer batch_item(const std::string& principal, nlohmann::json item, std::vector<std::unique_ptr<KeyClaim>>& claims,
                     Atomicity atomicity);
+
+  // ---- oauth.cc ----
+  Answer oauth_authorize(const HttpRequest& r);
+  Answer oauth_token(const HttpRequest& r);
+  // The user of a valid, unexpired access token in Authorization: Bearer; nullopt otherwise.
+  std::optional<std::string> token_principal(const HttpRequest& r);
 
   // ---- change_feed.cc ----
   Answer sync(const HttpRequest& r, const std::string& principal);

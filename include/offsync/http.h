@@ -48,5 +48,10 @@ struct HttpResponse {
 bool iequals(std::string_view a, std::string_view b);
 // Decodes %XX and '+' (as a space) of a query component; nullopt when a %XX escape is malformed.
 std::optional<std::string> percent_decode(std::string_view s);
+// Encodes every byte but RFC 3986's unreserved characters (A-Z a-z 0-9 - . _ ~) as %XX.
+std::string percent_encode(std::string_view s);
+// The value of `name` in an application/x-www-form-urlencoded text (a query string or a form body),
+// percent-decoded; nullopt when absent. A malformed escape is kept as sent.
+std::optional<std::string> form_value(std::string_view text, std::string_view name);
 
 }  // namespace offsync

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "offsync/clock.h"
 #include "offsync/durability.h"
@@ -47,6 +48,12 @@ struct ServerOptions {
   Authenticator authenticate;                 // null: every request acts for one shared principal ""
   std::map<std::string, RecordValidator> validators;  // per collection
   LogSink log;                                // null: messages are dropped (offsync/log.h)
+  // --- OAuth for native apps (docs/protocol.md, "OAuth") ---
+  bool require_auth = false;                  // /v1 endpoints (but health) and /metrics need a token
+                                              // from /oauth/token; each user sees only its own data
+  int64_t authorization_code_ttl_ms = 60'000;            // codes are single use and short-lived
+  int64_t access_token_ttl_ms = 3600LL * 1000;           // bearer tokens expire
+  int64_t refresh_token_ttl_ms = 30LL * 24 * 3600 * 1000;  // refresh tokens rotate on each use
   // --- Limits ---
   size_t max_body_bytes = limits::kMaxBodyBytes;    // larger bodies get 413
   size_t max_batch_items = limits::kMaxBatchItems;  // per POST /v1/mutations:batch
@@ -56,6 +63,24 @@ struct ServerOptions {
   const Clock* clock = nullptr;               // must outlive the Server
   RandomSource* random = nullptr;             // must outlive the Server
   std::string node_id;                        // HLC node id; default: one made and kept in the store
+};
+
+// A native app allowed to ask for codes, with the redirect URIs it may use (compared exactly).
+struct OAuthClient {
+  std::string client_id;
+  std::vector<std::string> redirect_uris;
+};
+
+// What the consent screen of the authorization app approved (RFC 8252): who signs in, for which
+// client and redirect, with which PKCE S256 challenge; `ipc_service` tells the client app where
+// the provider answers.
+struct AuthorizationApproval {
+  std::string client_id;
+  std::string redirect_uri;
+  std::string code_challenge;  // BASE64URL(SHA-256(code_verifier)), 43 characters
+  std::string user;            // the principal the tokens will act for
+  std::string state;
+  std::string ipc_service;
 };
 
 struct ServerStats {
@@ -87,6 +112,13 @@ class Server {
   Status rotate_cursor();
   // Deletes stored answers older than the retention; returns how many. (Also runs by itself.)
   Result<int64_t> sweep_idempotency_keys();
+
+  // Registers (or replaces) a client and its redirect URIs.
+  Status register_oauth_client(const OAuthClient& client);
+  // Issues a single-use authorization code and returns the redirect URI that carries it, with
+  // `state` and `ipc-service`. Refused with a reason for an unknown client, a redirect URI it did
+  // not register, a malformed challenge or an empty user.
+  Result<std::string> approve_authorization(const AuthorizationApproval& approval);
 
   struct Impl;
 

@@ -1,0 +1,54 @@
+#include "cli/auth_command.h"
+
+#include <iostream>
+
+#include "cli/output.h"
+#include "offsync/server.h"
+
+namespace offsync::cli {
+
+std::function<int()> add_auth_command(CLI::App& app) {
+  struct AuthArgs {
+    std::string db;
+    AuthorizationApproval approval;
+    std::vector<std::string> redirect_uris;
+    bool json = false;
+  };
+  auto a = std::make_shared<AuthArgs>();
+  CLI::App* auth = app.add_subcommand("auth", "Offline OAuth (RFC 8252, PKCE S256): register clients, approve sign-ins");
+  auth->require_subcommand(1);
+  auth->add_option("--db", a->db, "The server's SQLite store")->required();
+  auth->add_flag("--json", a->json, "Machine-readable output");
+  CLI::App* approve = auth->add_subcommand("approve", "What a consent button calls: prints the redirect URI with the code");
+  approve->add_option("--client-id", a->approval.client_id, "The registered client")->required();
+  approve->add_option("--redirect-uri", a->approval.redirect_uri, "One of the client's registered redirect URIs")->required();
+  approve->add_option("--code-challenge", a->approval.code_challenge, "BASE64URL(SHA-256(code_verifier))")->required();
+  approve->add_option("--user", a->approval.user, "Who signs in: the principal the tokens act for")->required();
+  approve->add_option("--state", a->approval.state, "Echoed in the redirect");
+  approve->add_option("--ipc-service", a->approval.ipc_service, "Where the provider answers (unix:/path or a name)");
+  CLI::App* reg = auth->add_subcommand("register-client", "Allow a client id and its redirect URIs");
+  reg->add_option("--client-id", a->approval.client_id, "The client's id")->required();
+  reg->add_option("--redirect-uri", a->redirect_uris, "A redirect URI it may use (repeat for several)")->required();
+  for (CLI::App* sub : {approve, reg}) sub->fallthrough();
+  return [=]() -> int {
+    if (!auth->parsed()) return -1;
+    auto server = Server::open(ServerOptions{.db_path = a->db});
+    if (!server) return fail(server.status());
+    if (reg->parsed()) {
+      Status s = (*server)->register_oauth_client({a->approval.client_id, a->redirect_uris});
+      if (!s) return fail(s);
+      std::cout << "registered " << a->approval.client_id << "\n";
+      return 0;
+    }
+    auto redirect = (*server)->approve_authorization(a->approval);
+    if (!redirect) return fail(redirect.status());
+    if (a->json) {
+      std::cout << nlohmann::json{{"redirect_uri", *redirect}}.dump() << "\n";
+    } else {
+      std::cout << *redirect << "\n";
+    }
+    return 0;
+  };
+}
+
+}  // namespace offsync::cli
