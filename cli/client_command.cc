@@ -16,6 +16,7 @@ struct ClientArgs {
   std::string server, ipc_service, token, app_version, os_version;  // used by the commands that talk to a server
   bool json = false;
   std::string collection, record, body, mutation, resolution;
+  std::string oauth_client_id, user, access_token, refresh_token;
 };
 
 // The transport of --server or --ipc-service; null with neither.
@@ -66,6 +67,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
   options.sync.transport = *transport;
   options.sync.background = false;  // a command runs its round itself (sync) or none at all
   options.sync.token = a.token;
+  options.sync.oauth_client_id = a.oauth_client_id;
   options.sync.app_version = a.app_version;
   options.sync.os_version = a.os_version;
   auto opened = Client::open(options);
@@ -216,6 +218,23 @@ int run(CLI::App* cmd, ClientArgs& a) {
     }
     return 0;
   }
+  if (name == "sign-in") {
+    Status s = client.sign_in({a.user, a.access_token, a.refresh_token});
+    if (!s) return fail(s);
+    std::cout << "signed in as " << a.user << "\n";
+    return 0;
+  }
+  if (name == "sign-out") {
+    // Said before anything goes, as PROTOCOL asks: how many unsent mutations are discarded.
+    auto summary = client.summary();
+    if (!summary) return fail(summary.status());
+    int64_t unsent = summary->pending + summary->rejected + summary->conflicts;
+    std::cout << "signing out: discarding " << unsent << " unsent mutation(s) and every local record" << std::endl;
+    auto discarded = client.sign_out();
+    if (!discarded) return fail(discarded.status());
+    if (a.json) print_json({{"discarded_unsent", *discarded}});
+    return 0;
+  }
   if (name == "discard") {
     Status s = client.discard(a.mutation);
     if (!s) return fail(s);
@@ -239,6 +258,7 @@ std::function<int()> add_client_command(CLI::App& app) {
   client->add_option("--ipc-service", a->ipc_service,
                      "unix:/path.sock, or a service name from the activation registry (started when nothing listens)");
   client->add_option("--token", a->token, "Bearer token for the server");
+  client->add_option("--oauth-client-id", a->oauth_client_id, "With sign-in's refresh token: refresh after a 401");
   client->add_option("--app-version", a->app_version, "Sent as Offsync-App-Version");
   client->add_option("--os-version", a->os_version, "Sent as Offsync-OS-Version");
   client->add_flag("--json", a->json, "Machine-readable output");
@@ -275,6 +295,11 @@ std::function<int()> add_client_command(CLI::App& app) {
   resolve->add_option("mutation", a->mutation, "The conflicting mutation's ULID")->required();
   resolve->add_option("resolution", a->resolution, "keep-mine | take-server | edit")->required();
   resolve->add_option("json", a->body, "With edit: the edited record");
+  CLI::App* sign_in = add("sign-in", "Bind the store to a user and keep their tokens (from POST /oauth/token)");
+  sign_in->add_option("--user", a->user, "Who signs in")->required();
+  sign_in->add_option("--access-token", a->access_token, "The access token")->required();
+  sign_in->add_option("--refresh-token", a->refresh_token, "The refresh token");
+  add("sign-out", "Wipe the local data, outbox included, after saying how many unsent mutations it discards");
   add("discard", "Remove one mutation from the outbox; the view is recomputed")
       ->add_option("mutation", a->mutation, "The mutation's ULID")
       ->required();
@@ -284,7 +309,8 @@ std::function<int()> add_client_command(CLI::App& app) {
       if (sub->parsed()) return run(sub, *a);
     }
     return fail(Status::invalid_argument(
-        "no client command given (put, patch, remove, get, list, outbox, status, sync, resolve, discard; see --help)"));
+        "no client command given (put, patch, remove, get, list, outbox, status, sync, resolve, discard, sign-in, "
+        "sign-out; see --help)"));
   };
 }
 

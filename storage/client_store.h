@@ -90,6 +90,16 @@ class ClientStore : public SqliteStore {
   OutboxSummary summary();
   // In-flight mutations left by a process that died become pending (they stay frozen).
   void requeue_in_flight();
+  // ---- storage/client_auth_store.cc ----
+  // Unacknowledged mutations in the outbox (pending, in flight, rejected or in conflict).
+  int64_t unsent_count();
+  // Deletes every record, view row, mutation, tombstone, request outcome and the sync and auth
+  // metadata, in the caller's transaction (the client id stays).
+  void wipe_user_data();
+  // Rewrites the file without the deleted pages and empties the WAL, so that no deleted row can be
+  // read from the files afterwards. Outside any transaction.
+  void compact_files();
+
   // The greatest mutation id in the outbox, if any.
   std::optional<std::string> newest_mutation_id();
   // attempts + 1, state in flight.

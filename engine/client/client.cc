@@ -60,6 +60,7 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   });
   if (!ready) return ready;
   impl->token = impl->options.sync.token;
+  impl->load_stored_token();
   if (impl->options.sync.transport && impl->options.sync.background) impl->start_worker();
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }

@@ -163,6 +163,12 @@ struct Client::Impl {
   void worker_loop();
   Result<SyncReport> round(bool explicit_request);
   void set_status(SyncStatus s);
+  // ---- auth.cc ----
+  // The access token kept by sign_in(), unless SyncOptions::token overrides it.
+  void load_stored_token();
+  // After a 401: redeems the stored refresh token at POST /oauth/token; on success the new tokens are
+  // stored and used, and the queue resumes.
+  Status refresh_tokens();
   // To options.log, if set; a sink that throws loses its message.
   void log(LogLevel level, std::string_view component, const std::string& message) const;
   // Calls an observer; one that throws is logged, and the worker and the other observers go on.

@@ -43,7 +43,7 @@ void Round::pull() {
       return true;
     }
     if (answer.status == 401 || answer.status == 426) {
-      pause(answer.status == 401 ? "sign in again (401)" : "upgrade required (426)");
+      pause(answer.status == 401 ? "sign in again (401)" : "upgrade required (426)", answer.status == 401);
       return true;
     }
     return false;

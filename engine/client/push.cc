@@ -351,7 +351,8 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
       std::string message = wire::error_message_of(body, reply.status);
       c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, 0, message);
       if (!report_.paused) {
-        pause(outcome == Outcome::kAuth ? "sign in again (401): " + message : "upgrade required (426): " + message);
+        pause(outcome == Outcome::kAuth ? "sign in again (401): " + message : "upgrade required (426): " + message,
+              outcome == Outcome::kAuth);
       }
       return;
     }

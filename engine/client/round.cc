@@ -53,7 +53,8 @@ std::optional<HttpResponse> Round::send(const HttpRequest& r) {
   return std::move(*answer);
 }
 
-void Round::pause(const std::string& reason) {
+void Round::pause(const std::string& reason, bool unauthorized) {
+  unauthorized_ = unauthorized_ || unauthorized;
   report_.paused = true;
   report_.pause_reason = reason;
   log(LogLevel::kWarning, "sync paused: " + reason);

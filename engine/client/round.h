@@ -27,6 +27,8 @@ class Round {
   SyncReport run();
 
   bool unreachable() const { return unreachable_; }
+  // The round paused on a 401 (the token was refused).
+  bool unauthorized() const { return unauthorized_; }
   const std::string& unreachable_reason() const { return unreachable_reason_; }
   // The first store failure that stopped the round (ok when none did).
   const Status& store_failure() const { return store_failure_; }
@@ -35,7 +37,7 @@ class Round {
   // ---- round.cc: requests, faults, the end of the round ----
   HttpRequest request(const std::string& method, const std::string& target) const;
   std::optional<HttpResponse> send(const HttpRequest& r);  // no answer marks the round unreachable
-  void pause(const std::string& reason);
+  void pause(const std::string& reason, bool unauthorized);
   bool stopped() const { return unreachable_ || report_.paused || !store_failure_.is_ok(); }
   // Records a failed store operation: the round stops with it. Returns s.is_ok().
   bool stored(const Status& s, std::string_view what);
@@ -111,6 +113,7 @@ class Round {
   // Mutations sent this round and still pending (not sent twice in one round); settled ones leave.
   std::unordered_set<std::string> attempted_;
   bool unreachable_ = false;                   // a request got no answer
+  bool unauthorized_ = false;
   std::string unreachable_reason_;
   Status store_failure_;
   std::vector<std::pair<std::string, std::string>> changed_;

@@ -1,6 +1,7 @@
 // The sync worker: one thread per Client that runs rounds when woken (a write, sync_now(), a
 // connectivity change) or when a timer is due, and the public face of sync (status, observers).
 #include <chrono>
+#include <optional>
 
 #include "engine/client/round.h"
 
@@ -16,12 +17,25 @@ Result<SyncReport> Client::Impl::round(bool explicit_request) {
     if (paused && !explicit_request) return SyncReport{.paused = true};
     paused = false;
   }
-  Round r(*this, explicit_request);
+  std::optional<Round> round_state(std::in_place, *this, explicit_request);
   SyncReport report;
   Status failure;
   try {
-    report = r.run();
-    failure = r.store_failure();
+    report = round_state->run();
+    failure = round_state->store_failure();
+    if (failure.is_ok() && round_state->unauthorized() && !options.sync.oauth_client_id.empty()) {
+      // The token was refused: a refresh token, if there is one, gets a new one without the app.
+      Status refreshed = refresh_tokens();
+      if (refreshed) {
+        log(LogLevel::kInfo, "auth", "the access token was refreshed after a 401");
+        round_state.emplace(*this, explicit_request);
+        report = round_state->run();
+        failure = round_state->store_failure();
+      } else {
+        log(LogLevel::kWarning, "auth", refreshed.message());
+        report.pause_reason = refreshed.message();
+      }
+    }
   } catch (const std::exception& e) {
     // Nothing below should throw; if something does, the round ends here like a store fault.
     failure = Status::internal(std::string("the sync round failed: ") + e.what());
@@ -40,13 +54,13 @@ Result<SyncReport> Client::Impl::round(bool explicit_request) {
     next = {SyncState::kBackingOff, now + std::max<int64_t>(1, backoff.ceiling_ms(failures)), failure.to_string()};
   } else if (report.paused) {
     next = {SyncState::kPaused, 0, report.pause_reason};
-  } else if (r.unreachable()) {
+  } else if (round_state->unreachable()) {
     int failures;
     {
       std::lock_guard<std::mutex> lock(state_mu);
       failures = ++offline_failures;
     }
-    next = {SyncState::kOffline, now + backoff.ceiling_ms(failures), r.unreachable_reason()};
+    next = {SyncState::kOffline, now + backoff.ceiling_ms(failures), round_state->unreachable_reason()};
   } else {
     {
       std::lock_guard<std::mutex> lock(state_mu);

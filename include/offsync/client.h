@@ -161,10 +161,19 @@ enum class Resolution {
   kEdited,      // send this edited record instead (an upsert based on the server's record)
 };
 
+// What a sign-in gave (POST /oauth/token): the worker sends access_token as a bearer token and,
+// after a 401, redeems refresh_token (SyncOptions::oauth_client_id) without the app's help.
+struct Credentials {
+  std::string user;
+  std::string access_token;
+  std::string refresh_token;
+};
+
 struct SyncOptions {
   std::shared_ptr<Transport> transport;  // null: this client never syncs
   bool background = true;                // run the worker thread (false: only sync_once() syncs)
-  std::string token;                     // Authorization: Bearer
+  std::string token;                     // Authorization: Bearer (sign_in() keeps one in the store instead)
+  std::string oauth_client_id;           // with a refresh token: a 401 refreshes at POST /oauth/token
   std::string app_version, os_version, device;  // Offsync-App-Version, -OS-Version, -Device
   int batch_size = 1000;                 // mutations per POST /v1/mutations:batch (halved after a 413)
   int pull_limit = 1000;                 // changes per GET /v1/sync page
@@ -289,6 +298,17 @@ class Client {
   Status resolve(const std::string& mutation_id, Resolution resolution, const nlohmann::json& edited = nullptr);
   // The opaque sync cursor and when it was stored (ms), if any.
   Result<std::optional<std::pair<std::string, int64_t>>> cursor();
+
+  // ---- Auth (offline OAuth, docs/recipe-ipc.md). A store is bound to one user. ----
+  // Keeps the user's tokens in the store and uses them from now on (also after a restart). A store
+  // that holds another user's unsent mutations is refused (kConflict, naming how many): they must
+  // never be sent under this identity; sign_out() first. Another user's synced data is wiped.
+  Status sign_in(const Credentials& credentials);
+  // Wipes every local record, the outbox (unsent mutations included), the cursor and the tokens,
+  // leaving no trace of the user in the store; returns how many unsent mutations were discarded.
+  Result<int64_t> sign_out();
+  // The user this store is bound to, if any.
+  Result<std::optional<std::string>> signed_in_user();
 
   struct Impl;
 

@@ -1,6 +1,8 @@
 // The `offsync client` commands as scripts use them: docs/protocol.md's spellings, --json, exit codes.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "e2e/process.h"
@@ -212,4 +214,18 @@ TEST_CASE("offsync-bench ipc prints its round trips and ratios as one JSON objec
     CHECK(out[key].get<double>() > 0);
   }
   CHECK(out["ratio_ipc_over_tcp"].get<double>() > 0);
+}
+
+TEST_CASE("client sign-out says how many unsent mutations it discards, then leaves nothing behind") {
+  ScratchDir dir;
+  Cli cli{dir.file("c.db")};
+  REQUIRE(cli({"put", "notes", "n1", R"({"text":"sign-out-marker"})"}).exit_code == 0);
+  REQUIRE(cli({"put", "notes", "n2", R"({"text":"other"})"}).exit_code == 0);
+  auto out = cli({"sign-out"});
+  CHECK(out.exit_code == 0);
+  CHECK(out.out.find("discarding 2 unsent mutation(s)") != std::string::npos);
+  CHECK(trimmed(cli({"list", "notes", "--json"}).out) == "[]");
+  std::ifstream in(dir.file("c.db"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(bytes.find("sign-out-marker") == std::string::npos);
 }

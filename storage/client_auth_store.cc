@@ -1,0 +1,26 @@
+// What binding a client store to one user needs of the store: counting what is unsent, and wiping
+// the user's data so that none of it can be read from the files afterwards.
+#include "storage/client_store.h"
+
+namespace offsync::storage {
+
+int64_t ClientStore::unsent_count() {
+  SQLite::Statement& s = cached("SELECT COUNT(*) FROM outbox");
+  ResetOnExit done(s);
+  s.executeStep();
+  return s.getColumn(0).getInt64();
+}
+
+void ClientStore::wipe_user_data() {
+  for (const char* table : {"base", "view", "outbox", "tombstones", "request_outcomes", "base_incoming"}) {
+    db_->exec(std::string("DELETE FROM ") + table);
+  }
+  db_->exec("DELETE FROM meta WHERE key IN ('cursor', 'cursor_at') OR key LIKE 'auth.%'");
+}
+
+void ClientStore::compact_files() {
+  db_->exec("VACUUM");
+  db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+}  // namespace offsync::storage
