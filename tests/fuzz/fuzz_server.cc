@@ -24,6 +24,7 @@ offsync::Server& server() {
     o.max_body_bytes = 1 << 20;
     auto opened = offsync::Server::open(std::move(o));
     if (!opened) std::abort();
+    if (!(*opened)->register_oauth_client({"org.example.math", {"x:/cb"}})) std::abort();
     std::atexit([] { std::filesystem::remove_all(dir); });
     return opened->release();
   }();
@@ -35,20 +36,23 @@ offsync::Server& server() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   static const char* const kTargets[] = {"/v1/mutations", "/v1/mutations:batch", "/v1/sync", "/v1/health",
-                                         "/v1/sync?cursor=", "/v1/sync?limit=", "/nowhere", "/metrics"};
-  const char* target = kTargets[data[0] % 8];
+                                         "/v1/sync?cursor=", "/v1/sync?limit=", "/nowhere", "/metrics",
+                                         "/oauth/token", "/oauth/authorize?="};
+  const char* target = kTargets[data[0] % 10];
   offsync::HttpRequest r;
   r.method = (data[0] & 0x80) ? "GET" : "POST";
   std::string body(reinterpret_cast<const char*>(data + 2), size - 2);
   r.target = target;
-  if (r.target.back() == '=') {
+  if (r.target == "/oauth/authorize?=") {
+    r.target = "/oauth/authorize?" + body.substr(0, 1024);  // the whole query from the fuzzer
+  } else if (r.target.back() == '=') {
     // Query endpoints take the fuzz text in the query string instead of the body.
     r.method = "GET";
     r.target += body.substr(0, 512);
   } else {
     r.body = body;
   }
-  r.headers.add("Content-Type", "application/json");
+  r.headers.add("Content-Type", r.target == "/oauth/token" ? "application/x-www-form-urlencoded" : "application/json");
   static const char* const kKeys[] = {"01HZY8G4Q6F3T9M2N7K5R1D0XB", "01hzy8g4q6f3t9m2n7k5r1d0xb", "", "not-a-key"};
   uint8_t k = data[1];
   if (k % 5 < 4) r.headers.add("Idempotency-Key", kKeys[k % 5]);
@@ -56,6 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (k & 0x80) r.headers.add("Offsync-Outbox", body.substr(0, 40));
   offsync::HttpResponse answer = server().handle(r);
   if (answer.status == 500) std::abort();
-  if (r.target != "/metrics" && !nlohmann::json::accept(answer.body)) std::abort();
+  // Every answer is JSON, but the metrics page and a redirect (302 from /oauth/authorize).
+  bool json_answer = r.target != "/metrics" && answer.status != 302;
+  if (json_answer && !nlohmann::json::accept(answer.body)) std::abort();
   return 0;
 }

@@ -59,3 +59,22 @@ TEST_CASE("a registered service is read from its .service file, and a broken fil
   CHECK(find_ipc_service("relative", dir.path().string()).status().message().find("absolute") != std::string::npos);
   CHECK(find_ipc_service("missing", dir.path().string()).status().code() == StatusCode::kNotFound);
 }
+
+TEST_CASE("a provider that cannot be started, or never listens, is a clear error, not a hang") {
+  ScratchDir dir;
+  std::string socket = dir.file("p.sock");
+  std::ofstream(dir.file("broken.service")) << "[Service]\nName=broken\nSocket=" << socket
+                                            << "\nExec=/nonexistent/offsync-provider serve\n";
+  std::ofstream(dir.file("silent.service")) << "[Service]\nName=silent\nSocket=" << socket << "\nExec=/bin/true\n";
+  auto broken = make_ipc_transport({.service = "broken", .services_dir = dir.path().string()});
+  REQUIRE(broken.is_ok());
+  auto r = (*broken)->send(HttpRequest{.method = "GET", .target = "/v1/health"});
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().message().find("cannot start /nonexistent/offsync-provider") != std::string::npos);
+  auto silent = make_ipc_transport({.service = "silent", .services_dir = dir.path().string(), .activation_timeout_ms = 200});
+  REQUIRE(silent.is_ok());
+  auto s = (*silent)->send(HttpRequest{.method = "GET", .target = "/v1/health"});
+  REQUIRE_FALSE(s.is_ok());
+  CHECK(s.status().is_transient());
+  CHECK(s.status().message().find("nothing listened on") != std::string::npos);
+}
