@@ -2,10 +2,13 @@
 # Installs the build into a scratch prefix, builds tests/install/app against it with
 # find_package(offsync) (static and shared) and with pkg-config, starts the installed `offsync
 # serve`, and has each build of the app sync a record to it.
-#   tests/install/run.sh BUILD_DIR SOURCE_DIR
+#   tests/install/run.sh BUILD_DIR SOURCE_DIR [EXTRA_FLAGS]
+# EXTRA_FLAGS (e.g. -fsanitize=address,undefined) are what the installed build was compiled with,
+# which the app needs too to link it.
 set -euo pipefail
 build=$1
 src=$2
+extra=${3:-}
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -29,11 +32,13 @@ if [ -n "$(find "$prefix/include" -type f ! -path "*/include/offsync/*")" ]; the
 fi
 
 cmake -S "$src/tests/install/app" -B "$work/app-build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_CXX_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" \
   > "$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/app-build" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --exists offsync
 # shellcheck disable=SC2046
-c++ -std=c++20 "$src/tests/install/app/app.cc" -o "$work/app-pkg-config" \
+# shellcheck disable=SC2086
+c++ -std=c++20 $extra "$src/tests/install/app/app.cc" -o "$work/app-pkg-config" \
   $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs offsync) \
   || { echo "pkg-config build failed"; exit 1; }
 
