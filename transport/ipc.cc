@@ -79,11 +79,10 @@ class IpcTransport final : public Transport {
       : address_(std::move(address)), inner_(std::move(inner)), activation_timeout_ms_(activation_timeout_ms) {}
 
   Result<HttpResponse> send(const HttpRequest& request) override {
-    if (Status s = ensure_listening(); !s) return s;
     auto answer = inner_->send(request);
-    if (answer || listening(address_.socket)) return answer;
-    // The provider went away between the check and the request (an idle exit): start it again.
-    // The request may have reached it: a retry with the same key is answered from its store.
+    if (answer || listening(address_.socket)) return answer;  // answered, or a failure of its own
+    // Nothing listens (never started, or gone after an idle exit): start it and send again. A
+    // request the old provider took before going would be answered again from its store (same key).
     if (Status s = ensure_listening(); !s) return s;
     return inner_->send(request);
   }
