@@ -16,6 +16,8 @@ constexpr const char* kRefreshToken = "auth.refresh_token";
 Status Client::sign_in(const Credentials& credentials) {
   if (credentials.user.empty()) return Status::invalid_argument("credentials name no user");
   if (credentials.access_token.empty()) return Status::invalid_argument("credentials hold no access token");
+  // No round may run while another user's data may go: it would write it back.
+  std::unique_lock<std::mutex> no_round(impl_->round_mu);
   bool wiped = false;
   Status s = impl_->write("sign in", [&]() -> Status {
     auto& store = *impl_->store;
@@ -41,6 +43,7 @@ Status Client::sign_in(const Credentials& credentials) {
     });
     if (!compacted) impl_->log(LogLevel::kWarning, "auth", "the wiped store could not be compacted: " + compacted.message());
   }
+  no_round.unlock();
   set_token(credentials.access_token);
   return Status::ok();
 }
