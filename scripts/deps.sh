@@ -38,6 +38,8 @@ offsync_install_deps() {
 offsync_build() {
   local preset="$1"
   shift
+  # ccache hits across clones and worktrees of the same sources (paths hashed relative to here).
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
   local dir="build/$preset"
   if [ ! -f "$dir/CMakeCache.txt" ]; then
     cmake --preset "$preset"
