@@ -100,6 +100,17 @@ TEST_CASE("bytes that are not one whole request are answered 400, 413 or 431, ne
   CHECK(status_of(serve(*server, "GET / HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n")) == 431);
   CHECK(status_of(serve_http_bytes(*server, "POST /v1/mutations HTTP/1.1\r\nContent-Length: 100\r\n\r\n" +
                                                std::string(100, 'x'), 10)) == 413);
+  // A length far past any memory is refused from the head, not reserved (found by fuzzing).
+  CHECK(status_of(serve(*server, "POST /v1/mutations HTTP/1.1\r\nContent-Length: 800049278810\r\n\r\n{}")) == 413);
+}
+
+TEST_CASE("a response whose Content-Length is absurd is refused from its head, not allocated") {
+  auto transport = make_byte_pipe_transport([](const std::string&) -> Result<std::string> {
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 0800049278810\r\n\r\n{\"o\":1}");
+  });
+  auto answer = transport->send(HttpRequest{.method = "GET", .target = "/v1/health"});
+  REQUIRE_FALSE(answer.is_ok());
+  CHECK(answer.status().is_transient());
 }
 
 TEST_CASE("an answer from the shim that is not one HTTP response is no answer: the mutation stays pending") {
