@@ -216,3 +216,16 @@ TEST_CASE("GET /metrics passes promtool check metrics after real traffic") {
   CHECK_MESSAGE(check.exit_code == 0, said);
   CHECK(said.empty());
 }
+
+TEST_CASE("over TCP, a record nested 100,000 levels deep is a 400 and the server goes on (it once crashed it)") {
+  LiveServer s;
+  std::string body = R"({"collection":"notes","record":"r","op":"upsert","fields":{"x":)" + std::string(100'000, '[') +
+                     std::string(100'000, ']') + "}}";
+  std::string file = s.dir.file("deep.json");
+  std::ofstream(file) << body;
+  CurlReply deep = curl({"-X", "POST", "-H", "Content-Type: application/json", "-H", "Idempotency-Key: " + new_key(),
+                         "--data-binary", "@" + file, s.base + "/v1/mutations"});
+  CHECK(deep.status == 400);
+  CHECK(error_of(deep) == "json_too_deep");
+  CHECK(s.post({{"collection", "notes"}, {"record", "after"}, {"op", "upsert"}, {"fields", {{"v", 1}}}}, new_key()).status == 200);
+}
