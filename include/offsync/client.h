@@ -1,6 +1,6 @@
 // offsync/client.h — the client half: a local store that every write lands in first, an optimistic
 // view the app reads, the outbox of mutations waiting for the server, and the sync worker that
-// drains it and pulls changes (ClientOptions::sync; engine/client/sync.cc).
+// drains it and pulls changes (ClientOptions::sync; engine/client/worker.cc and round.h).
 //
 // Threads: with SyncOptions::background, each Client runs one worker thread, started by open()
 // and joined by the destructor (which waits for a round in progress, at most the transport's
