@@ -219,3 +219,29 @@ TEST_CASE("offsync proxy serves curl over loopback TCP by forwarding to the IPC 
   CHECK(outside.exit_code == 1);
   CHECK(outside.err.find("loopback only") != std::string::npos);
 }
+
+TEST_CASE("an inherited TCP socket is served too, and the address is printed") {
+  if (access("/usr/bin/systemd-socket-activate", X_OK) != 0) {
+    FAIL("systemd-socket-activate is missing (Debian's systemd package; scripts/deps.sh installs it)");
+  }
+  ScratchDir dir;
+  // A free port: bound by a listener of ours, then released for the activator.
+  auto probe_server = open_server({.db_path = dir.file("probe.db")});
+  uint16_t port = 0;
+  {
+    auto probe = Listener::listen_tcp(*probe_server, "127.0.0.1", 0);
+    REQUIRE(probe.is_ok());
+    port = (*probe)->port();
+  }
+  std::string address = "127.0.0.1:" + std::to_string(port);
+  ChildProcess activator({"/usr/bin/systemd-socket-activate", "-l", address, OFFSYNC_BIN, "serve", "--db",
+                          dir.file("s.db"), "--idle-exit", "0.5"},
+                         false);
+  CurlReply health;
+  for (int i = 0; i < 200 && health.status != 200; ++i) {
+    health = curl({"http://" + address + "/v1/health"});
+    if (health.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(health.status == 200);
+  CHECK(activator.wait_exit(5000) == std::optional<int>(0));
+}
