@@ -2,10 +2,11 @@
 
 #include "offsync/byte_pipe.h"
 
+#include "engine/common/error_body.h"
+
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace offsync {
@@ -16,14 +17,6 @@ namespace http = beast::http;
 
 constexpr size_t kMaxHeadBytes = 16 << 10;
 
-HttpResponse error_response(int status, const std::string& code, const std::string& message) {
-  HttpResponse r;
-  r.status = status;
-  r.headers.set("Content-Type", "application/json");
-  r.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump(-1, ' ', false,
-                                                                                   nlohmann::json::error_handler_t::replace);
-  return r;
-}
 
 // Feeds all of `bytes` to the parser; false (with ec) when they are not exactly one whole message.
 // The head is read first and its Content-Length checked against `body_limit` here: Beast's string

@@ -13,11 +13,11 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 
+#include "engine/common/error_body.h"
 #include "offsync/listener.h"
 #include "transport/handler_pool.h"
 
@@ -77,13 +77,6 @@ inline http::response<http::string_body> to_response(const HttpResponse& r, unsi
   return res;
 }
 
-inline HttpResponse error_response(int status, const std::string& code, const std::string& message) {
-  HttpResponse r;
-  r.status = status;
-  r.headers.set("Content-Type", "application/json");
-  r.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
-  return r;
-}
 
 inline std::optional<PeerCredentials> peer_of(int fd) {
   ucred cred{};

@@ -35,7 +35,6 @@ using local = asio::local::stream_protocol;
 using http_session::Hub;
 using http_session::Session;
 using http_session::SessionBase;
-using http_session::error_response;
 using http_session::peer_of;
 
 struct Listener::Impl {

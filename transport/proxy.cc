@@ -3,23 +3,16 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "engine/common/crypto.h"
+#include "engine/common/error_body.h"
 #include "offsync/clock.h"
 #include "offsync/ipc.h"
 
 namespace offsync {
 namespace {
 
-HttpResponse refusal(int status, const std::string& code, const std::string& message) {
-  HttpResponse r;
-  r.status = status;
-  r.headers.set("Content-Type", "application/json");
-  r.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
-  return r;
-}
 
 bool hop_by_hop(const std::string& name) {
   for (const char* h : {"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Host", "Upgrade",
@@ -72,17 +65,17 @@ struct LocalProxy::Impl {
       if (!hop_by_hop(name)) out.headers.add(name, value);
     }
     if (!admitted) {
-      return refusal(401, "proxy_secret_required",
+      return error_response(401, "proxy_secret_required",
                      "this proxy needs its per-launch secret (Authorization: Bearer or Offsync-Proxy-Secret)");
     }
     if (out.target.empty() || out.target[0] != '/') {
-      return refusal(400, "bad_request", "the proxy forwards origin-form targets (/path?query) only");
+      return error_response(400, "bad_request", "the proxy forwards origin-form targets (/path?query) only");
     }
     auto transport = take();
-    if (!transport) return refusal(502, "service_unavailable", transport.status().message());
+    if (!transport) return error_response(502, "service_unavailable", transport.status().message());
     auto answer = (*transport)->send(out);
     give_back(std::move(*transport));
-    if (!answer) return refusal(502, "service_unavailable", answer.status().message());
+    if (!answer) return error_response(502, "service_unavailable", answer.status().message());
     HttpResponse response;
     response.status = answer->status;
     response.body = std::move(answer->body);

@@ -6,10 +6,6 @@ namespace offsync {
 
 using nlohmann::json;
 
-std::string error_body(const std::string& code, const std::string& message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 Answer error(int status, const std::string& code, const std::string& message, std::string failure) {
   return Answer{status, error_body(code, message), false, false, std::nullopt, std::move(failure)};
 }

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/common/error_body.h"
 #include "engine/common/json_text.h"
 
 namespace offsync {
@@ -24,8 +25,6 @@ struct Answer {
   std::string content_type = "application/json";
 };
 
-// {"error": {"code", "message"}}; always JSON, even when the message quotes bytes that are not UTF-8.
-std::string error_body(const std::string& code, const std::string& message);
 Answer error(int status, const std::string& code, const std::string& message, std::string failure = "validation");
 // 400 for a body that is not JSON within the limits, with the precise code (json_text::Problem).
 Answer unreadable(const json_text::Problem& problem);
