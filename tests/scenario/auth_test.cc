@@ -146,3 +146,30 @@ TEST_CASE("another user's synced data is wiped when they sign in on a store with
   CHECK(d.client->get("notes", "a1").status().code() == StatusCode::kNotFound);
   CHECK(d.files().find("alice-only") == std::string::npos);
 }
+
+TEST_CASE("a token endpoint answering garbage to the refresh is no token: the queue pauses, nothing is lost") {
+  Device d;
+  Credentials alice = d.sign_in_at_provider("alice");
+  REQUIRE(d.client->sign_in(alice).is_ok());
+  d.clock.advance(3601 * 1000);  // the access token expired
+  d.transport->set_script([](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
+    if (r.path() != "/oauth/token") return std::nullopt;
+    HttpResponse portal;
+    portal.headers.set("Content-Type", "text/html");
+    portal.body = "<html>sign in to the Wi-Fi</html>";
+    return portal;
+  });
+  REQUIRE(d.client->put("notes", "n1", {{"v", 1}}).is_ok());
+  auto report = d.client->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->paused);
+  CHECK(report->pause_reason.find("refresh was refused") != std::string::npos);
+  REQUIRE(d.client->outbox()->size() == 1);
+  CHECK(d.client->outbox()->front().state == MutationState::kPending);
+  // The real endpoint again: the stored refresh token was not replaced by anything from the portal.
+  d.transport->set_script(nullptr);
+  auto healed = d.client->sync_once();
+  REQUIRE(healed.is_ok());
+  CHECK(healed->applied == 1);
+  CHECK(d.client->outbox()->empty());
+}
