@@ -132,6 +132,35 @@ class ServerStore : public SqliteStore {
   void revoke_oauth_token(const std::string& token_hash);
   void revoke_oauth_family(const std::string& family);
 
+  // ---- Attachments (storage/server_attachment_store.cc) ----
+  struct Attachment {
+    std::string id;
+    int64_t size = 0;
+    std::string sha256;  // hex
+    std::string content_type;
+    int64_t received = 0;
+    bool complete = false;
+    int64_t created_at_ms = 0, updated_at_ms = 0;
+    bool referenced = false;
+  };
+  std::optional<Attachment> attachment(const std::string& principal, const std::string& id);
+  void put_attachment(const std::string& principal, const Attachment& a);
+  void delete_attachment(const std::string& principal, const std::string& id);
+  // Bytes declared by every attachment and session held: what a quota counts.
+  int64_t attachment_bytes();
+  // Marks attachments as listed by an applied mutation; returns the ids that are not complete
+  // (unknown, or still uploading), marking none when there is any.
+  std::vector<std::string> reference_attachments(const std::string& principal, const std::vector<std::string>& ids);
+  // Up to `limit` (principal, id) to collect: sessions not touched since `stale_before_ms`, and
+  // complete attachments no mutation listed, completed before `unreferenced_before_ms`.
+  std::vector<std::pair<std::string, std::string>> collectable_attachments(int64_t stale_before_ms,
+                                                                           int64_t unreferenced_before_ms, int limit);
+  // Chunk rows (the bytes when the store holds them).
+  void put_chunk(const std::string& principal, const std::string& id, int64_t offset, std::string_view bytes);
+  // Bytes [offset, offset + length) from the chunk rows (fewer when the rows end sooner).
+  std::string read_chunks(const std::string& principal, const std::string& id, int64_t offset, int64_t length);
+  void delete_chunks(const std::string& principal, const std::string& id);
+
   std::vector<CursorKey> cursor_keys();
   void add_cursor_key(const CursorKey& key);
   void retire_cursor_keys_below(uint32_t version);

@@ -1,5 +1,7 @@
 #include "server_support.h"
 
+#include "engine/common/crypto.h"
+
 #include <doctest/doctest.h>
 
 namespace offsync::test {
@@ -47,6 +49,50 @@ HttpRequest get_sync(const std::string& cursor, int limit, const std::string& to
   if (limit > 0) r.target += sep + "limit=" + std::to_string(limit);
   if (!token.empty()) r.headers.add("Authorization", "Bearer " + token);
   return r;
+}
+
+HttpRequest post_attachment(const std::string& id, const std::string& bytes, const std::string& content_type,
+                            const std::string& token) {
+  HttpRequest r;
+  r.method = "POST";
+  r.target = "/v1/attachments";
+  r.headers.add("Content-Type", "application/json");
+  r.headers.add("Idempotency-Key", new_key());
+  if (!token.empty()) r.headers.add("Authorization", "Bearer " + token);
+  r.body = nlohmann::json{{"id", id}, {"size", bytes.size()}, {"sha256", hex(sha256(bytes))}, {"content_type", content_type}}
+               .dump();
+  return r;
+}
+
+HttpRequest put_chunk(const std::string& id, uint64_t first, const std::string& bytes, uint64_t total,
+                      const std::string& token) {
+  HttpRequest r;
+  r.method = "PUT";
+  r.target = "/v1/attachments/" + id;
+  r.headers.add("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(first + bytes.size() - 1) + "/" +
+                                     std::to_string(total));
+  if (!token.empty()) r.headers.add("Authorization", "Bearer " + token);
+  r.body = bytes;
+  return r;
+}
+
+HttpRequest resume_query(const std::string& id, uint64_t total, const std::string& token) {
+  HttpRequest r;
+  r.method = "PUT";
+  r.target = "/v1/attachments/" + id;
+  r.headers.add("Content-Range", "bytes */" + std::to_string(total));
+  if (!token.empty()) r.headers.add("Authorization", "Bearer " + token);
+  return r;
+}
+
+std::string pattern_bytes(size_t size, unsigned seed) {
+  std::string out(size, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < size; ++i) {
+    x = x * 1664525u + 1013904223u;
+    out[i] = static_cast<char>(x >> 24);
+  }
+  return out;
 }
 
 nlohmann::json body_of(const HttpResponse& r) { return nlohmann::json::parse(r.body); }

@@ -23,6 +23,9 @@ struct Answer {
   std::string failure;  // metrics category when not applied
   std::vector<std::pair<std::string, std::string>> headers;  // more headers (Location, Cache-Control)
   std::string content_type = "application/json";
+  // Stored under its Idempotency-Key and replayed; false for a refusal the client can cure and
+  // retry with the same key (an attachment it has not uploaded yet).
+  bool replayable = true;
 };
 
 Answer error(int status, const std::string& code, const std::string& message, std::string failure = "validation");

@@ -39,7 +39,7 @@ Answer Server::Impl::process(const std::string& principal, const std::string& ke
   }
   answer.deprecated = deprecated;
   // Every answer but a server fault is stored with its effect: a retry gets it again.
-  if (answer.status < 500) store->put_answer(principal, key, {fp, answer.status, answer.body, now});
+  if (answer.status < 500 && answer.replayable) store->put_answer(principal, key, {fp, answer.status, answer.body, now});
   return answer;
 }
 
@@ -48,6 +48,7 @@ void Server::Impl::maybe_sweep() {
   if (now - last_sweep_ms < kSweepEveryMs) return;
   last_sweep_ms = now;
   store->sweep_answers(now - options.idempotency_retention_ms);
+  collect_attachments(now);
 }
 
 Answer Server::Impl::single_mutation(const HttpRequest& r, const std::string& principal) {

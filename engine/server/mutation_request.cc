@@ -101,6 +101,18 @@ Answer Server::Impl::apply(const std::string& principal, const IncomingMutation&
     // A base this server never issued for the record would skip the escalate rule.
     return error(400, "invalid_base", "\"base\" " + *m.base + " is later than the record's HLC " + current->hlc);
   }
+  if (m.attachments && !m.attachments->empty()) {
+    std::vector<std::string> ids;
+    for (const auto& id : *m.attachments) ids.push_back(id.get<std::string>());
+    auto missing = store->reference_attachments(principal, ids);
+    if (!missing.empty()) {
+      Answer refused = error(422, "attachment_missing",
+                             "attachment " + missing.front() + " is not uploaded: POST /v1/attachments, PUT its bytes, "
+                             "then send the mutation again with the same key");
+      refused.replayable = false;
+      return refused;
+    }
+  }
   int64_t now_ms = clock.now_ms();
   MergeResult result = merge_mutation(options.schema, current, m, hlc->now(), now_ms);
   if (result.kind == MergeResult::Kind::kApplied && !result.record->deleted) {

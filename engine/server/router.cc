@@ -40,9 +40,11 @@ ServerMetrics::Telemetry telemetry_of(const HttpRequest& r) {
 }
 
 std::string route_of(const std::string& path) {
-  for (const char* route : {kMutationsPath, kBatchPath, kSyncPath, kHealthPath, kMetricsPath, kAuthorizePath, kTokenPath}) {
+  for (const char* route : {kMutationsPath, kBatchPath, kSyncPath, kHealthPath, kMetricsPath, kAuthorizePath, kTokenPath,
+                            kAttachmentsPath}) {
     if (path == route) return route;
   }
+  if (path.starts_with(std::string(kAttachmentsPath) + "/")) return kAttachmentPath;
   return "other";
 }
 
@@ -93,7 +95,7 @@ Answer Server::Impl::dispatch(const HttpRequest& r, const std::string& route) {
   if (r.body.size() > options.max_body_bytes) {
     return error(413, "body_too_large", "the body is over " + std::to_string(options.max_body_bytes) + " bytes");
   }
-  if (mutating && !is_json_content(r)) {
+  if ((mutating || route == kAttachmentsPath) && !is_json_content(r)) {
     return error(415, "unsupported_media_type", "send the body as Content-Type: application/json");
   }
   if (auto refused = gate(r)) return *refused;
@@ -101,6 +103,7 @@ Answer Server::Impl::dispatch(const HttpRequest& r, const std::string& route) {
   if (!principal) return error(401, "unauthenticated", "sign in: no valid bearer token", "auth");
   if (route == kMutationsPath) return single_mutation(r, *principal);
   if (route == kBatchPath) return batch(r, *principal);
+  if (route == kAttachmentsPath || route == kAttachmentPath) return attachments(r, *principal, route);
   return sync(r, *principal);
 }
 

@@ -15,7 +15,18 @@ Server::~Server() = default;
 Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   auto store = storage::ServerStore::open({options.db_path, options.durability});
   if (!store) return store.status();
+  std::unique_ptr<AttachmentBlobs> dir_blobs;
+  if (!options.attachments_dir.empty()) {
+    auto blobs = directory_blobs(options.attachments_dir);
+    if (!blobs) return blobs.status();
+    dir_blobs = std::move(*blobs);
+  }
+  if (options.attachment_chunk_size <= 0 || static_cast<size_t>(options.attachment_chunk_size) > options.max_body_bytes) {
+    return Status::invalid_argument("attachment_chunk_size must be between 1 and max_body_bytes (" +
+                                    std::to_string(options.max_body_bytes) + ")");
+  }
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*store));
+  impl->blobs = dir_blobs ? std::move(dir_blobs) : store_blobs(impl->store);
   Status ready = guarded("open server store", [&]() -> Status {
     ServerTransaction tx(*impl->store);
     std::string node = impl->options.node_id;
@@ -69,6 +80,16 @@ Status Server::rotate_cursor() {
     impl_->add_cursor_key(impl_->load_codec().current_version() + 1);
     tx.commit();
     return Status::ok();
+  });
+}
+
+Result<int64_t> Server::collect_attachments() {
+  std::lock_guard<std::mutex> lock(impl_->db_mu);
+  return guarded("collect attachments", [&]() -> Result<int64_t> {
+    ServerTransaction tx(*impl_->store);
+    int64_t removed = impl_->collect_attachments(impl_->clock.now_ms());
+    tx.commit();
+    return removed;
   });
 }
 

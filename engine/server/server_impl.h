@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <sqlite3.h>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include "engine/common/json_text.h"
 #include "engine/server/answer.h"
+#include "engine/server/attachment_blobs.h"
 #include "engine/server/cursor.h"
 #include "engine/server/merge.h"
 #include "engine/server/metrics.h"
@@ -31,6 +33,8 @@ constexpr const char* kHealthPath = "/v1/health";
 constexpr const char* kMetricsPath = "/metrics";
 constexpr const char* kAuthorizePath = "/oauth/authorize";
 constexpr const char* kTokenPath = "/oauth/token";
+constexpr const char* kAttachmentsPath = "/v1/attachments";
+constexpr const char* kAttachmentPath = "/v1/attachments/{id}";  // the route (metrics label) of one attachment
 constexpr int64_t kSweepEveryMs = 3600 * 1000;
 
 struct Server::Impl {
@@ -42,6 +46,7 @@ struct Server::Impl {
 
   std::mutex db_mu;
   std::unique_ptr<storage::ServerStore> store;  // GUARDED_BY(db_mu)
+  std::unique_ptr<AttachmentBlobs> blobs;       // GUARDED_BY(db_mu)
   int64_t last_sweep_ms = 0;                    // GUARDED_BY(db_mu)
 
   std::mutex keys_mu;
@@ -103,6 +108,14 @@ struct Server::Impl {
   // The user of a valid, unexpired access token in Authorization: Bearer; nullopt otherwise.
   std::optional<std::string> token_principal(const HttpRequest& r);
 
+  // ---- attachments.cc ----
+  Answer attachments(const HttpRequest& r, const std::string& principal, const std::string& route);
+  Answer create_attachment(const HttpRequest& r, const std::string& principal);
+  Answer put_attachment_chunk(const HttpRequest& r, const std::string& principal, const std::string& id);
+  Answer get_attachment(const HttpRequest& r, const std::string& principal, const std::string& id);
+  // Under db_mu, in a transaction: removes expired upload sessions and unreferenced attachments.
+  int64_t collect_attachments(int64_t now);
+
   // ---- change_feed.cc ----
   Answer sync(const HttpRequest& r, const std::string& principal);
   // Cursor keys are read per request: `offsync admin rotate-cursor` may run in another process.
@@ -115,7 +128,16 @@ struct Server::Impl {
   Answer guarded_answer(Fn&& fn) {
     try {
       return fn();
+    } catch (const StorageFull& e) {
+      Answer full = error(507, "storage_full", std::string("the server's disk is full: ") + e.what(), "transient");
+      full.retry_after_s = 60;
+      return full;
     } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() == SQLITE_FULL) {
+        Answer full = error(507, "storage_full", std::string("the server's store is full: ") + e.what(), "transient");
+        full.retry_after_s = 60;
+        return full;
+      }
       return unavailable(std::string("the store failed: ") + e.what());
     } catch (const std::exception& e) {
       return unavailable(std::string("internal error: ") + e.what());

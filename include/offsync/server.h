@@ -54,6 +54,16 @@ struct ServerOptions {
   int64_t authorization_code_ttl_ms = 60'000;            // codes are single use and short-lived
   int64_t access_token_ttl_ms = 3600LL * 1000;           // bearer tokens expire
   int64_t refresh_token_ttl_ms = 30LL * 24 * 3600 * 1000;  // refresh tokens rotate on each use
+  // --- Attachments (docs/protocol.md, "Attachments") ---
+  std::string attachments_dir;                // empty: the bytes are rows of the store (one per chunk)
+  int64_t attachment_chunk_size = 1 << 20;    // what POST /v1/attachments advises; any chunk up to
+                                              // max_body_bytes is accepted
+  int64_t max_attachment_bytes = 1LL << 30;   // per attachment; a larger one is 413
+  int64_t attachment_quota_bytes = 0;         // all attachments and sessions together (0: no quota);
+                                              // a session past it is 507 storage_full
+  int64_t attachment_session_ttl_ms = 24LL * 3600 * 1000;     // an upload untouched this long is collected
+  int64_t attachment_grace_ms = 7LL * 24 * 3600 * 1000;       // a complete attachment no applied mutation
+                                                              // listed is collected after this
   // --- Limits ---
   size_t max_body_bytes = limits::kMaxBodyBytes;    // larger bodies get 413
   size_t max_batch_items = limits::kMaxBatchItems;  // per POST /v1/mutations:batch
@@ -112,6 +122,9 @@ class Server {
   Status rotate_cursor();
   // Deletes stored answers older than the retention; returns how many. (Also runs by itself.)
   Result<int64_t> sweep_idempotency_keys();
+  // Removes upload sessions untouched for attachment_session_ttl_ms and complete attachments that no
+  // applied mutation listed within attachment_grace_ms; returns how many. (Also runs by itself.)
+  Result<int64_t> collect_attachments();
 
   // Registers (or replaces) a client and its redirect URIs.
   Status register_oauth_client(const OAuthClient& client);
