@@ -12,7 +12,7 @@ int64_t ClientStore::unsent_count() {
 }
 
 void ClientStore::wipe_user_data() {
-  for (const char* table : {"base", "view", "outbox", "tombstones", "request_outcomes", "base_incoming"}) {
+  for (const char* table : {"base", "view", "outbox", "tombstones", "request_outcomes", "base_incoming", "attachments", "attachment_chunks"}) {
     db_->exec(std::string("DELETE FROM ") + table);
   }
   db_->exec("DELETE FROM meta WHERE key IN ('cursor', 'cursor_at') OR key LIKE 'auth.%'");

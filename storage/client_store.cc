@@ -5,7 +5,7 @@ namespace {
 
 constexpr const char* kMutationColumns =
     "id, collection, record_id, op, payload, base_hlc, attempts, state, next_attempt_at, "
-    "last_error, attachments, created_at, module, action";
+    "last_error, attachments, created_at, module, action, urgent";
 
 std::string select_mutations(const std::string& tail) {
   return std::string("SELECT ") + kMutationColumns + ", COALESCE(idempotency_key, id), server_record FROM outbox " +
@@ -47,7 +47,7 @@ ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
                       "WHERE fields IS NOT excluded.fields"),
       delete_view_(*db_, "DELETE FROM view WHERE collection=? AND record_id=?"),
       insert_mutation_(*db_, std::string("INSERT INTO outbox (") + kMutationColumns +
-                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       last_mutation_of_(*db_, select_mutations("WHERE collection=? AND record_id=? ORDER BY id DESC LIMIT 1")),
       insert_tombstone_(*db_, "INSERT INTO tombstones (mutation_id, collection, record_id, deleted_at) "
                               "VALUES (?, ?, ?, ?)"),
@@ -95,7 +95,7 @@ std::optional<std::string> ClientStore::base_hlc(const std::string& collection, 
 }
 
 void ClientStore::put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row) {
-  put_base_text(collection, record_id, {row.fields.dump(), row.hlc, row.field_hlc.dump(), row.deleted});
+  put_base_text(collection, record_id, {row.fields.dump(), row.hlc, row.field_hlc.dump(), row.deleted, "[]"});
 }
 
 namespace {
@@ -106,12 +106,14 @@ void bind_base(SQLite::Statement& s, const std::string& collection, const std::s
   s.bind(4, row.hlc);
   s.bind(5, row.field_hlc);
   s.bind(6, row.deleted ? 1 : 0);
+  s.bind(7, row.attachments);
 }
 }  // namespace
 
 void ClientStore::put_base_text(const std::string& collection, const std::string& record_id, const BaseText& row) {
   SQLite::Statement& s = cached(
-      "INSERT OR REPLACE INTO base (collection, record_id, fields, hlc, field_hlc, deleted) VALUES (?, ?, ?, ?, ?, ?)");
+      "INSERT OR REPLACE INTO base (collection, record_id, fields, hlc, field_hlc, deleted, attachments) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
   ResetOnExit done(s);
   bind_base(s, collection, record_id, row);
   s.exec();
@@ -175,6 +177,7 @@ void ClientStore::insert_mutation(const Mutation& m, const std::string* payload_
   s.bind(12, m.created_at_ms);
   bind_text_or_null(s, 13, m.module);
   bind_text_or_null(s, 14, m.action);
+  s.bind(15, m.urgent ? 1 : 0);
   s.exec();
 }
 
@@ -237,8 +240,9 @@ Mutation ClientStore::read_mutation(SQLite::Statement& s, std::string* payload_t
   m.created_at_ms = s.getColumn(11).getInt64();
   m.module = s.getColumn(12).getString();
   m.action = s.getColumn(13).getString();
-  m.idempotency_key = s.getColumn(14).getString();
-  if (!s.getColumn(15).isNull()) m.server_record = nlohmann::json::parse(s.getColumn(15).getString());
+  m.urgent = s.getColumn(14).getInt() != 0;
+  m.idempotency_key = s.getColumn(15).getString();
+  if (!s.getColumn(16).isNull()) m.server_record = nlohmann::json::parse(s.getColumn(16).getString());
   return m;
 }
 
@@ -278,7 +282,10 @@ std::vector<Mutation> ClientStore::all_mutations() {
 }
 
 void ClientStore::for_each_head(const std::function<bool(const Head&)>& visit) {
-  SQLite::Statement& s = cached("SELECT id, collection, record_id, op, state, next_attempt_at FROM outbox ORDER BY id");
+  // A mutation waits while an attachment it lists has not been uploaded (attachment state 0).
+  SQLite::Statement& s = cached(
+      "SELECT id, collection, record_id, op, state, next_attempt_at, attachments != '[]' AND EXISTS (SELECT 1 FROM "
+      "json_each(outbox.attachments) j JOIN attachments a ON a.id = j.value WHERE a.state = 0) FROM outbox ORDER BY id");
   ResetOnExit done(s);
   Head h;
   while (s.executeStep()) {
@@ -288,12 +295,15 @@ void ClientStore::for_each_head(const std::function<bool(const Head&)>& visit) {
     h.op = static_cast<MutationOp>(s.getColumn(3).getInt());
     h.state = static_cast<MutationState>(s.getColumn(4).getInt());
     h.next_attempt_at_ms = s.getColumn(5).getInt64();
+    h.waiting_for_attachments = s.getColumn(6).getInt() != 0;
     if (!visit(h)) return;
   }
 }
 
 std::optional<int64_t> ClientStore::next_attempt_after(int64_t now_ms) {
-  SQLite::Statement& s = cached("SELECT MIN(next_attempt_at) FROM outbox WHERE state=0 AND next_attempt_at > ?");
+  SQLite::Statement& s = cached(
+      "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM outbox WHERE state=0 AND next_attempt_at > ?1 "
+      "UNION ALL SELECT MIN(next_attempt_at) FROM attachments WHERE state=0 AND next_attempt_at > ?1)");
   ResetOnExit done(s);
   s.bind(1, now_ms);
   if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
@@ -372,8 +382,8 @@ void ClientStore::renew(const std::string& id, const std::string& new_key, const
 void ClientStore::clear_incoming() { db_->exec("DELETE FROM base_incoming"); }
 
 void ClientStore::put_incoming(const std::string& collection, const std::string& record_id, const BaseText& row) {
-  SQLite::Statement& s = cached("INSERT OR REPLACE INTO base_incoming (collection, record_id, fields, hlc, field_hlc, deleted) "
-                      "VALUES (?, ?, ?, ?, ?, ?)");
+  SQLite::Statement& s = cached("INSERT OR REPLACE INTO base_incoming (collection, record_id, fields, hlc, field_hlc, deleted, attachments) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)");
   ResetOnExit done(s);
   bind_base(s, collection, record_id, row);
   s.exec();
@@ -381,7 +391,8 @@ void ClientStore::put_incoming(const std::string& collection, const std::string&
 
 void ClientStore::swap_in_incoming() {
   db_->exec("DELETE FROM base");
-  db_->exec("INSERT INTO base SELECT * FROM base_incoming");
+  db_->exec("INSERT INTO base (collection, record_id, fields, hlc, field_hlc, deleted, attachments) "
+            "SELECT collection, record_id, fields, hlc, field_hlc, deleted, attachments FROM base_incoming");
   db_->exec("DELETE FROM base_incoming");
 }
 

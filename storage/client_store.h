@@ -39,6 +39,7 @@ struct BaseText {
   std::string hlc;
   std::string field_hlc = "{}";
   bool deleted = false;
+  std::string attachments = "[]";  // JSON array of attachment ids
 };
 
 class ClientStore : public SqliteStore {
@@ -82,6 +83,7 @@ class ClientStore : public SqliteStore {
     MutationOp op;
     MutationState state;
     int64_t next_attempt_at_ms;
+    bool waiting_for_attachments = false;  // an attachment it lists is not uploaded yet
   };
   // Calls visit with each mutation in ULID order, holding none in memory, until visit returns false.
   void for_each_head(const std::function<bool(const Head&)>& visit);
@@ -129,6 +131,46 @@ class ClientStore : public SqliteStore {
   void insert_outcome(const RestOutcome& outcome, int64_t completed_at_ms);
   void delete_outcome(const std::string& mutation_id);
   std::vector<RestOutcome> outcomes_for(const std::string& module, const std::string& action);
+
+  // ---- Attachments (storage/client_attachment_store.cc) ----
+  // Persistent format (attachments.state): do not renumber.
+  enum class AttachmentState { kLocal = 0, kUploaded = 1, kRemote = 2, kDownloaded = 3 };
+  struct AttachmentRow {
+    std::string id;
+    int64_t size = -1;
+    std::string sha256;
+    std::string content_type;
+    AttachmentState state = AttachmentState::kLocal;
+    int64_t local_bytes = 0, sent_bytes = 0;
+    int failures = 0;
+    int64_t next_attempt_at_ms = 0;
+    std::string last_error;
+    int64_t created_at_ms = 0;
+  };
+  std::optional<AttachmentRow> attachment(const std::string& id);
+  void put_attachment(const AttachmentRow& row);
+  // The row and its bytes.
+  void delete_attachment(const std::string& id);
+  void put_attachment_chunk(const std::string& id, int64_t offset, std::string_view bytes);
+  // Bytes [offset, offset + length), fewer when the stored bytes end sooner.
+  std::string read_attachment_chunks(const std::string& id, int64_t offset, int64_t length);
+  void delete_attachment_chunks(const std::string& id);
+  // Bytes held in attachment_chunks: what the attachment quota counts.
+  int64_t attachment_bytes();
+  // Attachments that pending mutations list and that are not uploaded, in the order of the first
+  // mutation listing each, with whether an urgent mutation lists it; at most `limit`.
+  struct Upload {
+    std::string id;
+    bool urgent = false;
+  };
+  std::vector<Upload> attachments_to_upload(int limit);
+  int64_t count_attachments_to_upload();
+  // Pending or in-flight mutations that list the attachment.
+  std::vector<std::string> mutations_listing(const std::string& attachment_id);
+  // Attachments created before the time that no mutation and no base record lists: to collect.
+  std::vector<std::string> unreferenced_attachments(int64_t created_before_ms, int limit);
+  // The attachment ids of a record's base (server) version, JSON text.
+  std::string base_attachments(const std::string& collection, const std::string& record_id);
 
  private:
   explicit ClientStore(std::unique_ptr<SQLite::Database> db);

@@ -95,7 +95,7 @@ Status Client::Impl::refresh_tokens() {
   r.headers.add("Content-Type", "application/x-www-form-urlencoded");
   r.body = "grant_type=refresh_token&refresh_token=" + percent_encode(**refresh) +
            "&client_id=" + percent_encode(options.sync.oauth_client_id);
-  auto answer = options.sync.transport->send(r);
+  auto answer = send(r);
   if (!answer) return answer.status();
   // Read defensively: a token answer from a broken server must not become a token.
   auto body = json_text::parse(answer->body);

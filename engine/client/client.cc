@@ -67,22 +67,40 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
 
 const std::string& Client::client_id() const { return impl_->client_id; }
 
+namespace {
+
+// A write that lists attachments or is urgent is its own mutation: folding would merge lists.
+bool plain(const WriteOptions& write) { return write.attachments.empty() && !write.urgent; }
+
+Status check_write(const WriteOptions& write) {
+  if (write.attachments.size() > 256) return Status::invalid_argument("a write lists at most 256 attachments");
+  for (const auto& id : write.attachments) {
+    if (Status s = input_rules::check_record_id(id); !s) return Status::invalid_argument("attachment id: " + s.message());
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<std::string> Client::put(const std::string& collection, const std::string& record_id,
-                                const nlohmann::json& fields) {
+                                const nlohmann::json& fields, const WriteOptions& write) {
   if (Status s = input_rules::check_collection(collection); !s) return s;
   if (Status s = input_rules::check_record_id(record_id); !s) return s;
+  if (Status s = check_write(write); !s) return s;
   auto text = input_rules::check_payload(fields, impl_->options.max_payload_bytes, "payload");
   if (!text) return text.status();
   auto written = impl_->write("put", [&]() -> Result<std::string> {
     auto& store = *impl_->store;
     std::string id;
     auto last = store.last_mutation_of(collection, record_id);
-    if (impl_->coalesces(collection) && last && unsent(*last) && last->op != MutationOp::kDelete) {
+    if (impl_->coalesces(collection) && plain(write) && last && unsent(*last) && last->op != MutationOp::kDelete) {
       // An upsert replaces the record whole: the unsent upsert or patch before it is superseded.
       store.update_mutation_payload(last->id, MutationOp::kUpsert, *text);
       id = last->id;
     } else {
       Mutation m = impl_->new_mutation(collection, record_id, MutationOp::kUpsert, fields);
+      m.attachments = write.attachments;
+      m.urgent = write.urgent;
       store.insert_mutation(m, &*text);
       id = m.id;
     }
@@ -93,18 +111,20 @@ Result<std::string> Client::put(const std::string& collection, const std::string
   return written;
 }
 
-Result<Client::Created> Client::create(const std::string& collection, const nlohmann::json& fields) {
+Result<Client::Created> Client::create(const std::string& collection, const nlohmann::json& fields,
+                                       const WriteOptions& write) {
   auto record_id = guarded("create", [&]() -> Result<std::string> { return impl_->next_id(); });
   if (!record_id) return record_id.status();
-  auto mutation_id = put(collection, *record_id, fields);
+  auto mutation_id = put(collection, *record_id, fields, write);
   if (!mutation_id) return mutation_id.status();
   return Created{*record_id, *mutation_id};
 }
 
 Result<std::string> Client::patch(const std::string& collection, const std::string& record_id,
-                                  const nlohmann::json& merge_patch) {
+                                  const nlohmann::json& merge_patch, const WriteOptions& write) {
   if (Status s = input_rules::check_collection(collection); !s) return s;
   if (Status s = input_rules::check_record_id(record_id); !s) return s;
+  if (Status s = check_write(write); !s) return s;
   auto text = input_rules::check_payload(merge_patch, impl_->options.max_payload_bytes, "patch");
   if (!text) return text.status();
   auto written = impl_->write("patch", [&]() -> Result<std::string> {
@@ -118,7 +138,7 @@ Result<std::string> Client::patch(const std::string& collection, const std::stri
     }
     std::optional<std::string> folded_into;
     auto last = store.last_mutation_of(collection, record_id);
-    if (impl_->coalesces(collection) && last && unsent(*last)) {
+    if (impl_->coalesces(collection) && plain(write) && last && unsent(*last)) {
       if (last->op == MutationOp::kUpsert) {
         store.update_mutation_payload(last->id, MutationOp::kUpsert, apply_merge_patch(last->payload, merge_patch).dump());
         folded_into = last->id;
@@ -134,6 +154,8 @@ Result<std::string> Client::patch(const std::string& collection, const std::stri
       id = *folded_into;
     } else {
       Mutation m = impl_->new_mutation(collection, record_id, MutationOp::kPatch, merge_patch);
+      m.attachments = write.attachments;
+      m.urgent = write.urgent;
       store.insert_mutation(m, &*text);
       id = m.id;
     }

@@ -158,6 +158,24 @@ struct Client::Impl {
   size_t batch_limit = 0;  // under round_mu; 0: options.sync.batch_size, else halved after a 413
   std::thread worker;
 
+  // Every request of this client goes through here: Transport::send calls never overlap, whichever
+  // thread (the worker, its batch helper, an app thread downloading) makes them.
+  std::mutex transport_mu;
+  Result<HttpResponse> send(const HttpRequest& r) {
+    std::lock_guard<std::mutex> lock(transport_mu);
+    return options.sync.transport->send(r);
+  }
+  // A request with this client's headers: token, app and OS version, device.
+  HttpRequest make_request(const std::string& method, const std::string& target) const;
+
+  // ---- attachments.cc ----
+  std::mutex download_mu;  // one download at a time
+  // Under `mu`: the attachments of m that the server lost and whose bytes are here become local
+  // (to upload) again; returns whether there was any.
+  bool requeue_attachments_locked(const Mutation& m);
+  // Tells the observers.
+  void tell_progress(const AttachmentProgress& progress);
+
   void start_worker();
   void stop_worker();
   void worker_loop();

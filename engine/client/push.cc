@@ -30,6 +30,7 @@ Round::Wave Round::wave() {
       // A hash collision only defers a record to the next wave.
       if (!seen_records.insert(hash(h.collection + '\n' + h.record_id)).second) return true;
       if (h.state == MutationState::kRejected || h.state == MutationState::kConflict) return true;
+      if (h.waiting_for_attachments) return true;  // and so do the record's later mutations
       if (attempted_.contains(h.id)) return true;
       if (!explicit_ && h.next_attempt_at_ms > now) return true;
       (h.op == MutationOp::kRequest ? out.requests : out.records).push_back(h.id);
@@ -43,6 +44,7 @@ Round::Wave Round::wave() {
 
 void Round::push() {
   c_.set_status({SyncState::kPushing, 0, ""});
+  upload_attachments();
   while (!stopped()) {
     Wave next = wave();
     if (next.empty()) return;
@@ -177,7 +179,7 @@ void Round::push_records(const std::vector<std::string>& ids) {
 Round::Exchange Round::exchange(const Chunk& chunk, bool batch) const {
   Exchange out;
   auto transmit = [&](const HttpRequest& r) -> const HttpResponse* {
-    auto answer = c_.options.sync.transport->send(r);
+    auto answer = c_.send(r);
     if (!answer) {
       out.unreachable = true;
       out.unreachable_reason = answer.status().message();
@@ -302,6 +304,11 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
     return keep_pending(m, now, reply.retry_after_ms, reply.unreadable.empty() ? "no answer" : reply.unreadable);
   }
   Outcome outcome = classify(reply.status, reply.status >= 400 ? wire::error_code_of(body) : "");
+  if (reply.status == 422 && wire::error_code_of(body) == "attachment_missing" && c_.requeue_attachments_locked(m)) {
+    // The server lost (or collected) an attachment this store still holds: upload it again, then
+    // send the mutation again with its key (the server did not keep that answer).
+    return keep_pending(m, now, 0, wire::error_message_of(body, reply.status));
+  }
   switch (outcome) {
     case Outcome::kApplied: {
       auto record = wire::applied_record(body);

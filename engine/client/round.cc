@@ -27,14 +27,18 @@ SyncReport Round::run() {
 }
 
 HttpRequest Round::request(const std::string& method, const std::string& target) const {
+  return c_.make_request(method, target);
+}
+
+HttpRequest Client::Impl::make_request(const std::string& method, const std::string& target) const {
   HttpRequest r{.method = method, .target = target};
-  const SyncOptions& o = c_.options.sync;
-  std::string token;
+  const SyncOptions& o = options.sync;
+  std::string bearer;
   {
-    std::lock_guard<std::mutex> lock(c_.state_mu);
-    token = c_.token;
+    std::lock_guard<std::mutex> lock(state_mu);
+    bearer = token;
   }
-  if (!token.empty()) r.headers.add("Authorization", "Bearer " + token);
+  if (!bearer.empty()) r.headers.add("Authorization", "Bearer " + bearer);
   if (!o.app_version.empty()) r.headers.add("Offsync-App-Version", o.app_version);
   if (!o.os_version.empty()) r.headers.add("Offsync-OS-Version", o.os_version);
   if (!o.device.empty()) r.headers.add("Offsync-Device", o.device);
@@ -43,7 +47,7 @@ HttpRequest Round::request(const std::string& method, const std::string& target)
 }
 
 std::optional<HttpResponse> Round::send(const HttpRequest& r) {
-  auto answer = c_.options.sync.transport->send(r);
+  auto answer = c_.send(r);
   if (!answer) {
     unreachable_ = true;
     unreachable_reason_ = answer.status().message();

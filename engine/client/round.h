@@ -98,6 +98,15 @@ class Round {
   void keep_pending(const Mutation& m, int64_t now, int64_t at_least_ms, const std::string& why);
   void push_request(const std::string& id);
 
+  // ---- upload.cc ----
+  // Uploads the attachments that pending mutations list, in the order of those mutations, before
+  // any mutation is sent (a mutation waits in wave() until its attachments are uploaded).
+  void upload_attachments();
+  void upload_one(const std::string& id);
+  // The attachment cannot be uploaded: every mutation listing it is rejected with the reason.
+  void refuse_attachment(const std::string& id, const std::string& reason);
+  std::unordered_set<std::string> uploads_tried_;  // attachments tried this round
+
   // ---- pull.cc ----
   std::string telemetry();
   std::optional<HttpResponse> get_page(const std::string& cursor);

@@ -1,11 +1,13 @@
 #include "engine/client/server_record.h"
 
+#include "engine/common/input_rules.h"
+
 namespace offsync {
 namespace {
 
 struct Members {
   std::optional<std::string> collection, record_id, hlc, op;
-  std::optional<json_text::Value> fields, field_hlc;
+  std::optional<json_text::Value> fields, field_hlc, attachments;
 };
 
 Members members_of(const json_text::Value& record) {
@@ -23,6 +25,8 @@ Members members_of(const json_text::Value& record) {
       m.fields = v;
     } else if (key == "field_hlc") {
       m.field_hlc = v;
+    } else if (key == "attachments") {
+      m.attachments = v;
     }
     return true;
   });
@@ -35,6 +39,15 @@ storage::BaseText base_of(const Members& m, bool deleted) {
   base.hlc = m.hlc.value_or("");
   if (!deleted && m.fields && m.fields->is_object()) base.fields = std::string(m.fields->text);
   if (m.field_hlc && m.field_hlc->is_object()) base.field_hlc = std::string(m.field_hlc->text);
+  if (!deleted && m.attachments && m.attachments->is_array()) {
+    // Kept only when every element is a valid id: an id names a row and a URL path segment here.
+    bool valid = true;
+    json_text::for_each_element(*m.attachments, [&](const json_text::Value& id) {
+      valid = valid && id.is_string() && input_rules::check_record_id(json_text::string_of(id)).is_ok();
+      return valid;
+    });
+    if (valid) base.attachments = std::string(m.attachments->text);
+  }
   return base;
 }
 

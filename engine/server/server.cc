@@ -1,5 +1,7 @@
 // The Server API: opening the store, and the admin operations (stats, compact, cursor rotation,
 // key sweep). Requests go through router.cc.
+#include <algorithm>
+
 #include "engine/common/crypto.h"
 #include "engine/server/server_impl.h"
 #include "offsync/hlc.h"
@@ -21,10 +23,9 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
     if (!blobs) return blobs.status();
     dir_blobs = std::move(*blobs);
   }
-  if (options.attachment_chunk_size <= 0 || static_cast<size_t>(options.attachment_chunk_size) > options.max_body_bytes) {
-    return Status::invalid_argument("attachment_chunk_size must be between 1 and max_body_bytes (" +
-                                    std::to_string(options.max_body_bytes) + ")");
-  }
+  if (options.attachment_chunk_size <= 0) return Status::invalid_argument("attachment_chunk_size must be positive");
+  // A chunk travels as one request body.
+  options.attachment_chunk_size = std::min<int64_t>(options.attachment_chunk_size, static_cast<int64_t>(options.max_body_bytes));
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*store));
   impl->blobs = dir_blobs ? std::move(dir_blobs) : store_blobs(impl->store);
   Status ready = guarded("open server store", [&]() -> Status {

@@ -64,6 +64,7 @@ struct Mutation {
   std::string module, action;               // REST requests only
   std::string idempotency_key;              // what it is sent with: its id, or a new key after keep-mine
   nlohmann::json server_record;             // in conflict: the server's record that came with the 409
+  bool urgent = false;                      // its attachments upload even on a metered network
 };
 
 // A record as the app sees it: base with the pending mutations applied.
@@ -120,6 +121,44 @@ struct RestOutcome {
 // only after its handler returned (a crash in between delivers it again after the restart).
 using RestHandler = std::function<void(const RestOutcome&)>;
 
+// An attachment this store knows (docs/architecture.md, "Attachments").
+enum class AttachmentState {
+  kLocal,       // added here; its bytes wait to be uploaded
+  kUploaded,    // added here and stored by the server (it answered 201)
+  kRemote,      // listed by a server record; its bytes are fetched by download_attachment()
+  kDownloaded,  // fetched, and its SHA-256 verified
+};
+std::string_view attachment_state_name(AttachmentState state);  // "local", "uploaded", ...
+
+struct AttachmentInfo {
+  std::string id;
+  int64_t size = -1;           // -1 while unknown (a download not begun)
+  std::string sha256;          // hex; empty while unknown
+  std::string content_type;
+  AttachmentState state = AttachmentState::kLocal;
+  int64_t local_bytes = 0;     // bytes held here
+  int64_t sent_bytes = 0;      // bytes the server holds, as it last said
+  std::string last_error;      // why the last upload attempt failed, if it did
+};
+
+// Progress of one attachment's upload or download, after each chunk.
+struct AttachmentProgress {
+  std::string id;
+  int64_t done = 0;            // bytes the server holds (upload) or that are here (download)
+  int64_t total = 0;
+  bool upload = true;
+  bool complete = false;       // the last call for this transfer
+};
+
+// Options of one write.
+struct WriteOptions {
+  // Attachment ids (from add_attachment(), or listed by a server record) the record refers to:
+  // replaces the record's list. The mutation is sent only once each one added here is uploaded.
+  std::vector<std::string> attachments;
+  // Upload this write's attachments even on a metered network.
+  bool urgent = false;
+};
+
 class Transport;
 
 // What the app knows of the network. The worker also learns from its own requests.
@@ -152,6 +191,7 @@ class SyncObserver {
   virtual void on_rejected(const Mutation& /*mutation*/) {}      // last_error holds the server's message
   virtual void on_conflict(const Mutation& /*mutation*/) {}      // server_record holds the server's record
   virtual void on_state(const SyncStatus& /*status*/) {}
+  virtual void on_attachment_progress(const AttachmentProgress& /*progress*/) {}
 };
 
 // How the conflict of a mutation is settled.
@@ -180,12 +220,15 @@ struct SyncOptions {
   int64_t backoff_base_ms = 1000;        // full jitter: uniform(0, min(cap, base * 2^(attempts-1)))
   int64_t backoff_cap_ms = 12LL * 3600 * 1000;
   int64_t pull_interval_ms = 0;          // > 0: also pull this often while online and idle
+  int64_t attachment_chunk_bytes = 1 << 20;  // bytes per attachment PUT and per ranged GET
 };
 
 struct SyncReport {
   bool reached = false;        // the server answered at least once
   int64_t sent = 0, applied = 0, rejected = 0, conflicts = 0, transient = 0;
   int64_t pulled = 0;          // changes applied from the server
+  int64_t attachments_uploaded = 0;
+  int64_t attachments_waiting = 0;  // not uploaded at the end of the round (metered, failed, offline)
   bool full_refresh = false;   // the cursor had expired (410)
   bool paused = false;         // 401 or 426
   std::string pause_reason;
@@ -207,6 +250,10 @@ struct ClientOptions {
   // --- Performance and limits ---
   int busy_timeout_ms = 5000;               // wait for another connection's write lock
   int64_t max_page_count = 0;               // > 0 caps the store's size in pages (a disk quota)
+  int64_t max_attachment_bytes = 0;         // > 0: attachment bytes held here at most (a quota);
+                                            // add_attachment() past it is kResourceExhausted
+  int64_t attachment_grace_ms = 24LL * 3600 * 1000;  // an attachment no mutation or record lists is
+                                                      // collected this long after it was added
   // --- Diagnostics ---
   LogSink log;                              // null: messages are dropped (offsync/log.h)
   // --- Sync ---
@@ -233,13 +280,14 @@ class Client {
     std::string mutation_id;
   };
   // Replaces (or creates) the whole record. fields must be a JSON object.
+  // A write that lists attachments (WriteOptions) is never folded into another.
   Result<std::string> put(const std::string& collection, const std::string& record_id,
-                          const nlohmann::json& fields);
+                          const nlohmann::json& fields, const WriteOptions& write = {});
   // Creates a record whose id is a fresh ULID.
-  Result<Created> create(const std::string& collection, const nlohmann::json& fields);
+  Result<Created> create(const std::string& collection, const nlohmann::json& fields, const WriteOptions& write = {});
   // Applies a JSON merge patch (RFC 7396: null removes a field) to an existing record.
   Result<std::string> patch(const std::string& collection, const std::string& record_id,
-                            const nlohmann::json& merge_patch);
+                            const nlohmann::json& merge_patch, const WriteOptions& write = {});
   // Deletes a record, leaving a tombstone until the server acknowledges. Deleting a record that
   // was only created locally (never sent) leaves nothing to send.
   Result<std::string> remove(const std::string& collection, const std::string& record_id);
@@ -258,6 +306,29 @@ class Client {
   // Refused (kConflict) while the mutation is on the wire. A mutation that was sent before may
   // have been applied by the server; the next pull then brings its effect back.
   Status discard(const std::string& mutation_id);
+
+  // ---- Attachments (docs/architecture.md, "Attachments"). No call holds a whole file in memory. ----
+  // Copies the bytes (or the file, read a chunk at a time) into this store and returns a new id
+  // to list in a write's WriteOptions. kResourceExhausted past ClientOptions::max_attachment_bytes
+  // or when the store is full; nothing is kept then.
+  Result<std::string> add_attachment(std::string_view bytes, const std::string& content_type);
+  Result<std::string> add_attachment_file(const std::string& path, const std::string& content_type);
+  Result<AttachmentInfo> attachment(const std::string& id);
+  // The attachment ids of a record as the app sees it (the server's list, or a pending write's).
+  Result<std::vector<std::string>> attachments_of(const std::string& collection, const std::string& record_id);
+  // Fetches an attachment listed by a server record through the sync transport, on the calling
+  // thread: ranged GETs of attachment_chunk_bytes, resumed from the bytes already here after any
+  // failure or restart, its SHA-256 verified before it counts as downloaded (a mismatch discards
+  // the bytes). kTransient when the server could not be reached; call again to resume.
+  Status download_attachment(const std::string& id);
+  // Bytes [offset, offset + length) of an attachment added here or downloaded (never of one whose
+  // checksum is not verified).
+  Result<std::string> read_attachment(const std::string& id, int64_t offset, int64_t length);
+  // Writes a whole readable attachment to a file, a chunk at a time.
+  Status export_attachment(const std::string& id, const std::string& path);
+  // Removes attachments that no mutation and no record lists, added more than
+  // attachment_grace_ms ago; returns how many. (The sync worker also does it after each round.)
+  Result<int64_t> collect_attachments();
 
   // ---- Generic offline REST requests. ----
   // Queues a request; returns its ULID, which is also its Idempotency-Key.
