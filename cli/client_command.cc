@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/attachment_command.h"
 #include "cli/output.h"
 #include "offsync/client.h"
 #include "offsync/ipc.h"
@@ -17,6 +18,7 @@ struct ClientArgs {
   bool json = false;
   std::string collection, record, body, mutation, resolution;
   std::string oauth_client_id, user, access_token, refresh_token;
+  AttachmentArgs attachments;
 };
 
 // The transport of --server or --ipc-service; null with neither.
@@ -79,15 +81,16 @@ int run(CLI::App* cmd, ClientArgs& a) {
     bool has_record = cmd->get_option("json")->count() > 0;
     auto fields = parse_json_arg(has_record ? a.body : a.record, "payload");
     if (!fields) return fail(fields.status());
-    if (has_record) return print_mutation_id(a, client.put(a.collection, a.record, *fields), a.record);
-    auto created = client.create(a.collection, *fields);
+    WriteOptions write = write_options(a.attachments);
+    if (has_record) return print_mutation_id(a, client.put(a.collection, a.record, *fields, write), a.record);
+    auto created = client.create(a.collection, *fields, write);
     if (!created) return fail(created.status());
     return print_mutation_id(a, created->mutation_id, created->record_id);
   }
   if (name == "patch") {
     auto patch = parse_json_arg(a.body, "patch");
     if (!patch) return fail(patch.status());
-    return print_mutation_id(a, client.patch(a.collection, a.record, *patch), a.record);
+    return print_mutation_id(a, client.patch(a.collection, a.record, *patch, write_options(a.attachments)), a.record);
   }
   if (name == "remove") return print_mutation_id(a, client.remove(a.collection, a.record), a.record);
   if (name == "get") {
@@ -168,6 +171,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
   }
   if (name == "sync") {
     if (!options.sync.transport) return fail(Status::invalid_argument("sync needs --server URL or --ipc-service ADDR"));
+    if (auto progress = terminal_progress()) client.add_observer(progress);
     auto report = client.sync_once();
     if (!report) {
       // The server may have been reached, but what it said could not be stored (docs/protocol.md: 2).
@@ -180,6 +184,10 @@ int run(CLI::App* cmd, ClientArgs& a) {
       std::cout << "sent " << report->sent << ": applied " << report->applied << ", rejected " << report->rejected
                 << ", conflicts " << report->conflicts << ", transient " << report->transient << "; pulled "
                 << report->pulled << (report->full_refresh ? " (full refresh)" : "") << "\n";
+      if (report->attachments_uploaded + report->attachments_waiting > 0) {
+        std::cout << "attachments: uploaded " << report->attachments_uploaded << ", waiting "
+                  << report->attachments_waiting << "\n";
+      }
       if (report->paused) std::cout << "paused: " << report->pause_reason << "\n";
       if (!report->pull_failure.empty()) std::cout << "pull stopped: " << report->pull_failure << "\n";
       if (!report->reached) std::cout << "the server could not be reached: " << client.sync_status().reason << "\n";
@@ -235,6 +243,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
     if (a.json) print_json({{"discarded_unsent", *discarded}});
     return 0;
   }
+  if (auto done = run_attachment_command(name, client, a.attachments, a.json)) return *done;
   if (name == "discard") {
     Status s = client.discard(a.mutation);
     if (!s) return fail(s);
@@ -303,6 +312,7 @@ std::function<int()> add_client_command(CLI::App& app) {
   add("discard", "Remove one mutation from the outbox; the view is recomputed")
       ->add_option("mutation", a->mutation, "The mutation's ULID")
       ->required();
+  add_attachment_commands(add, {put, patch}, a->attachments);
 
   return [client, a]() -> int {
     for (CLI::App* sub : client->get_subcommands()) {
@@ -310,7 +320,7 @@ std::function<int()> add_client_command(CLI::App& app) {
     }
     return fail(Status::invalid_argument(
         "no client command given (put, patch, remove, get, list, outbox, status, sync, resolve, discard, sign-in, "
-        "sign-out; see --help)"));
+        "sign-out, attach, attachment, download; see --help)"));
   };
 }
 

@@ -13,7 +13,7 @@ nlohmann::json to_json(const Mutation& m) {
                         {"state", mutation_state_name(m.state)},
                         {"next_attempt_at_ms", m.next_attempt_at_ms},
                         {"created_at_ms", m.created_at_ms},
-                        {"attachments", m.attachments}};
+                        {"attachments", m.attachments}, {"urgent", m.urgent}};
   if (m.op == MutationOp::kRequest) {
     out["module"] = m.module;
     out["action"] = m.action;
@@ -45,7 +45,8 @@ nlohmann::json to_json(const SyncReport& r) {
           {"rejected", r.rejected},   {"conflicts", r.conflicts}, {"transient", r.transient},
           {"pulled", r.pulled},       {"full_refresh", r.full_refresh}, {"paused", r.paused},
           {"pause_reason", r.pause_reason}, {"transient_left", r.transient_left},
-          {"pull_complete", r.pull_complete}, {"pull_failure", r.pull_failure}};
+          {"pull_complete", r.pull_complete}, {"pull_failure", r.pull_failure},
+          {"attachments_uploaded", r.attachments_uploaded}, {"attachments_waiting", r.attachments_waiting}};
 }
 
 std::string format_age(int64_t ms) {

@@ -21,6 +21,9 @@ struct ServeArgs {
   int threads = 4;
   double idle_exit_s = 0;
   bool require_auth = false;
+  std::string attachments_dir;
+  int64_t max_attachment_bytes = 1LL << 30, attachment_quota_bytes = 0;
+  double attachment_session_ttl_s = 24 * 3600;
 };
 
 // "HOST:PORT" → (host, port); the host may be [v6].
@@ -44,6 +47,10 @@ int serve(const ServeArgs& a) {
   options.db_path = a.db;
   options.max_body_bytes = a.max_body_bytes;
   options.require_auth = a.require_auth;
+  options.attachments_dir = a.attachments_dir;
+  options.max_attachment_bytes = a.max_attachment_bytes;
+  options.attachment_quota_bytes = a.attachment_quota_bytes;
+  options.attachment_session_ttl_ms = static_cast<int64_t>(a.attachment_session_ttl_s * 1000);
   if (!a.schema.empty()) {
     auto schema = Schema::load(a.schema);
     if (!schema) return fail(schema.status());
@@ -131,7 +138,19 @@ std::function<int()> add_serve_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--schema", a->schema, "Schema file: collections, field types, merge policies");
   cmd->add_option("--min-app-version", a->min_app_version, "Older Offsync-App-Version gets 426");
-  cmd->add_option("--max-body-bytes", a->max_body_bytes, "Larger request bodies get 413");
+  cmd->add_option("--max-body-bytes", a->max_body_bytes, "Larger request bodies (and attachment chunks) get 413");
+  cmd->add_option("--attachments-dir", a->attachments_dir,
+                  "Keep attachment bytes as files here (default: rows of the store, one per chunk)");
+  cmd->add_option("--max-attachment-bytes", a->max_attachment_bytes, "Larger attachments get 413")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--attachment-quota-bytes", a->attachment_quota_bytes,
+                  "All attachments together at most this (0: no quota); past it 507 storage_full")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--attachment-session-ttl", a->attachment_session_ttl_s,
+                  "Seconds after which an upload nobody continues is collected")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--threads", a->threads, "Threads that run store-bound requests (network threads never wait on the store)")->check(CLI::Range(1, 256));
   return [cmd, a]() { return cmd->parsed() ? serve(*a) : -1; };
 }

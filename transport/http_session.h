@@ -123,8 +123,26 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     parser_->body_limit(hub_.options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(hub_.options.max_header_bytes));
     stream_.expires_after(std::chrono::seconds(hub_.options.idle_timeout_s));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  // The head is in (and its Content-Length within the limit): a client that waits for
+  // "100 Continue" before sending a large body (curl does past 1 MiB) is told to go on at once.
+  void on_header(beast::error_code ec) {
+    if (ec || parser_->is_done()) return on_read(ec);
+    auto read_body = [self = this->shared_from_this()] {
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code e, size_t) { self->on_read(e); });
+    };
+    auto expect = parser_->get()[http::field::expect];
+    if (!beast::iequals(expect, "100-continue") || refusal_) return read_body();
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = this->shared_from_this(), read_body](beast::error_code e, size_t) {
+                        if (e) return self->close();
+                        read_body();
+                      });
   }
 
   void on_read(beast::error_code ec) {

@@ -197,12 +197,14 @@ Status Client::export_attachment(const std::string& id, const std::string& path)
   return Status::ok();
 }
 
-Result<int64_t> Client::collect_attachments() {
-  return impl_->write("collect attachments", [&]() -> Result<int64_t> {
+Result<int64_t> Client::collect_attachments() { return impl_->collect_attachments(); }
+
+Result<int64_t> Client::Impl::collect_attachments() {
+  return write("collect attachments", [&]() -> Result<int64_t> {
     int64_t removed = 0;
     for (;;) {
-      auto ids = impl_->store->unreferenced_attachments(impl_->clock.now_ms() - impl_->options.attachment_grace_ms, 256);
-      for (const auto& id : ids) impl_->store->delete_attachment(id);
+      auto ids = store->unreferenced_attachments(clock.now_ms() - options.attachment_grace_ms, 256);
+      for (const auto& id : ids) store->delete_attachment(id);
       removed += static_cast<int64_t>(ids.size());
       if (ids.size() < 256) return removed;
     }

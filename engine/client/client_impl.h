@@ -175,6 +175,8 @@ struct Client::Impl {
   bool requeue_attachments_locked(const Mutation& m);
   // Tells the observers.
   void tell_progress(const AttachmentProgress& progress);
+  Result<int64_t> collect_attachments();
+  int64_t last_collect_ms = 0;  // under round_mu: the worker collects at most hourly
 
   void start_worker();
   void stop_worker();

@@ -86,7 +86,7 @@ void Round::finish() {
     });
     return n;
   });
-  if (stored(left.status(), "count transient")) report_.transient_left = *left;
+  if (stored(left.status(), "count transient")) report_.transient_left = *left + uploads_failed_;
   tell_observers();
 }
 

@@ -106,6 +106,7 @@ class Round {
   // The attachment cannot be uploaded: every mutation listing it is rejected with the reason.
   void refuse_attachment(const std::string& id, const std::string& reason);
   std::unordered_set<std::string> uploads_tried_;  // attachments tried this round
+  int64_t uploads_failed_ = 0;                     // of which failed transiently
 
   // ---- pull.cc ----
   std::string telemetry();

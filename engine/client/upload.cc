@@ -100,6 +100,7 @@ void Round::upload_one(const std::string& id) {
     }
     // Transient, or a checksum mismatch the server answered by discarding its bytes: again later.
     row.failures += 1;
+    ++uploads_failed_;
     row.next_attempt_at_ms = c_.clock.now_ms() + std::max(backoff_.delay_ms(row.failures),
                                                          retry_after_ms(a, c_.clock.now_ms(), c_.options.sync.backoff_cap_ms));
     row.last_error = message;

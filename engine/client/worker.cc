@@ -42,6 +42,12 @@ Result<SyncReport> Client::Impl::round(bool explicit_request) {
     log(LogLevel::kError, "sync", failure.message());
   }
   int64_t now = clock.now_ms();
+  if (failure.is_ok() && now - last_collect_ms >= 3600 * 1000) {
+    last_collect_ms = now;
+    if (auto collected = collect_attachments(); !collected) {
+      log(LogLevel::kWarning, "attachments", "collecting unreferenced attachments failed: " + collected.status().to_string());
+    }
+  }
   Backoff backoff(options.sync.backoff_base_ms, options.sync.backoff_cap_ms, random);
   SyncStatus next;
   if (!failure.is_ok()) {

@@ -232,7 +232,8 @@ struct SyncReport {
   bool full_refresh = false;   // the cursor had expired (410)
   bool paused = false;         // 401 or 426
   std::string pause_reason;
-  int64_t transient_left = 0;  // mutations still pending after a transient failure
+  int64_t transient_left = 0;  // mutations still pending after a transient failure, and
+                               // attachments whose upload failed transiently
   bool pull_complete = false;  // the change log was read to its end
   std::string pull_failure;    // why the pull stopped short, when it did (and was not paused)
 };

@@ -132,6 +132,12 @@ CurlReply curl(const std::vector<std::string>& args) {
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessResult p = run_process(argv);
   CurlReply reply;
+  // Interim answers (100 Continue) come first, each with its own head: the last head is the answer.
+  while (p.out.starts_with("HTTP/1.1 1")) {
+    size_t interim_end = p.out.find("\r\n\r\n");
+    if (interim_end == std::string::npos) break;
+    p.out.erase(0, interim_end + 4);
+  }
   size_t head_end = p.out.find("\r\n\r\n");
   if (head_end == std::string::npos) return reply;
   std::istringstream head(p.out.substr(0, head_end));
