@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "bench/attachment_bench.h"
 #include "bench/ipc_bench.h"
 #include "bench/local_write.h"
 #include "bench/server_apply.h"
@@ -48,6 +49,12 @@ int main(int argc, char** argv) {
   ipc->add_flag("--json", json, "Print one JSON object (the only format)");
   ipc->add_option("--requests", ipc_config.requests, "Round trips per side per round");
   ipc->add_option("--rounds", ipc_config.rounds, "Rounds; the best of each side is kept");
+  offsync::bench::AttachmentConfig attachment_config;
+  CLI::App* attachments = app.add_subcommand("attachments", "A chunked, resumable upload by the worker vs one curl PUT");
+  attachments->add_flag("--json", json, "Print one JSON object (the only format)");
+  attachments->add_option("--megabytes", attachment_config.megabytes, "The file's size in MiB");
+  attachments->add_option("--chunk-kib", attachment_config.chunk_kib, "The client's chunk size in KiB");
+  attachments->add_option("--rounds", attachment_config.rounds, "Rounds; the best of each side is kept");
   CLI11_PARSE(app, argc, argv);
   if (child->parsed()) return offsync::bench::drain_child(child_db, child_url);
   try {
@@ -57,6 +64,7 @@ int main(int argc, char** argv) {
     if (drain->parsed()) result = offsync::bench::run_drain(drain_config);
     if (pull->parsed()) result = offsync::bench::run_pull(pull_config);
     if (ipc->parsed()) result = offsync::bench::run_ipc(ipc_config);
+    if (attachments->parsed()) result = offsync::bench::run_attachments(attachment_config);
     std::cout << (json ? result.dump() : result.dump(2)) << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "offsync-bench: " << e.what() << "\n";

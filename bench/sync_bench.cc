@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "bench/live_server.h"
 #include "bench/scratch.h"
 #include "offsync/client.h"
 #include "offsync/server.h"
@@ -24,29 +25,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// A server listening on loopback from a thread of this process.
-struct LiveServer {
-  std::unique_ptr<Server> server;
-  std::unique_ptr<Listener> listener;
-  std::thread thread;
-  std::string url;
-
-  explicit LiveServer(const std::string& db) {
-    auto s = Server::open({.db_path = db});
-    if (!s) throw std::runtime_error(s.status().to_string());
-    server = std::move(*s);
-    auto l = Listener::listen_tcp(*server, "127.0.0.1", 0);
-    if (!l) throw std::runtime_error(l.status().to_string());
-    listener = std::move(*l);
-    url = "http://127.0.0.1:" + std::to_string(listener->port());
-    thread = std::thread([this] { listener->run(); });
-  }
-  ~LiveServer() {
-    listener->stop();
-    thread.join();
-  }
-};
 
 json note(int i) { return {{"title", "note " + std::to_string(i)}, {"body", "written offline"}, {"done", false}}; }
 

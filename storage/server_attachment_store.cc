@@ -102,29 +102,18 @@ void ServerStore::put_chunk(const std::string& principal, const std::string& id,
 
 std::string ServerStore::read_chunks(const std::string& principal, const std::string& id, int64_t offset,
                                      int64_t length) {
-  std::string out;
-  if (length <= 0) return out;
-  int64_t end = offset + length;
+  if (length <= 0) return {};
   // The row holding `offset` starts at or before it; later rows start inside the range.
   SQLite::Statement& s = cached(
-      "SELECT offset, data FROM (SELECT offset, data FROM attachment_chunks WHERE principal=?1 AND id=?2 AND offset<=?3 "
-      "ORDER BY offset DESC LIMIT 1) UNION ALL SELECT offset, data FROM attachment_chunks WHERE principal=?1 AND id=?2 "
-      "AND offset>?3 AND offset<?4 ORDER BY 1");
+      "SELECT * FROM (SELECT rowid, offset, length(data) FROM attachment_chunks WHERE principal=?1 AND id=?2 AND "
+      "offset<=?3 ORDER BY offset DESC LIMIT 1) UNION ALL SELECT rowid, offset, length(data) FROM attachment_chunks "
+      "WHERE principal=?1 AND id=?2 AND offset>?3 AND offset<?4 ORDER BY 2");
   ResetOnExit done(s);
   s.bind(1, principal);
   s.bind(2, id);
   s.bind(3, offset);
-  s.bind(4, end);
-  while (s.executeStep()) {
-    int64_t row_offset = s.getColumn(0).getInt64();
-    SQLite::Column data = s.getColumn(1);
-    const char* bytes = static_cast<const char*>(data.getBlob());
-    int64_t size = data.getBytes();
-    int64_t from = std::max(offset, row_offset), to = std::min(end, row_offset + size);
-    if (from != offset + static_cast<int64_t>(out.size())) break;  // a gap: what follows it is not returned
-    if (to > from) out.append(bytes + (from - row_offset), static_cast<size_t>(to - from));
-  }
-  return out;
+  s.bind(4, offset + length);
+  return read_chunk_rows(s, "attachment_chunks", offset, length);
 }
 
 void ServerStore::delete_chunks(const std::string& principal, const std::string& id) {

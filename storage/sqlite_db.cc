@@ -139,4 +139,28 @@ SQLite::Statement& fresh(SQLite::Statement& statement) {
   return statement;
 }
 
+std::string SqliteStore::read_chunk_rows(SQLite::Statement& rows, const char* table, int64_t offset, int64_t length) {
+  std::string out;
+  int64_t end = offset + length;
+  while (out.size() < static_cast<size_t>(std::max<int64_t>(length, 0)) && rows.executeStep()) {
+    int64_t rowid = rows.getColumn(0).getInt64();
+    int64_t row_offset = rows.getColumn(1).getInt64();
+    int64_t size = rows.getColumn(2).getInt64();
+    int64_t from = std::max(offset, row_offset), to = std::min(end, row_offset + size);
+    if (from != offset + static_cast<int64_t>(out.size())) break;  // a gap
+    if (to <= from) continue;
+    sqlite3_blob* blob = nullptr;
+    if (sqlite3_blob_open(db_->getHandle(), "main", table, "data", rowid, 0, &blob) != SQLITE_OK) {
+      sqlite3_blob_close(blob);
+      throw SQLite::Exception(db_->getHandle());
+    }
+    size_t at = out.size();
+    out.resize(at + static_cast<size_t>(to - from));
+    int rc = sqlite3_blob_read(blob, out.data() + at, static_cast<int>(to - from), static_cast<int>(from - row_offset));
+    sqlite3_blob_close(blob);
+    if (rc != SQLITE_OK) throw SQLite::Exception(db_->getHandle(), rc);
+  }
+  return out;
+}
+
 }  // namespace offsync::storage

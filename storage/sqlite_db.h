@@ -100,6 +100,12 @@ class SqliteStore {
   // Reset and unbound; reset again by the caller's ResetOnExit.
   SQLite::Statement& cached(const std::string& sql);
 
+  // Bytes [offset, offset + length) of a file stored as chunk rows: `rows` (bound, unstepped)
+  // yields (rowid, offset, length(data)) of table's rows in offset order, the first one holding
+  // `offset`. Each row's BLOB is read in place (sqlite3_blob_read), never loaded whole; the bytes
+  // stop at the first gap.
+  std::string read_chunk_rows(SQLite::Statement& rows, const char* table, int64_t offset, int64_t length);
+
   std::unique_ptr<SQLite::Database> db_;
 
  private:
