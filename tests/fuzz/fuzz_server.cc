@@ -1,8 +1,9 @@
 // libFuzzer target: Server::handle on arbitrary requests to every endpoint. The first byte picks
-// the endpoint and method, the second how the Idempotency-Key is spelt; the rest is the body. No
+// the endpoint and method (attachments: chunks resumed out of order, ranges of downloads), the second how the Idempotency-Key is spelt; the rest is the body. No
 // request may crash the server, answer 500, or answer a body that is not JSON.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -37,8 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   static const char* const kTargets[] = {"/v1/mutations", "/v1/mutations:batch", "/v1/sync", "/v1/health",
                                          "/v1/sync?cursor=", "/v1/sync?limit=", "/nowhere", "/metrics",
-                                         "/oauth/token", "/oauth/authorize?="};
-  const char* target = kTargets[data[0] % 10];
+                                         "/oauth/token", "/oauth/authorize?=", "/v1/attachments", "/v1/attachments/a1",
+                                         "/v1/attachments/a1"};
+  const char* target = kTargets[data[0] % 13];
   offsync::HttpRequest r;
   r.method = (data[0] & 0x80) ? "GET" : "POST";
   std::string body(reinterpret_cast<const char*>(data + 2), size - 2);
@@ -49,6 +51,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Query endpoints take the fuzz text in the query string instead of the body.
     r.method = "GET";
     r.target += body.substr(0, 512);
+  } else if (r.target == "/v1/attachments/a1") {
+    // A chunk or a download: the text up to the first newline is its Content-Range or Range.
+    size_t nl = body.find('\n');
+    std::string range = body.substr(0, std::min<size_t>(nl, 64));
+    r.method = (data[0] & 0x80) ? "GET" : "PUT";
+    r.headers.add(r.method == "GET" ? "Range" : "Content-Range", range);
+    if (nl != std::string::npos) r.body = body.substr(nl + 1);
   } else {
     r.body = body;
   }
@@ -61,7 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   offsync::HttpResponse answer = server().handle(r);
   if (answer.status == 500) std::abort();
   // Every answer is JSON, but the metrics page and a redirect (302 from /oauth/authorize).
-  bool json_answer = r.target != "/metrics" && answer.status != 302;
+  // and a download's bytes.
+  bool download = r.method == "GET" && r.target == "/v1/attachments/a1" && (answer.status == 200 || answer.status == 206);
+  bool json_answer = r.target != "/metrics" && answer.status != 302 && !download;
   if (json_answer && !nlohmann::json::accept(answer.body)) std::abort();
   return 0;
 }
