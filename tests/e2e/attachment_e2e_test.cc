@@ -146,3 +146,30 @@ TEST_CASE("offsync client: attach, write, sync killed mid-upload, sync again; an
   CHECK(missing.exit_code != 0);
   CHECK(missing.err.find("nope.bin") != std::string::npos);
 }
+
+TEST_CASE("over local IPC an attachment goes up with its record and curl --unix-socket reads it back") {
+  ScratchDir dir;
+  std::string socket = dir.file("lms.sock");
+  ChildProcess server({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket, "--attachments-dir",
+                       dir.file("files")});
+  const std::string bytes = pattern_bytes(2'600'000, 31);
+  write_file(dir.file("scan.pdf"), bytes);
+  auto client = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {OFFSYNC_BIN, "client", "--db", dir.file("c.db"), "--ipc-service", "unix:" + socket};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv);
+  };
+  ProcessResult attached = client({"attach", dir.file("scan.pdf"), "--content-type", "application/pdf"});
+  REQUIRE_MESSAGE(attached.exit_code == 0, attached.err);
+  std::string id = attached.out.substr(0, attached.out.find('\n'));
+  REQUIRE(client({"put", "docs", "d1", R"({"title": "scan"})", "--attachment", id, "--urgent"}).exit_code == 0);
+  ProcessResult synced = client({"sync"});
+  REQUIRE_MESSAGE(synced.exit_code == 0, synced.out);
+  CHECK(synced.out.find("attachments: uploaded 1, waiting 0") != std::string::npos);
+  ProcessResult got = run_process({"/usr/bin/curl", "-s", "--unix-socket", socket, "-o", dir.file("back.pdf"),
+                                   "http://localhost/v1/attachments/" + id});
+  REQUIRE(got.exit_code == 0);
+  CHECK(read_file(dir.file("back.pdf")) == bytes);
+  CurlReply record = curl({"--unix-socket", socket, "http://localhost/v1/sync"});
+  CHECK(json::parse(record.body)["changes"][0]["attachments"] == json{id});
+}
