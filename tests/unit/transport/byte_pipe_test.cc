@@ -126,3 +126,23 @@ TEST_CASE("an answer from the shim that is not one HTTP response is no answer: t
   REQUIRE(client->outbox()->size() == 1);
   CHECK(client->outbox()->front().state == MutationState::kPending);
 }
+
+TEST_CASE("the byte pipe carries an attachment's binary chunks up and its ranges down, byte for byte") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  auto pipe = [&] {
+    return std::shared_ptr<Transport>(make_byte_pipe_transport(
+        [&](const std::string& bytes) -> Result<std::string> { return serve_http_bytes(*server, bytes); }));
+  };
+  std::string photo = pattern_bytes(1'300'000, 77);  // every byte value, CR LF and NUL among them
+  auto up = open_client({.path = dir.file("a.db"),
+                         .sync = {.transport = pipe(), .background = false, .attachment_chunk_bytes = 500'000}});
+  auto id = up->add_attachment(photo, "image/jpeg");
+  REQUIRE(up->put("notes", "n1", {{"t", 1}}, {.attachments = {*id}}).is_ok());
+  REQUIRE(up->sync_once()->applied == 1);
+  auto down = open_client({.path = dir.file("b.db"),
+                           .sync = {.transport = pipe(), .background = false, .attachment_chunk_bytes = 400'000}});
+  REQUIRE(down->sync_once()->pulled == 1);
+  REQUIRE(down->download_attachment(*id).is_ok());
+  CHECK(down->read_attachment(*id, 0, 2'000'000).value() == photo);
+}
