@@ -354,3 +354,82 @@ TEST_CASE("a file the server cannot take yet holds back its mutation and the rec
   CHECK(client->summary()->pending == 0);
   CHECK(client->get("notes", "held")->fields == json{{"v", 2}});
 }
+
+TEST_CASE("a hostile server cannot make the uploader or the downloader loop, lie about progress, or hand out bytes") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  auto transport = std::make_shared<ScriptedTransport>(server.get());
+  auto client = open_client({.path = dir.file("c.db"), .sync = {.transport = transport, .background = false}});
+  auto id = client->add_attachment(pattern_bytes(3 << 20, 8), "image/jpeg");
+  REQUIRE(client->put("notes", "n1", {{"t", 1}}, {.attachments = {*id}}).is_ok());
+  auto answer = [](int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpResponse a{.status = status, .body = std::move(body)};
+    for (auto& [k, v] : headers) a.headers.set(k, v);
+    return std::optional<Result<HttpResponse>>(a);
+  };
+  using Script = std::function<std::optional<Result<HttpResponse>>(const HttpRequest&)>;
+  std::vector<std::pair<std::string, Script>> hostile = {
+      {"a captive portal's HTML page with 200",
+       [&](const HttpRequest&) { return answer(200, "<html>Sign in to the Wi-Fi</html>", {{"Content-Type", "text/html"}}); }},
+      {"a 308 claiming more bytes than the file has",
+       [&](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
+         if (r.method != "PUT") return std::nullopt;
+         return answer(308, "{}", {{"Range", "bytes=0-999999999"}});
+       }},
+      {"a 308 that never takes a byte",
+       [&](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
+         if (r.method != "PUT") return std::nullopt;
+         return answer(308, "{}");
+       }},
+      {"a 201 to the chunks of an upload it never finished",
+       [&](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
+         if (r.method != "PUT" || r.headers.get("Content-Range")->find('*') != std::string::npos) return std::nullopt;
+         return answer(201, "{}");
+       }},
+  };
+  for (auto& [what, script] : hostile) {
+    CAPTURE(what);
+    transport->clear();
+    transport->set_script(script);
+    auto report = client->sync_once();
+    REQUIRE(report.is_ok());
+    CHECK(transport->sent().size() <= 8);  // a few requests, never a loop
+    if (what.find("201 to the chunks") == std::string::npos) {
+      for (const auto& r : transport->sent()) CHECK(!r.path().starts_with("/v1/mutations"));
+      CHECK(client->attachment(*id)->state == AttachmentState::kLocal);
+      CHECK(report->transient_left >= 1);
+    } else {
+      // Believed, the mutation went and the server refused it (422 attachment_missing): it stays
+      // pending, not rejected, and its file is to be uploaded again.
+      CHECK(client->summary()->pending == 1);
+      CHECK(client->summary()->rejected == 0);
+      CHECK(client->attachment(*id)->state == AttachmentState::kLocal);
+    }
+  }
+  // The 201 lie marked the file uploaded: the server's refusal of the mutation brings it back.
+  transport->set_script(nullptr);
+  for (int i = 0; i < 4 && client->summary()->pending > 0; ++i) (void)client->sync_once();
+  CHECK(client->summary()->pending == 0);
+  CHECK(server->handle(HttpRequest{.method = "GET", .target = "/v1/attachments/" + *id}).body == pattern_bytes(3 << 20, 8));
+
+  // Downloads: answers that do not continue the bytes held, or carry no checksum, store nothing.
+  auto down_transport = std::make_shared<ScriptedTransport>(server.get());
+  auto down = open_client({.path = dir.file("d.db"), .sync = {.transport = down_transport, .background = false}});
+  REQUIRE(down->sync_once().is_ok());
+  for (Script script : std::vector<Script>{
+           [&](const HttpRequest&) { return answer(200, "<html>portal</html>", {{"Content-Type", "text/html"}}); },
+           [&](const HttpRequest&) {
+             return answer(206, "abc", {{"Content-Range", "bytes 0-9/100"}, {"Offsync-Sha256", std::string(64, 'a')}});
+           },
+           [&](const HttpRequest&) {
+             return answer(206, "abc", {{"Content-Range", "bytes 5-7/100"}, {"Offsync-Sha256", std::string(64, 'a')}});
+           }}) {
+    down_transport->set_script(script);
+    CHECK(down->download_attachment(*id).code() == StatusCode::kTransient);
+    CHECK(down->attachment(*id)->local_bytes == 0);
+    CHECK(down->read_attachment(*id, 0, 1).status().code() == StatusCode::kNotFound);
+  }
+  down_transport->set_script(nullptr);
+  REQUIRE(down->download_attachment(*id).is_ok());
+  CHECK(down->read_attachment(*id, 0, 4 << 20).value() == pattern_bytes(3 << 20, 8));
+}
