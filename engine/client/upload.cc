@@ -12,6 +12,8 @@ using storage::ClientStore;
 
 namespace {
 
+constexpr int64_t kMinChunk = 64 << 10;  // chunks are halved after a 413 down to this
+
 // What a 308 or 201 says the server holds; nullopt for an answer that is not this protocol's.
 std::optional<int64_t> held_by_server(const HttpResponse& a, int64_t size) {
   if (a.status == 201) return size;
@@ -125,7 +127,7 @@ void Round::upload_one(const std::string& id) {
   std::optional<int64_t> held = held_by_server(*where, row.size);
   if (!held) return failed(*where, "asking where to resume");
 
-  const int64_t chunk = std::max<int64_t>(1, c_.options.sync.attachment_chunk_bytes);
+  int64_t chunk = std::max<int64_t>(1, c_.options.sync.attachment_chunk_bytes);
   // Each answer must move the upload forward; a server that does not gets a few tries.
   int stalls = 0;
   while (*held < row.size && !stopped()) {
@@ -147,6 +149,12 @@ void Round::upload_one(const std::string& id) {
     put.body = std::move(bytes);
     auto answer = send(put);
     if (!answer) return;
+    if (answer->status == 413 && chunk > kMinChunk) {
+      // Chunks larger than the server takes: halve them, as the push halves batches.
+      chunk = std::max(kMinChunk, chunk / 2);
+      log(LogLevel::kWarning, "attachment " + id + ": chunks halved to " + std::to_string(chunk) + " bytes after a 413");
+      continue;
+    }
     std::optional<int64_t> now_held = held_by_server(*answer, row.size);
     if (!now_held && answer->status == 416) {
       // A gap: the server holds less than this client thought; its Range says how much.

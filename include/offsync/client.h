@@ -191,6 +191,8 @@ class SyncObserver {
   virtual void on_rejected(const Mutation& /*mutation*/) {}      // last_error holds the server's message
   virtual void on_conflict(const Mutation& /*mutation*/) {}      // server_record holds the server's record
   virtual void on_state(const SyncStatus& /*status*/) {}
+  // After each chunk of an upload (on the worker's thread) or of a download (on the thread that
+  // called download_attachment()).
   virtual void on_attachment_progress(const AttachmentProgress& /*progress*/) {}
 };
 

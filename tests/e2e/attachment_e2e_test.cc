@@ -90,7 +90,7 @@ TEST_CASE("curl alone uploads a file in chunks, stops half-way with the server, 
   }
 }
 
-TEST_CASE("offsync client: attach, write, sync killed mid-upload, sync again; another device downloads it verified") {
+TEST_CASE("offsync client: attach, write, sync killed mid-upload, sync again, and another device downloads it verified") {
   ScratchDir dir;
   std::string base;
   auto server = serve({"--db", dir.file("s.db")}, &base);

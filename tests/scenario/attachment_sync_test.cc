@@ -433,3 +433,20 @@ TEST_CASE("a hostile server cannot make the uploader or the downloader loop, lie
   REQUIRE(down->download_attachment(*id).is_ok());
   CHECK(down->read_attachment(*id, 0, 4 << 20).value() == pattern_bytes(3 << 20, 8));
 }
+
+TEST_CASE("chunks larger than the server takes are halved after a 413, not a reason to reject the write") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db"), .max_body_bytes = 300'000});
+  auto client = open_client({.path = dir.file("c.db"),
+                             .sync = {.transport = make_in_process_transport(*server), .background = false,
+                                      .attachment_chunk_bytes = 1 << 20}});
+  std::string bytes = pattern_bytes(1'000'000, 3);
+  auto id = client->add_attachment(bytes, "image/jpeg");
+  REQUIRE(client->put("notes", "n1", {{"t", 1}}, {.attachments = {*id}}).is_ok());
+  auto report = client->sync_once();
+  CHECK(report->applied == 1);
+  CHECK(report->rejected == 0);
+  HttpRequest r{.method = "GET", .target = "/v1/attachments/" + *id};
+  r.headers.add("Range", "bytes=0-");
+  CHECK(server->handle(r).body.size() == 300'000);  // one answer holds at most the body limit
+}
