@@ -11,6 +11,7 @@
 #include "cli/stop_signals.h"
 #include "offsync/server.h"
 #include "offsync/listener.h"
+#include "offsync/transport.h"
 
 namespace offsync::cli {
 namespace {
@@ -22,6 +23,7 @@ struct ServeArgs {
   double idle_exit_s = 0;
   bool require_auth = false;
   std::string attachments_dir;
+  std::string upstream, upstream_token;
   int64_t max_attachment_bytes = 1LL << 30, attachment_quota_bytes = 0;
   double attachment_session_ttl_s = 24 * 3600;
 };
@@ -74,6 +76,15 @@ int serve(const ServeArgs& a) {
   options.log = [](LogLevel level, std::string_view component, std::string_view message) {
     if (level >= LogLevel::kInfo) std::cerr << "offsync: " << component << ": " << message << std::endl;
   };
+  if (!a.upstream_token.empty() && a.upstream.empty()) {
+    return fail(Status::invalid_argument("--upstream-token needs --upstream URL"));
+  }
+  if (!a.upstream.empty()) {
+    auto upstream = make_curl_transport({.base_url = a.upstream});
+    if (!upstream) return fail(upstream.status());
+    options.upstream.transport = std::shared_ptr<Transport>(std::move(*upstream));
+    options.upstream.sync.token = a.upstream_token;
+  }
   auto server = Server::open(std::move(options));
   if (!server) return fail(server.status());
 
@@ -139,6 +150,9 @@ std::function<int()> add_serve_command(CLI::App& app) {
   cmd->add_option("--schema", a->schema, "Schema file: collections, field types, merge policies");
   cmd->add_option("--min-app-version", a->min_app_version, "Older Offsync-App-Version gets 426");
   cmd->add_option("--max-body-bytes", a->max_body_bytes, "Larger request bodies (and attachment chunks) get 413");
+  cmd->add_option("--upstream", a->upstream,
+                  "Relay: also a client of this server (URL); forwards what local clients write, pulls what changes");
+  cmd->add_option("--upstream-token", a->upstream_token, "Bearer token for --upstream");
   cmd->add_option("--attachments-dir", a->attachments_dir,
                   "Keep attachment bytes as files here (default: rows of the store, one per chunk)");
   cmd->add_option("--max-attachment-bytes", a->max_attachment_bytes, "Larger attachments get 413")

@@ -379,6 +379,21 @@ void ClientStore::renew(const std::string& id, const std::string& new_key, const
   s.exec();
 }
 
+bool ClientStore::has_idempotency_key(const std::string& key) {
+  SQLite::Statement& s = cached("SELECT 1 FROM outbox WHERE idempotency_key=?1 UNION ALL SELECT 1 FROM outbox WHERE id=?1");
+  ResetOnExit done(s);
+  s.bind(1, key);
+  return s.executeStep();
+}
+
+void ClientStore::set_idempotency_key(const std::string& id, const std::string& key) {
+  SQLite::Statement& s = cached("UPDATE outbox SET idempotency_key=? WHERE id=?");
+  ResetOnExit done(s);
+  s.bind(1, key);
+  s.bind(2, id);
+  s.exec();
+}
+
 void ClientStore::clear_incoming() { db_->exec("DELETE FROM base_incoming"); }
 
 void ClientStore::put_incoming(const std::string& collection, const std::string& record_id, const BaseText& row) {

@@ -113,6 +113,9 @@ class ClientStore : public SqliteStore {
   // Undoes begin_sending for a mutation whose request never left: attempts - 1, pending again.
   void unmark_sending(const std::string& id);
   void set_conflict(const std::string& id, const std::string& message, const nlohmann::json& server_record);
+  // Whether a mutation sent (or to be sent) with this Idempotency-Key is in the outbox.
+  bool has_idempotency_key(const std::string& key);
+  void set_idempotency_key(const std::string& id, const std::string& key);
   // A resolved conflict sent again: new key, new base, pending and unsent, in the same place.
   void renew(const std::string& id, const std::string& new_key, const std::optional<std::string>& base_hlc,
              MutationOp op, const nlohmann::json& payload);

@@ -161,6 +161,16 @@ class ServerStore : public SqliteStore {
   std::string read_chunks(const std::string& principal, const std::string& id, int64_t offset, int64_t length);
   void delete_chunks(const std::string& principal, const std::string& id);
 
+  // ---- The relay's hand-over (storage/server_relay_store.cc) ----
+  struct Forward {
+    int64_t seq = 0;
+    std::string principal, key, mutation;
+    int64_t created_at_ms = 0;
+  };
+  void put_forward(const std::string& principal, const std::string& key, const std::string& mutation, int64_t now_ms);
+  std::vector<Forward> forwards(int limit);  // the oldest first
+  void delete_forward(int64_t seq);
+
   std::vector<CursorKey> cursor_keys();
   void add_cursor_key(const CursorKey& key);
   void retire_cursor_keys_below(uint32_t version);

@@ -11,7 +11,9 @@ std::string mutation_body(const Mutation& m, const std::string& payload_text, bo
   out += ",\"collection\":";
   json_text::append_string(out, m.collection);
   if (m.op != MutationOp::kDelete) out += ",\"fields\":" + payload_text;
-  out += ",\"id\":\"" + m.id + "\"";  // a ULID: nothing to escape
+  // The key it is sent under (a ULID: nothing to escape): its id, or the key a relay forwards it
+  // with or a resolution renewed it with, so that the same mutation has one fingerprint on every route.
+  out += ",\"id\":\"" + (m.idempotency_key.empty() ? m.id : m.idempotency_key) + "\"";
   if (with_key) out += ",\"idempotency_key\":\"" + m.idempotency_key + "\"";
   out += ",\"op\":\"" + std::string(mutation_op_name(m.op)) + "\"";
   out += ",\"record\":";

@@ -30,6 +30,8 @@ Answer Server::Impl::process(const std::string& principal, const std::string& ke
   }
   Answer answer;
   IncomingMutation m;
+  // What a relay hands upstream: the mutation as the client sent it (parse_mutation moves it out).
+  std::string forwarded = relay && body ? body->dump() : std::string();
   if (!body) {
     answer = unreadable(problem);
   } else if (auto bad = parse_mutation(*body, &m)) {
@@ -40,6 +42,7 @@ Answer Server::Impl::process(const std::string& principal, const std::string& ke
   answer.deprecated = deprecated;
   // Every answer but a server fault is stored with its effect: a retry gets it again.
   if (answer.status < 500 && answer.replayable) store->put_answer(principal, key, {fp, answer.status, answer.body, now});
+  if (relay && answer.status == 200 && !forwarded.empty()) store->put_forward(principal, key, forwarded, now);
   return answer;
 }
 

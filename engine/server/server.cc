@@ -50,6 +50,11 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
     return Status::ok();
   });
   if (!ready) return ready;
+  if (impl->options.upstream.transport) {
+    auto relay = Relay::start(*impl);
+    if (!relay) return relay.status();
+    impl->relay = std::move(*relay);
+  }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -18,6 +18,7 @@
 #include "engine/common/json_text.h"
 #include "engine/server/answer.h"
 #include "engine/server/attachment_blobs.h"
+#include "engine/server/relay.h"
 #include "engine/server/cursor.h"
 #include "engine/server/merge.h"
 #include "engine/server/metrics.h"
@@ -51,6 +52,9 @@ struct Server::Impl {
 
   std::mutex keys_mu;
   std::set<std::pair<std::string, std::string>> in_flight;  // GUARDED_BY(keys_mu)
+
+  // Relay mode (relay.cc); declared last, so that its thread stops before anything it uses goes.
+  std::unique_ptr<Relay> relay;
 
   Impl(ServerOptions o, std::unique_ptr<storage::ServerStore> s)
       : options(std::move(o)),
@@ -115,6 +119,10 @@ struct Server::Impl {
   Answer get_attachment(const HttpRequest& r, const std::string& principal, const std::string& id);
   // Under db_mu, in a transaction: removes expired upload sessions and unreferenced attachments.
   int64_t collect_attachments(int64_t now);
+
+  // ---- relay.cc ----
+  // Writes the upstream client's view of these records into the change log, when it differs.
+  void absorb_upstream(Client& upstream, const std::vector<std::pair<std::string, std::string>>& records);
 
   // ---- change_feed.cc ----
   Answer sync(const HttpRequest& r, const std::string& principal);

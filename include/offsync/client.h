@@ -340,6 +340,14 @@ class Client {
   // stored outcome it has not received yet, in ULID order.
   Status register_handler(const std::string& module, const std::string& action, RestHandler handler);
 
+  // ---- For a relay: a server half in front of this client (ServerOptions::upstream). ----
+  // Queues a mutation the relay applied for one of its own clients, to go upstream under that
+  // client's Idempotency-Key (so that the same mutation reaching upstream by another route is
+  // applied once), based on this store's base (upstream's HLC). Returns false, queuing nothing,
+  // when a mutation with that key is already in the outbox. Never folded into another.
+  Result<bool> forward(const std::string& idempotency_key, const std::string& collection, const std::string& record_id,
+                       MutationOp op, const nlohmann::json& payload, const std::vector<std::string>& attachments = {});
+
   // ---- Driven by the sync worker (public so that an app's own loop can drive them too). ----
   // Marks a mutation as on the wire: attempts + 1, state in flight. From here on it is frozen.
   Status begin_send(const std::string& mutation_id);

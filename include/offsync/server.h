@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "offsync/client.h"
 #include "offsync/clock.h"
 #include "offsync/durability.h"
 #include "offsync/http.h"
@@ -36,6 +37,16 @@ using RecordValidator = std::function<std::optional<SchemaViolation>(const nlohm
 
 // Maps a request to the principal it acts for; nullopt answers 401. Called on the request's thread.
 using Authenticator = std::function<std::optional<std::string>(const HttpRequest&)>;
+
+// Relay mode (docs/architecture.md, "The relay"): the server answers its local clients at once and
+// is itself a client of an upstream server, to which it forwards what they write (under their
+// Idempotency-Keys) and from which it pulls into its own change log.
+struct UpstreamOptions {
+  std::shared_ptr<Transport> transport;  // null: not a relay
+  std::string client_path;               // the upstream client's store; default: db_path + ".upstream"
+  SyncOptions sync;                      // token, versions, intervals (its transport is the one above)
+  int64_t pull_min_interval_ms = 1000;   // a local client's pull wakes an upstream pull at most this often
+};
 
 struct ServerOptions {
   // --- Behaviour ---
@@ -64,6 +75,8 @@ struct ServerOptions {
   int64_t attachment_session_ttl_ms = 24LL * 3600 * 1000;     // an upload untouched this long is collected
   int64_t attachment_grace_ms = 7LL * 24 * 3600 * 1000;       // a complete attachment no applied mutation
                                                               // listed is collected after this
+  // --- Relay ---
+  UpstreamOptions upstream;
   // --- Limits ---
   size_t max_body_bytes = limits::kMaxBodyBytes;    // larger bodies get 413
   size_t max_batch_items = limits::kMaxBatchItems;  // per POST /v1/mutations:batch

@@ -1,0 +1,220 @@
+// Relay mode (engine/server/relay.h). One thread hands local mutations over to the upstream client
+// and runs its sync rounds; the client's view changes come back into the relay's change log.
+#include "engine/server/relay.h"
+
+#include <chrono>
+
+#include "engine/server/mutation_request.h"
+#include "engine/server/server_impl.h"
+#include "offsync/transport.h"
+
+namespace offsync {
+
+using nlohmann::json;
+using storage::ServerTransaction;
+
+namespace {
+
+constexpr int64_t kDefaultPullIntervalMs = 30'000;  // the relay's own schedule, besides local pulls
+constexpr int64_t kMaxOfflineWaitMs = 60'000;       // an unreachable upstream is tried at least this often
+
+// Writes what changed in the upstream client's view into the relay's change log.
+class ViewMirror final : public SyncObserver {
+ public:
+  ViewMirror(Server::Impl& server, Client& client) : server_(server), client_(client) {}
+  void on_view_changed(const std::vector<std::pair<std::string, std::string>>& records) override {
+    server_.absorb_upstream(client_, records);
+  }
+
+ private:
+  Server::Impl& server_;
+  Client& client_;
+};
+
+MutationOp client_op(ServerOp op) {
+  switch (op) {
+    case ServerOp::kUpsert: return MutationOp::kUpsert;
+    case ServerOp::kPatch: return MutationOp::kPatch;
+    case ServerOp::kDelete: return MutationOp::kDelete;
+  }
+  return MutationOp::kUpsert;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Relay>> Relay::start(Server::Impl& server) {
+  const ServerOptions& o = server.options;
+  if (o.require_auth || o.authenticate) {
+    return Status::invalid_argument(
+        "a relay serves one partition for now: --upstream cannot be combined with --require-auth or an authenticator");
+  }
+  ClientOptions c;
+  c.path = o.upstream.client_path.empty() ? o.db_path + ".upstream" : o.upstream.client_path;
+  c.durability = o.durability;
+  c.coalesce = false;  // each forwarded mutation keeps its own key
+  c.clock = o.clock;
+  c.random = o.random;
+  c.log = o.log;
+  c.sync = o.upstream.sync;
+  c.sync.transport = o.upstream.transport;
+  c.sync.background = false;  // the relay's thread runs the rounds
+  auto client = Client::open(std::move(c));
+  if (!client) return Status(client.status().code(), "the relay's upstream client: " + client.status().message());
+  std::unique_ptr<Relay> relay(new Relay(server));
+  relay->client_ = std::move(*client);
+  relay->client_->add_observer(std::make_shared<ViewMirror>(server, *relay->client_));
+  relay->thread_ = std::thread([r = relay.get()] { r->hand_over_loop(); });
+  return relay;
+}
+
+Relay::~Relay() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Relay::applied() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Relay::local_pull() {
+  int64_t now = server_.clock.now_ms();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now - last_pull_ms_ < server_.options.upstream.pull_min_interval_ms) return;
+    last_pull_ms_ = now;
+    wake_ = true;
+    pull_wanted_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Relay::hand_over_some() {
+  std::vector<storage::ServerStore::Forward> rows;
+  {
+    std::lock_guard<std::mutex> lock(server_.db_mu);
+    Status s = storage::guarded("read the relay's hand-over", [&]() -> Status {
+      rows = server_.store->forwards(64);
+      return Status::ok();
+    });
+    if (!s) {
+      server_.log(LogLevel::kError, "relay: " + s.message());
+      return false;
+    }
+  }
+  for (const auto& row : rows) {
+    json body = json::parse(row.mutation, nullptr, false);
+    IncomingMutation m;
+    if (body.is_discarded() || parse_mutation(body, &m)) {
+      server_.log(LogLevel::kError, "relay: a stored mutation under key " + row.key + " does not read back; dropped");
+    } else {
+      std::vector<std::string> attachments;
+      if (m.attachments) attachments = m.attachments->get<std::vector<std::string>>();
+      auto queued = client_->forward(row.key, m.collection, m.record_id, client_op(m.op), m.fields, attachments);
+      if (!queued) {
+        server_.log(LogLevel::kError, "relay: the upstream outbox refused key " + row.key + ": " + queued.status().message());
+        return false;  // the row stays; tried again on the next wake-up
+      }
+    }
+    std::lock_guard<std::mutex> lock(server_.db_mu);
+    Status s = storage::guarded("finish a hand-over", [&]() -> Status {
+      ServerTransaction tx(*server_.store);
+      server_.store->delete_forward(row.seq);
+      tx.commit();
+      return Status::ok();
+    });
+    if (!s) {
+      server_.log(LogLevel::kError, "relay: " + s.message());
+      return false;
+    }
+  }
+  return rows.size() == 64;
+}
+
+void Relay::hand_over_loop() {
+  const int64_t interval =
+      client_ && server_.options.upstream.sync.pull_interval_ms > 0 ? server_.options.upstream.sync.pull_interval_ms
+                                                                    : kDefaultPullIntervalMs;
+  int64_t next_round_ms = 0;  // at once: the outbox may hold work from before a restart
+  int failures = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    bool woken = wake_;
+    bool pull = pull_wanted_;
+    wake_ = pull_wanted_ = false;
+    lock.unlock();
+    while (hand_over_some()) {
+    }
+    int64_t now = server_.clock.now_ms();
+    // A local write or pull starts a round at once, unless upstream is unreachable and backing off.
+    if ((woken && (failures == 0 || pull)) || now >= next_round_ms) {
+      auto report = client_->sync_once();
+      now = server_.clock.now_ms();
+      if (report && report->reached) {
+        failures = 0;
+        next_round_ms = now + (report->transient_left > 0 ? std::min<int64_t>(interval, 5'000) : interval);
+      } else {
+        ++failures;
+        next_round_ms = now + std::min<int64_t>(kMaxOfflineWaitMs, 500LL << std::min(failures, 7));
+      }
+    }
+    lock.lock();
+    if (stopping_ || wake_) continue;
+    cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next_round_ms - server_.clock.now_ms())));
+  }
+}
+
+// ---- Server::Impl's side of the relay ----
+
+void Server::Impl::absorb_upstream(Client& upstream, const std::vector<std::pair<std::string, std::string>>& records) {
+  for (const auto& [collection, record_id] : records) {
+    auto view = upstream.get(collection, record_id);
+    if (!view && view.status().code() != StatusCode::kNotFound) {
+      log(LogLevel::kError, "relay: reading " + collection + "/" + record_id + " upstream: " + view.status().message());
+      continue;
+    }
+    std::vector<std::string> ids;
+    if (view) {
+      if (auto listed = upstream.attachments_of(collection, record_id)) ids = *listed;
+    }
+    std::lock_guard<std::mutex> lock(db_mu);
+    Status s = storage::guarded("absorb an upstream change", [&]() -> Status {
+      ServerTransaction tx(*store);
+      auto current = store->record("", collection, record_id);
+      bool live = current && !current->deleted;
+      if (view ? (live && current->fields == view->fields && current->attachments == json(ids)) : !live) return Status::ok();
+      std::string stamp = hlc->now().to_string();
+      storage::StoredRecord r;
+      r.collection = collection;
+      r.record_id = record_id;
+      r.hlc = stamp;
+      r.changed_at_ms = clock.now_ms();
+      if (view) {
+        r.fields = view->fields;
+        for (const auto& [field, value] : r.fields.items()) {
+          bool same = live && current->fields.contains(field) && current->fields[field] == value &&
+                      current->field_hlc.contains(field);
+          r.field_hlc[field] = same ? current->field_hlc[field] : json(stamp);
+        }
+        r.attachments = ids;
+      } else {
+        r.deleted = true;
+      }
+      r.seq = store->next_seq();
+      std::string attachments_text = r.attachments.empty() ? "[]" : r.attachments.dump();
+      store->put_record("", r, r.fields.dump(), r.field_hlc.dump(), attachments_text);
+      tx.commit();
+      return Status::ok();
+    });
+    if (!s) log(LogLevel::kError, "relay: " + s.message());
+  }
+}
+
+}  // namespace offsync

@@ -1,0 +1,49 @@
+// Relay mode of the server half (docs/architecture.md, "The relay"): an upstream Client whose view
+// is the relay's state. Mutations the relay applies for its local clients are handed over from the
+// relay_outbox table into that client's outbox under their original keys; whatever changes the
+// client's view (a pull, an acknowledgement, a revert after a refusal) is written into the relay's
+// change log, so local clients see upstream's state on their next pull.
+// Internal to the server half.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "offsync/client.h"
+#include "offsync/server.h"
+
+namespace offsync {
+
+class Relay {
+ public:
+  // Opens the upstream client and starts the hand-over thread.
+  static Result<std::unique_ptr<Relay>> start(Server::Impl& server);
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  // A local mutation was applied (its hand-over row committed).
+  void applied();
+  // A local client asked for changes: pull upstream now, unless that was done very recently.
+  void local_pull();
+  Client& upstream() { return *client_; }
+
+ private:
+  explicit Relay(Server::Impl& server) : server_(server) {}
+  void hand_over_loop();
+  // Moves hand-over rows into the upstream outbox; false when nothing was left.
+  bool hand_over_some();
+
+  Server::Impl& server_;
+  std::unique_ptr<Client> client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = true, stopping_ = false;  // GUARDED_BY(mu_)
+  bool pull_wanted_ = false;             // GUARDED_BY(mu_)
+  int64_t last_pull_ms_ = 0;             // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace offsync

@@ -1,0 +1,36 @@
+// The relay's hand-over table (storage/migrations/server/0004_relay.sql).
+#include "storage/server_store.h"
+
+namespace offsync::storage {
+
+void ServerStore::put_forward(const std::string& principal, const std::string& key, const std::string& mutation,
+                              int64_t now_ms) {
+  SQLite::Statement& s = cached("INSERT INTO relay_outbox (principal, key, mutation, created_at) VALUES (?, ?, ?, ?)");
+  ResetOnExit done(s);
+  s.bind(1, principal);
+  s.bind(2, key);
+  s.bind(3, mutation);
+  s.bind(4, now_ms);
+  s.exec();
+}
+
+std::vector<ServerStore::Forward> ServerStore::forwards(int limit) {
+  SQLite::Statement& s = cached("SELECT seq, principal, key, mutation, created_at FROM relay_outbox ORDER BY seq LIMIT ?");
+  ResetOnExit done(s);
+  s.bind(1, limit);
+  std::vector<Forward> out;
+  while (s.executeStep()) {
+    out.push_back({s.getColumn(0).getInt64(), s.getColumn(1).getString(), s.getColumn(2).getString(),
+                   s.getColumn(3).getString(), s.getColumn(4).getInt64()});
+  }
+  return out;
+}
+
+void ServerStore::delete_forward(int64_t seq) {
+  SQLite::Statement& s = cached("DELETE FROM relay_outbox WHERE seq=?");
+  ResetOnExit done(s);
+  s.bind(1, seq);
+  s.exec();
+}
+
+}  // namespace offsync::storage

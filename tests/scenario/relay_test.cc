@@ -1,0 +1,122 @@
+// Relay mode: a server half on the device that answers its local clients at once and is itself a
+// client of the cloud (engine/server/relay.cc).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "offsync/transport.h"
+#include "server_support.h"
+#include "support.h"
+#include "sync_support.h"
+
+using nlohmann::json;
+using namespace offsync;
+using namespace offsync::test;
+
+namespace {
+
+// Polls until done() or about 10 s passed (the relay works on its own thread).
+template <typename Done>
+bool eventually(Done done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+struct Device {
+  ScratchDir dir;
+  std::unique_ptr<Server> cloud;
+  std::shared_ptr<ScriptedTransport> uplink;  // the relay's way to the cloud
+  std::unique_ptr<Server> relay;
+  std::unique_ptr<Client> math;               // a client app of the relay
+
+  Device() {
+    cloud = open_server({.db_path = dir.file("cloud.db"), .durability = Durability::kNormal});
+    uplink = std::make_shared<ScriptedTransport>(cloud.get());
+    open_relay();
+    math = open_client({.path = dir.file("math.db"), .durability = Durability::kNormal,
+                        .sync = {.transport = make_in_process_transport(*relay), .background = false}});
+  }
+  void open_relay() {
+    ServerOptions o{.db_path = dir.file("lms.db"), .durability = Durability::kNormal};
+    o.upstream.transport = uplink;
+    o.upstream.pull_min_interval_ms = 0;
+    relay = open_server(std::move(o));
+  }
+  int64_t cloud_applied() { return cloud->stats()->mutations_applied; }
+};
+
+}  // namespace
+
+TEST_CASE("relay: with the cloud down the relay answers at once, and every write reaches the cloud once it returns") {
+  Device d;
+  d.uplink->set_down(true);
+  for (int i = 0; i < 100; ++i) REQUIRE(d.math->put("notes", "n" + std::to_string(i), {{"i", i}}).is_ok());
+  auto report = d.math->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->applied == 100);
+  CHECK(d.math->summary()->pending == 0);  // the math app's outbox is empty: the relay has them
+  CHECK(d.cloud_applied() == 0);
+  d.uplink->set_down(false);
+  (void)d.math->sync_once();  // a local pull wakes the relay's upstream round
+  CHECK(eventually([&] { return d.cloud_applied() == 100; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(d.cloud_applied() == 100);  // once each
+  auto record = d.cloud->handle(get_sync());
+  CHECK(body_of(record)["changes"].size() == 100);
+}
+
+TEST_CASE("relay: a change made on the cloud by another device reaches the client app through the relay") {
+  Device d;
+  REQUIRE(d.math->put("notes", "shared", {{"v", 1}}).is_ok());
+  REQUIRE(d.math->sync_once()->applied == 1);
+  REQUIRE(eventually([&] { return d.cloud_applied() == 1; }));
+  auto other = open_client({.path = d.dir.file("other.db"),
+                            .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  REQUIRE(other->sync_once().is_ok());
+  REQUIRE(other->patch("notes", "shared", {{"v", 2}, {"by", "cloud"}}).is_ok());
+  REQUIRE(other->put("notes", "fresh", {{"new", true}}).is_ok());
+  REQUIRE(other->sync_once()->applied == 2);
+  CHECK(eventually([&] {
+    (void)d.math->sync_once();
+    auto shared = d.math->get("notes", "shared");
+    auto fresh = d.math->get("notes", "fresh");
+    return shared && shared->fields == json{{"v", 2}, {"by", "cloud"}} && fresh.is_ok();
+  }));
+  // The relay's own write did not come back to the cloud as a new mutation.
+  CHECK(d.cloud_applied() == 3);
+}
+
+TEST_CASE("relay: a mutation that reaches the cloud through the relay and directly is applied once") {
+  Device d;
+  d.uplink->set_down(true);
+  auto id = d.math->put("notes", "twice", {{"v", 1}});
+  REQUIRE(id.is_ok());
+  auto m = d.math->mutation(*id);
+  REQUIRE(d.math->sync_once()->applied == 1);  // to the relay, which cannot forward it yet
+  // The math app, later online without the LMS, sends the same mutation straight to the cloud.
+  auto direct = open_client({.path = d.dir.file("direct.db"),
+                             .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  json body = {{"id", *id}, {"collection", "notes"}, {"record", "twice"}, {"op", "upsert"},
+               {"fields", {{"v", 1}}}, {"base", nullptr}};
+  REQUIRE(d.cloud->handle(post_mutation(body, *id)).status == 200);
+  d.uplink->set_down(false);
+  (void)d.math->sync_once();
+  CHECK(eventually([&] { return d.cloud->stats()->replays == 1; }));
+  CHECK(d.cloud_applied() == 1);
+}
+
+TEST_CASE("relay: mutations handed over survive a restart of the relay before the cloud is back") {
+  Device d;
+  d.uplink->set_down(true);
+  for (int i = 0; i < 20; ++i) REQUIRE(d.math->put("notes", "r" + std::to_string(i), {{"i", i}}).is_ok());
+  REQUIRE(d.math->sync_once()->applied == 20);
+  d.math.reset();
+  d.relay.reset();  // the LMS app is stopped
+  d.uplink->set_down(false);
+  d.open_relay();   // and started again: its upstream outbox still holds the 20
+  CHECK(eventually([&] { return d.cloud_applied() == 20; }));
+}
