@@ -33,4 +33,28 @@ void ServerStore::delete_forward(int64_t seq) {
   s.exec();
 }
 
+void ServerStore::put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
+                                    const std::string& outcome) {
+  SQLite::Statement& s = cached("INSERT INTO relay_outcomes (seq, principal, mutation, outcome) VALUES (?, ?, ?, ?)");
+  ResetOnExit done(s);
+  s.bind(1, seq);
+  s.bind(2, principal);
+  s.bind(3, mutation);
+  s.bind(4, outcome);
+  s.exec();
+}
+
+std::vector<std::pair<int64_t, std::string>> ServerStore::relay_outcomes(const std::string& principal, int64_t after,
+                                                                         int64_t upto) {
+  SQLite::Statement& s = cached(
+      "SELECT seq, outcome FROM relay_outcomes WHERE principal=? AND seq>? AND seq<=? ORDER BY seq LIMIT 1000");
+  ResetOnExit done(s);
+  s.bind(1, principal);
+  s.bind(2, after);
+  s.bind(3, upto);
+  std::vector<std::pair<int64_t, std::string>> out;
+  while (s.executeStep()) out.emplace_back(s.getColumn(0).getInt64(), s.getColumn(1).getString());
+  return out;
+}
+
 }  // namespace offsync::storage

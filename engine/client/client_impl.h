@@ -15,6 +15,10 @@
 
 namespace offsync {
 
+namespace wire {
+struct RelayedOutcome;
+}
+
 using storage::guarded;
 
 // Never sent: the only mutations coalescing may rewrite or drop.
@@ -136,6 +140,10 @@ struct Client::Impl {
   // Returns whether mutations of the record are still in the outbox.
   bool store_base_and_view_locked(const std::string& collection, const std::string& record_id,
                                   const storage::BaseText& base);
+  // A relay says upstream refused, or conflicted on, a mutation it had accepted from this client:
+  // the mutation is rejected or in conflict here as if upstream had answered it directly (put back
+  // into the outbox when the relay's 200 had removed it). Returns it as stored, for the observers.
+  std::optional<Mutation> reinstate_locked(const wire::RelayedOutcome& outcome);
   // Records a REST request's outcome and hands it to its handler.
   Status complete(const std::string& mutation_id, const RestOutcome& outcome);
   // Wakes the sync worker after a local write.

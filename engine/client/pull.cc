@@ -48,15 +48,31 @@ void Round::pull() {
     }
     return false;
   };
+  std::vector<Mutation> reinstated;
   auto apply = [&](const wire::Page& page) {
+    reinstated.clear();  // a retried transaction starts over
     for (const auto& change : page.changes) {
       c_.put_server_record_locked(change.collection, change.record_id, change.base);
+    }
+    for (const auto& outcome : page.outcomes) {
+      if (auto m = c_.reinstate_locked(outcome)) reinstated.push_back(std::move(*m));
     }
     c_.store->set_meta("cursor", page.cursor);
     c_.store->set_meta("cursor_at", std::to_string(c_.clock.now_ms()));
   };
   auto applied = [&](wire::Page& page) {
     for (auto& change : page.changes) changed_.emplace_back(std::move(change.collection), std::move(change.record_id));
+    for (auto& m : reinstated) {
+      changed_.emplace_back(m.collection, m.record_id);
+      if (m.state == MutationState::kConflict) {
+        ++report_.conflicts;
+        conflicts_.push_back(std::move(m));
+      } else {
+        ++report_.rejected;
+        rejected_.push_back(std::move(m));
+      }
+    }
+    reinstated.clear();
   };
   if (read_log(*stored_cursor, interrupt, apply, applied)) report_.pull_complete = true;
 }

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/common/input_rules.h"
+#include "offsync/ulid.h"
+
 namespace offsync::wire {
 
 std::string mutation_body(const Mutation& m, const std::string& payload_text, bool with_key) {
@@ -53,6 +56,50 @@ Result<json_text::Value> applied_record(const json_text::Value& body) {
 
 std::string cursor_query(std::string_view cursor) { return percent_encode(cursor); }
 
+namespace {
+
+std::string string_member(const json_text::Value& object, std::string_view key) {
+  auto v = json_text::member(object, key);
+  return v && v->is_string() ? json_text::string_of(*v) : "";
+}
+
+std::optional<RelayedOutcome> read_outcome(const json_text::Value& item) {
+  if (!item.is_object()) return std::nullopt;
+  RelayedOutcome o;
+  o.mutation = string_member(item, "mutation");
+  std::string state = string_member(item, "state");
+  auto request = json_text::member(item, "request");
+  if (!Ulid::parse(o.mutation) || (state != "rejected" && state != "conflict") || !request || !request->is_object()) {
+    return std::nullopt;
+  }
+  o.mutation = Ulid::parse(o.mutation)->to_string();
+  o.conflict = state == "conflict";
+  if (auto error = json_text::member(item, "error"); error && error->is_object()) o.message = string_member(*error, "message");
+  if (o.message.empty()) o.message = o.conflict ? "upstream has a conflicting change" : "upstream refused it";
+  if (auto server = json_text::member(item, "server"); server && server->is_object()) o.server = json_text::to_json(*server);
+  o.collection = string_member(*request, "collection");
+  o.record_id = string_member(*request, "record");
+  std::string op = string_member(*request, "op");
+  if (!input_rules::check_collection(o.collection) || !input_rules::check_record_id(o.record_id)) return std::nullopt;
+  if (op == "upsert") {
+    o.op = MutationOp::kUpsert;
+  } else if (op == "patch") {
+    o.op = MutationOp::kPatch;
+  } else if (op == "delete") {
+    o.op = MutationOp::kDelete;
+  } else {
+    return std::nullopt;
+  }
+  auto fields = json_text::member(*request, "fields");
+  if (o.op != MutationOp::kDelete) {
+    if (!fields || !fields->is_object()) return std::nullopt;
+    o.fields = json_text::to_json(*fields);
+  }
+  return o;
+}
+
+}  // namespace
+
 Result<Page> read_page(const HttpResponse& answer) {
   json_text::Document document(answer.body);
   if (!document.valid()) return Status::transient("the sync page is " + document.problem().message());
@@ -71,6 +118,12 @@ Result<Page> read_page(const HttpResponse& answer) {
     if (auto record = read_server_record(change)) page.changes.push_back(std::move(*record));
     return true;
   });
+  if (auto outcomes = json_text::member(body, "outcomes"); outcomes && outcomes->is_array()) {
+    json_text::for_each_element(*outcomes, [&](const json_text::Value& item) {
+      if (auto outcome = read_outcome(item)) page.outcomes.push_back(std::move(*outcome));
+      return page.outcomes.size() < 10'000;
+    });
+  }
   return page;
 }
 

@@ -31,8 +31,21 @@ std::string error_message_of(const json_text::Value& body, int status);
 Result<json_text::Value> applied_record(const json_text::Value& body);
 
 // A sync page: its readable changes, its cursor, and whether more follow.
+// What upstream answered a relay about a mutation of this client that the relay had accepted
+// (docs/protocol.md, "Relays").
+struct RelayedOutcome {
+  std::string mutation;  // the mutation's id (its Idempotency-Key)
+  bool conflict = false; // else rejected
+  std::string message;
+  nlohmann::json server; // the relay's record now (conflict), or null
+  std::string collection, record_id;
+  MutationOp op = MutationOp::kUpsert;
+  nlohmann::json fields;  // the mutation's payload
+};
+
 struct Page {
   std::vector<ServerRecord> changes;
+  std::vector<RelayedOutcome> outcomes;  // only from a relay; malformed ones are skipped
   size_t count = 0;  // every change on the page, readable or not
   std::string cursor;
   bool has_more = false;

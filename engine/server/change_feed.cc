@@ -48,7 +48,21 @@ Answer Server::Impl::sync(const HttpRequest& r, const std::string& principal) {
       page += record_text(c.record, c.fields, c.field_hlc, c.attachments);
     }
     int64_t position = changes.empty() ? after : changes.back().record.seq;
-    page += "],\"cursor\":" + json(codec.encode(position, principal)).dump() +
+    page += ']';
+    if (relay) {
+      // What upstream answered about mutations the relay had accepted (docs/protocol.md, "Relays"):
+      // up to the page's last change, or to the end of the log on the last page.
+      auto outcomes = store->relay_outcomes(principal, after, has_more ? position : INT64_MAX);
+      if (!outcomes.empty()) {
+        page += ",\"outcomes\":[";
+        for (size_t i = 0; i < outcomes.size(); ++i) page += (i > 0 ? "," : "") + outcomes[i].second;
+        page += ']';
+        if (!has_more) position = std::max(position, outcomes.back().first);
+        has_more = has_more || outcomes.size() == 1000;
+        if (outcomes.size() == 1000) position = outcomes.back().first;
+      }
+    }
+    page += ",\"cursor\":" + json(codec.encode(position, principal)).dump() +
             ",\"has_more\":" + (has_more ? "true" : "false") + "}";
     return Answer{200, std::move(page)};
   });

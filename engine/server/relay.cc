@@ -25,6 +25,8 @@ class ViewMirror final : public SyncObserver {
   void on_view_changed(const std::vector<std::pair<std::string, std::string>>& records) override {
     server_.absorb_upstream(client_, records);
   }
+  void on_rejected(const Mutation& m) override { server_.pass_on_outcome(client_, m, false); }
+  void on_conflict(const Mutation& m) override { server_.pass_on_outcome(client_, m, true); }
 
  private:
   Server::Impl& server_;
@@ -215,6 +217,33 @@ void Server::Impl::absorb_upstream(Client& upstream, const std::vector<std::pair
     });
     if (!s) log(LogLevel::kError, "relay: " + s.message());
   }
+}
+
+void Server::Impl::pass_on_outcome(Client& upstream, const Mutation& m, bool conflict) {
+  // The local client decides from here (resolve or discard): upstream's outbox lets go of it, and
+  // the relay's record becomes upstream's state.
+  if (Status dropped = upstream.discard(m.id); !dropped) {
+    log(LogLevel::kError, "relay: dropping " + m.id + " upstream: " + dropped.message());
+  }
+  absorb_upstream(upstream, {{m.collection, m.record_id}});
+  std::lock_guard<std::mutex> lock(db_mu);
+  Status s = storage::guarded("pass an upstream outcome on", [&]() -> Status {
+    ServerTransaction tx(*store);
+    auto record = store->record("", m.collection, m.record_id);
+    json request = {{"collection", m.collection}, {"record", m.record_id}, {"op", mutation_op_name(m.op)}};
+    if (m.op != MutationOp::kDelete) request["fields"] = m.payload;
+    if (!m.attachments.empty()) request["attachments"] = m.attachments;
+    json outcome = {{"mutation", m.idempotency_key},
+                    {"state", conflict ? "conflict" : "rejected"},
+                    {"status", conflict ? 409 : 422},
+                    {"error", {{"code", conflict ? "conflict" : "rejected_upstream"}, {"message", m.last_error}}},
+                    {"server", conflict && record ? record_json(*record) : json()},
+                    {"request", request}};
+    store->put_relay_outcome("", store->next_seq(), m.idempotency_key, outcome.dump());
+    tx.commit();
+    return Status::ok();
+  });
+  if (!s) log(LogLevel::kError, "relay: " + s.message());
 }
 
 }  // namespace offsync

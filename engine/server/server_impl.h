@@ -123,6 +123,9 @@ struct Server::Impl {
   // ---- relay.cc ----
   // Writes the upstream client's view of these records into the change log, when it differs.
   void absorb_upstream(Client& upstream, const std::vector<std::pair<std::string, std::string>>& records);
+  // Upstream refused (or conflicted on) a mutation the relay accepted: the local client reads it in
+  // its next sync page (docs/protocol.md, "Relays").
+  void pass_on_outcome(Client& upstream, const Mutation& m, bool conflict);
 
   // ---- change_feed.cc ----
   Answer sync(const HttpRequest& r, const std::string& principal);

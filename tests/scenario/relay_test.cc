@@ -120,3 +120,57 @@ TEST_CASE("relay: mutations handed over survive a restart of the relay before th
   d.open_relay();   // and started again: its upstream outbox still holds the 20
   CHECK(eventually([&] { return d.cloud_applied() == 20; }));
 }
+
+TEST_CASE("relay: an escalate conflict and a refusal on the cloud reach the client app as if the cloud had answered") {
+  Device d;
+  // The cloud's rules: an escalate field, and a required one; the relay has none of its own.
+  d.relay.reset();
+  d.cloud = open_server({.db_path = d.dir.file("cloud2.db"),
+                         .schema = *Schema::parse(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}},
+                                                     "orders": {"required": ["title"]}}})")});
+  d.uplink = std::make_shared<ScriptedTransport>(d.cloud.get());
+  d.open_relay();
+  d.math = open_client({.path = d.dir.file("math2.db"),
+                        .sync = {.transport = make_in_process_transport(*d.relay), .background = false}});
+  REQUIRE(d.math->put("tasks", "t1", {{"status", "open"}, {"title", "fix"}}).is_ok());
+  REQUIRE(d.math->sync_once()->applied == 1);
+  REQUIRE(eventually([&] { return d.cloud_applied() == 1; }));
+
+  d.uplink->set_down(true);  // the device goes offline
+  auto other = open_client({.path = d.dir.file("web.db"),
+                            .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  REQUIRE(other->sync_once().is_ok());
+  REQUIRE(other->patch("tasks", "t1", {{"status", "closed"}}).is_ok());
+  REQUIRE(other->sync_once()->applied == 1);
+  auto edit = d.math->patch("tasks", "t1", {{"status", "blocked"}});
+  auto order = d.math->put("orders", "o1", {{"qty", 2}});  // no title: the cloud refuses it
+  REQUIRE(d.math->sync_once()->applied == 2);              // the relay accepted both
+  CHECK(d.math->summary()->pending == 0);
+
+  d.uplink->set_down(false);
+  REQUIRE(eventually([&] {
+    (void)d.math->sync_once();
+    auto s = d.math->summary();
+    return s->conflicts == 1 && s->rejected == 1;
+  }));
+  auto conflict = d.math->mutation(*edit);
+  REQUIRE(conflict.is_ok());
+  CHECK(conflict->state == MutationState::kConflict);
+  CHECK(conflict->server_record["fields"]["status"] == "closed");
+  auto refused = d.math->mutation(*order);
+  CHECK(refused->state == MutationState::kRejected);
+  CHECK(refused->last_error.find("title") != std::string::npos);
+  CHECK(d.math->get("tasks", "t1")->fields["status"] == "closed");  // upstream's state, shown
+  CHECK_FALSE(d.math->get("orders", "o1").is_ok());
+
+  // Resolved from the client app: my edit wins, through the relay, on the cloud.
+  REQUIRE(d.math->resolve(*edit, Resolution::kKeepMine).is_ok());
+  REQUIRE(d.math->discard(*order).is_ok());
+  REQUIRE(d.math->sync_once()->applied == 1);
+  CHECK(eventually([&] {
+    (void)other->sync_once();
+    auto t = other->get("tasks", "t1");
+    return t && t->fields["status"] == "blocked";
+  }));
+  CHECK(d.math->summary()->pending == 0);
+}
