@@ -24,6 +24,7 @@ struct ServeArgs {
   bool require_auth = false;
   std::string attachments_dir;
   std::string upstream, upstream_token;
+  int upstream_batch_size = 1000;
   int64_t max_attachment_bytes = 1LL << 30, attachment_quota_bytes = 0;
   double attachment_session_ttl_s = 24 * 3600;
 };
@@ -84,6 +85,7 @@ int serve(const ServeArgs& a) {
     if (!upstream) return fail(upstream.status());
     options.upstream.transport = std::shared_ptr<Transport>(std::move(*upstream));
     options.upstream.sync.token = a.upstream_token;
+    options.upstream.sync.batch_size = a.upstream_batch_size;
   }
   auto server = Server::open(std::move(options));
   if (!server) return fail(server.status());
@@ -94,6 +96,8 @@ int serve(const ServeArgs& a) {
   listener_options.max_body_bytes = a.max_body_bytes;
   listener_options.handler_threads = a.threads;
   listener_options.idle_exit_ms = static_cast<int64_t>(a.idle_exit_s * 1000);
+  // A relay goes on running while it has mutations to forward, connections or not.
+  listener_options.busy = [s = server->get()] { return s->has_upstream_work(); };
   listener_options.log = [](LogLevel level, std::string_view component, std::string_view message) {
     if (level >= LogLevel::kInfo) std::cerr << "offsync: " << component << ": " << message << std::endl;
   };
@@ -153,6 +157,9 @@ std::function<int()> add_serve_command(CLI::App& app) {
   cmd->add_option("--upstream", a->upstream,
                   "Relay: also a client of this server (URL); forwards what local clients write, pulls what changes");
   cmd->add_option("--upstream-token", a->upstream_token, "Bearer token for --upstream");
+  cmd->add_option("--upstream-batch-size", a->upstream_batch_size, "Mutations per batch forwarded upstream")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_option("--attachments-dir", a->attachments_dir,
                   "Keep attachment bytes as files here (default: rows of the store, one per chunk)");
   cmd->add_option("--max-attachment-bytes", a->max_attachment_bytes, "Larger attachments get 413")

@@ -2,6 +2,7 @@
 // demand (include/offsync/ipc.h).
 #include "offsync/ipc.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -40,7 +41,8 @@ bool listening(const std::string& path) {
 }
 
 // Starts argv detached from this process (its own session, reparented to init, stdio on
-// /dev/null), so that the provider outlives the client that woke it.
+// /dev/null, no other descriptor of this process), so that the provider outlives the client that
+// woke it.
 Status spawn_detached(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -56,6 +58,10 @@ Status spawn_detached(const std::vector<std::string>& argv) {
     dup2(null, 0);
     dup2(null, 1);
     dup2(null, 2);
+    // Nothing else of the app's goes with it: an inherited pipe or socket would stay open for as
+    // long as the provider runs (a caller waiting for EOF on its output would wait for ever).
+    if (report[1] > 3) close_range(3, static_cast<unsigned>(report[1]) - 1, 0);
+    close_range(static_cast<unsigned>(std::max(report[1], 2)) + 1, ~0U, 0);
     execv(args[0], args.data());
     int e = errno;
     (void)!write(report[1], &e, sizeof e);

@@ -126,6 +126,7 @@ struct Listener::Impl {
         idle = hub.open_connections == 0 &&
                std::chrono::steady_clock::now() - hub.idle_since >= std::chrono::milliseconds(idle_ms);
       }
+      if (idle && hub.options.busy && hub.options.busy()) idle = false;
       if (idle) {
         hub.log(LogLevel::kInfo, "no connection for " + std::to_string(idle_ms) + " ms: stopping");
         return stop();

@@ -79,6 +79,7 @@ Relay::~Relay() {
 }
 
 void Relay::applied() {
+  work_ = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     wake_ = true;
@@ -166,6 +167,12 @@ void Relay::hand_over_loop() {
         ++failures;
         next_round_ms = now + std::min<int64_t>(kMaxOfflineWaitMs, 500LL << std::min(failures, 7));
       }
+    }
+    if (auto summary = client_->summary()) {
+      std::lock_guard<std::mutex> db(server_.db_mu);
+      auto handed_over = storage::guarded("relay work", [&]() -> Result<bool> { return !server_.store->forwards(1).empty(); });
+      bool handed = !handed_over || *handed_over;
+      work_ = handed || summary->pending > 0;
     }
     lock.lock();
     if (stopping_ || wake_) continue;

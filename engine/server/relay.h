@@ -6,6 +6,7 @@
 // Internal to the server half.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,8 @@ class Relay {
   // A local client asked for changes: pull upstream now, unless that was done very recently.
   void local_pull();
   Client& upstream() { return *client_; }
+  // Mutations not yet forwarded: handed over or in the upstream outbox (as of the last round).
+  bool has_work() const { return work_.load(); }
 
  private:
   explicit Relay(Server::Impl& server) : server_(server) {}
@@ -43,6 +46,7 @@ class Relay {
   bool wake_ = true, stopping_ = false;  // GUARDED_BY(mu_)
   bool pull_wanted_ = false;             // GUARDED_BY(mu_)
   int64_t last_pull_ms_ = 0;             // GUARDED_BY(mu_)
+  std::atomic<bool> work_{true};
   std::thread thread_;
 };
 

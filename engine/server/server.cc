@@ -58,6 +58,8 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
+bool Server::has_upstream_work() const { return impl_->relay && impl_->relay->has_work(); }
+
 Result<ServerStats> Server::stats() {
   std::lock_guard<std::mutex> lock(impl_->db_mu);
   return guarded("stats", [&]() -> Result<ServerStats> {

@@ -49,6 +49,8 @@ struct ListenerOptions {
   size_t max_queued_requests = 256;  // store-bound requests waiting for a handler; more get 503
   // --- Local IPC ---
   int64_t idle_exit_ms = 0;    // > 0: run() returns once no connection has been open this long
+  std::function<bool()> busy;  // while it says true, the idle exit waits (a relay still forwarding);
+                               // called on a network thread, must not block
   uint32_t socket_mode = 0600; // permissions of a Unix socket file this listener creates
   PeerPolicy admit_peer;       // Unix sockets only; null admits processes of this process's uid
   // --- Diagnostics ---

@@ -139,6 +139,10 @@ class Server {
   // applied mutation listed within attachment_grace_ms; returns how many. (Also runs by itself.)
   Result<int64_t> collect_attachments();
 
+  // A relay with mutations not yet forwarded upstream (false for a server that is not a relay).
+  // Cheap and non-blocking: what an idle exit asks before stopping.
+  bool has_upstream_work() const;
+
   // Registers (or replaces) a client and its redirect URIs.
   Status register_oauth_client(const OAuthClient& client);
   // Issues a single-use authorization code and returns the redirect URI that carries it, with

@@ -25,6 +25,8 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
     dup2(err_pipe[1], 2);
     close(out_pipe[0]);
     close(err_pipe[0]);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
     exec_argv(argv);
   }
   close(out_pipe[1]);

@@ -1,0 +1,162 @@
+// The relay with real processes: a cloud server (TCP), the LMS relay (a Unix socket, started on
+// demand through the activation registry, or killed at random while it drains), and the math app.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "e2e/process.h"
+#include "support.h"
+
+using nlohmann::json;
+using namespace offsync::test;
+
+namespace {
+
+std::string url_of(const ChildProcess& p) {
+  size_t at = p.first_line().find("http://");
+  REQUIRE_MESSAGE(at != std::string::npos, p.first_line());
+  return p.first_line().substr(at);
+}
+
+json stats(const std::string& db) {
+  auto r = run_process({OFFSYNC_BIN, "admin", "stats", "--db", db, "--json"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  return json::parse(r.out);
+}
+
+template <typename Done>
+bool eventually(Done done, int seconds = 30) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+// The cloud's address, learnt from a first start; the cloud is then down until started on it.
+std::string reserve_cloud(const std::string& db) {
+  ChildProcess probe({OFFSYNC_BIN, "serve", "--db", db, "--listen", "127.0.0.1:0"});
+  std::string url = url_of(probe);
+  probe.stop(SIGTERM);
+  return url;
+}
+
+std::unique_ptr<ChildProcess> start_cloud(const std::string& db, const std::string& url) {
+  std::string host_port = url.substr(std::string("http://").size());
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto cloud = std::make_unique<ChildProcess>(std::vector<std::string>{OFFSYNC_BIN, "serve", "--db", db, "--listen", host_port});
+    if (cloud->first_line().find("http://") != std::string::npos) return cloud;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the port is still in TIME_WAIT
+  }
+  FAIL("the cloud could not listen on " << host_port);
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("relay: the math app works through an on-demand LMS relay while the cloud is down, and the cloud gets each write once") {
+  ScratchDir dir;
+  std::string cloud_db = dir.file("cloud.db");
+  std::string cloud_url = reserve_cloud(cloud_db);
+  std::string socket = dir.file("lms.sock");
+  std::string services = dir.file("services");
+  std::filesystem::create_directories(services);
+  std::ofstream(services + "/org.example.lms.service")
+      << "[Service]\nName=org.example.lms\nSocket=" << socket << "\nExec=" << OFFSYNC_BIN << " serve --unix " << socket
+      << " --db " << dir.file("lms.db") << " --upstream " << cloud_url << " --idle-exit 1\n";
+  setenv("OFFSYNC_SERVICES_DIR", services.c_str(), 1);
+  auto math = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "org.example.lms"});
+    return run_process(args);
+  };
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(math({"put", "notes", "n" + std::to_string(i), json{{"i", i}}.dump()}).exit_code == 0);
+  }
+  ProcessResult synced = math({"sync", "--json"});
+  CHECK_MESSAGE(synced.exit_code == 0, synced.out << synced.err);
+  CHECK(json::parse(synced.out)["applied"] == 100);
+  CHECK(json::parse(math({"status", "--json"}).out)["pending"] == 0);  // the relay holds them
+
+  auto cloud = start_cloud(cloud_db, cloud_url);
+  (void)math({"sync"});  // a local pull wakes the relay's upstream round
+  CHECK(eventually([&] { return stats(cloud_db)["mutations_applied"] == 100; }));
+
+  // Another device edits on the cloud: the math app sees it through the relay within seconds.
+  auto web = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("web.db"), "--server", cloud_url});
+    return run_process(args);
+  };
+  REQUIRE(web({"sync"}).exit_code == 0);
+  REQUIRE(web({"patch", "notes", "n7", R"({"by": "web"})"}).exit_code == 0);
+  REQUIRE(web({"sync"}).exit_code == 0);
+  CHECK(eventually([&] {
+    (void)math({"sync"});
+    auto got = math({"get", "notes", "n7", "--json"});
+    return got.exit_code == 0 && json::parse(got.out)["fields"].value("by", "") == "web";
+  }));
+  CHECK(stats(cloud_db)["mutations_applied"] == 101);
+  // Idle and drained, the relay exits by itself.
+  CHECK(eventually([&] { return access(socket.c_str(), F_OK) != 0; }));
+  unsetenv("OFFSYNC_SERVICES_DIR");
+}
+
+TEST_CASE("relay: killed with SIGKILL 25 times while it drains, every write reaches the cloud exactly once") {
+  ScratchDir dir;
+  std::string cloud_db = dir.file("cloud.db"), lms_db = dir.file("lms.db"), socket = dir.file("lms.sock");
+  std::string cloud_url = reserve_cloud(cloud_db);
+  // Small batches upstream, so that the kills land in the middle of the drain.
+  std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, "--db", lms_db, "--upstream", cloud_url,
+                                         "--upstream-batch-size", "1"};
+  auto math = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "unix:" + socket});
+    return run_process(args);
+  };
+  const int kNotes = 300;
+  {
+    ChildProcess relay(relay_argv);
+    for (int i = 0; i < kNotes; ++i) {
+      REQUIRE(math({"put", "notes", "k" + std::to_string(i), json{{"i", i}}.dump()}).exit_code == 0);
+    }
+    REQUIRE(math({"sync"}).exit_code == 0);
+    relay.stop(SIGTERM);
+  }
+  auto cloud = start_cloud(cloud_db, cloud_url);
+  std::mt19937 random(20261123);
+  int mid_drain = 0;  // kills that came while the cloud still lacked some writes
+  for (int kill = 0; kill < 25; ++kill) {
+    ChildProcess relay(relay_argv);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 30)(random)));
+    relay.stop(SIGKILL);
+    if (stats(cloud_db)["mutations_applied"] < kNotes) ++mid_drain;
+  }
+  CHECK(mid_drain >= 10);
+  int64_t applied_while_killing = stats(cloud_db)["mutations_applied"];
+  MESSAGE(applied_while_killing << " of " << kNotes << " applied on the cloud during the 25 kills, " << mid_drain
+                                << " of which came mid-drain");
+  ChildProcess relay(relay_argv);
+  CHECK(eventually([&] { return stats(cloud_db)["mutations_applied"] >= kNotes; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  json cloud_stats = stats(cloud_db);
+  CHECK(cloud_stats["mutations_applied"] == kNotes);  // exactly once each
+  CHECK(cloud_stats["idempotency_keys"] == kNotes);
+  // Every client converges with the cloud.
+  REQUIRE(math({"sync"}).exit_code == 0);
+  auto web = run_process({OFFSYNC_BIN, "client", "--db", dir.file("web.db"), "--server", cloud_url, "sync"});
+  REQUIRE(web.exit_code == 0);
+  auto listed = [&](const std::vector<std::string>& argv) {
+    auto r = run_process(argv);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out);
+  };
+  json on_device = listed({OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "list", "notes", "--json"});
+  json on_cloud = listed({OFFSYNC_BIN, "client", "--db", dir.file("web.db"), "list", "notes", "--json"});
+  CHECK(on_device.size() == kNotes);
+  CHECK(on_device == on_cloud);
+}
