@@ -6,6 +6,7 @@
 #include "bench/attachment_bench.h"
 #include "bench/ipc_bench.h"
 #include "bench/local_write.h"
+#include "bench/relay_bench.h"
 #include "bench/server_apply.h"
 #include "bench/sync_bench.h"
 
@@ -55,6 +56,10 @@ int main(int argc, char** argv) {
   attachments->add_option("--megabytes", attachment_config.megabytes, "The file's size in MiB");
   attachments->add_option("--chunk-kib", attachment_config.chunk_kib, "The client's chunk size in KiB");
   attachments->add_option("--rounds", attachment_config.rounds, "Rounds; the best of each side is kept");
+  offsync::bench::RelayConfig relay_config;
+  CLI::App* relay = app.add_subcommand("relay", "A client's mutations through a relay to the cloud vs straight to the cloud");
+  relay->add_flag("--json", json, "Print one JSON object (the only format)");
+  relay->add_option("--mutations", relay_config.mutations, "Mutations drained");
   CLI11_PARSE(app, argc, argv);
   if (child->parsed()) return offsync::bench::drain_child(child_db, child_url);
   try {
@@ -65,6 +70,7 @@ int main(int argc, char** argv) {
     if (pull->parsed()) result = offsync::bench::run_pull(pull_config);
     if (ipc->parsed()) result = offsync::bench::run_ipc(ipc_config);
     if (attachments->parsed()) result = offsync::bench::run_attachments(attachment_config);
+    if (relay->parsed()) result = offsync::bench::run_relay(relay_config);
     std::cout << (json ? result.dump() : result.dump(2)) << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "offsync-bench: " << e.what() << "\n";

@@ -100,11 +100,12 @@ void Relay::local_pull() {
 }
 
 bool Relay::hand_over_some() {
+  constexpr int kBatch = 500;
   std::vector<storage::ServerStore::Forward> rows;
   {
     std::lock_guard<std::mutex> lock(server_.db_mu);
     Status s = storage::guarded("read the relay's hand-over", [&]() -> Status {
-      rows = server_.store->forwards(64);
+      rows = server_.store->forwards(kBatch);
       return Status::ok();
     });
     if (!s) {
@@ -112,33 +113,37 @@ bool Relay::hand_over_some() {
       return false;
     }
   }
+  if (rows.empty()) return false;
+  std::vector<Client::Forwarded> batch;
   for (const auto& row : rows) {
     json body = json::parse(row.mutation, nullptr, false);
     IncomingMutation m;
     if (body.is_discarded() || parse_mutation(body, &m)) {
       server_.log(LogLevel::kError, "relay: a stored mutation under key " + row.key + " does not read back; dropped");
-    } else {
-      std::vector<std::string> attachments;
-      if (m.attachments) attachments = m.attachments->get<std::vector<std::string>>();
-      auto queued = client_->forward(row.key, m.collection, m.record_id, client_op(m.op), m.fields, attachments);
-      if (!queued) {
-        server_.log(LogLevel::kError, "relay: the upstream outbox refused key " + row.key + ": " + queued.status().message());
-        return false;  // the row stays; tried again on the next wake-up
-      }
+      continue;
     }
-    std::lock_guard<std::mutex> lock(server_.db_mu);
-    Status s = storage::guarded("finish a hand-over", [&]() -> Status {
-      ServerTransaction tx(*server_.store);
-      server_.store->delete_forward(row.seq);
-      tx.commit();
-      return Status::ok();
-    });
-    if (!s) {
-      server_.log(LogLevel::kError, "relay: " + s.message());
-      return false;
-    }
+    Client::Forwarded f{row.key, m.collection, m.record_id, client_op(m.op), std::move(m.fields), {}};
+    if (m.attachments) f.attachments = m.attachments->get<std::vector<std::string>>();
+    batch.push_back(std::move(f));
   }
-  return rows.size() == 64;
+  // One transaction on each side: the rows go once the upstream outbox holds them (a crash in
+  // between hands them over again, and the keys already there are skipped).
+  if (auto queued = client_->forward(batch); !queued) {
+    server_.log(LogLevel::kError, "relay: the upstream outbox refused a hand-over: " + queued.status().message());
+    return false;  // the rows stay; tried again on the next wake-up
+  }
+  std::lock_guard<std::mutex> lock(server_.db_mu);
+  Status s = storage::guarded("finish a hand-over", [&]() -> Status {
+    ServerTransaction tx(*server_.store);
+    for (const auto& row : rows) server_.store->delete_forward(row.seq);
+    tx.commit();
+    return Status::ok();
+  });
+  if (!s) {
+    server_.log(LogLevel::kError, "relay: " + s.message());
+    return false;
+  }
+  return static_cast<int>(rows.size()) == kBatch;
 }
 
 void Relay::hand_over_loop() {
@@ -183,47 +188,65 @@ void Relay::hand_over_loop() {
 // ---- Server::Impl's side of the relay ----
 
 void Server::Impl::absorb_upstream(Client& upstream, const std::vector<std::pair<std::string, std::string>>& records) {
-  for (const auto& [collection, record_id] : records) {
-    auto view = upstream.get(collection, record_id);
+  // The views first (the upstream client's lock only), then one transaction of the relay's store
+  // for a page's worth of records.
+  struct Seen {
+    const std::pair<std::string, std::string>* key;
+    std::optional<Record> view;
+    std::vector<std::string> attachments;
+  };
+  std::vector<Seen> seen;
+  seen.reserve(records.size());
+  for (const auto& key : records) {
+    auto view = upstream.get(key.first, key.second);
     if (!view && view.status().code() != StatusCode::kNotFound) {
-      log(LogLevel::kError, "relay: reading " + collection + "/" + record_id + " upstream: " + view.status().message());
+      log(LogLevel::kError, "relay: reading " + key.first + "/" + key.second + " upstream: " + view.status().message());
       continue;
     }
-    std::vector<std::string> ids;
+    Seen s{&key, std::nullopt, {}};
     if (view) {
-      if (auto listed = upstream.attachments_of(collection, record_id)) ids = *listed;
+      s.view = std::move(*view);
+      if (auto listed = upstream.attachments_of(key.first, key.second)) s.attachments = std::move(*listed);
     }
-    std::lock_guard<std::mutex> lock(db_mu);
-    Status s = storage::guarded("absorb an upstream change", [&]() -> Status {
-      ServerTransaction tx(*store);
+    seen.push_back(std::move(s));
+  }
+  if (seen.empty()) return;
+  std::lock_guard<std::mutex> lock(db_mu);
+  Status s = storage::guarded("absorb upstream changes", [&]() -> Status {
+    ServerTransaction tx(*store);
+    for (const Seen& one : seen) {
+      const auto& [collection, record_id] = *one.key;
       auto current = store->record("", collection, record_id);
       bool live = current && !current->deleted;
-      if (view ? (live && current->fields == view->fields && current->attachments == json(ids)) : !live) return Status::ok();
+      if (one.view ? (live && current->fields == one.view->fields && current->attachments == json(one.attachments))
+                   : !live) {
+        continue;  // the relay already shows it (the echo of its own forwarded write)
+      }
       std::string stamp = hlc->now().to_string();
       storage::StoredRecord r;
       r.collection = collection;
       r.record_id = record_id;
       r.hlc = stamp;
       r.changed_at_ms = clock.now_ms();
-      if (view) {
-        r.fields = view->fields;
+      if (one.view) {
+        r.fields = one.view->fields;
         for (const auto& [field, value] : r.fields.items()) {
           bool same = live && current->fields.contains(field) && current->fields[field] == value &&
                       current->field_hlc.contains(field);
           r.field_hlc[field] = same ? current->field_hlc[field] : json(stamp);
         }
-        r.attachments = ids;
+        r.attachments = one.attachments;
       } else {
         r.deleted = true;
       }
       r.seq = store->next_seq();
       std::string attachments_text = r.attachments.empty() ? "[]" : r.attachments.dump();
       store->put_record("", r, r.fields.dump(), r.field_hlc.dump(), attachments_text);
-      tx.commit();
-      return Status::ok();
-    });
-    if (!s) log(LogLevel::kError, "relay: " + s.message());
-  }
+    }
+    tx.commit();
+    return Status::ok();
+  });
+  if (!s) log(LogLevel::kError, "relay: " + s.message());
 }
 
 void Server::Impl::pass_on_outcome(Client& upstream, const Mutation& m, bool conflict) {

@@ -341,12 +341,18 @@ class Client {
   Status register_handler(const std::string& module, const std::string& action, RestHandler handler);
 
   // ---- For a relay: a server half in front of this client (ServerOptions::upstream). ----
-  // Queues a mutation the relay applied for one of its own clients, to go upstream under that
-  // client's Idempotency-Key (so that the same mutation reaching upstream by another route is
-  // applied once), based on this store's base (upstream's HLC). Returns false, queuing nothing,
-  // when a mutation with that key is already in the outbox. Never folded into another.
-  Result<bool> forward(const std::string& idempotency_key, const std::string& collection, const std::string& record_id,
-                       MutationOp op, const nlohmann::json& payload, const std::vector<std::string>& attachments = {});
+  // A mutation the relay applied for one of its own clients.
+  struct Forwarded {
+    std::string idempotency_key;  // the local client's: upstream applies it once by every route
+    std::string collection, record_id;
+    MutationOp op = MutationOp::kUpsert;
+    nlohmann::json payload;
+    std::vector<std::string> attachments;
+  };
+  // Queues them, in order and in one transaction, to go upstream under their own keys, each based
+  // on this store's base (upstream's HLC) and never folded into another. One whose key is already
+  // in the outbox is skipped. Returns how many were queued.
+  Result<int64_t> forward(const std::vector<Forwarded>& batch);
 
   // ---- Driven by the sync worker (public so that an app's own loop can drive them too). ----
   // Marks a mutation as on the wire: attempts + 1, state in flight. From here on it is frozen.
