@@ -204,6 +204,14 @@ std::function<int()> add_admin_command(CLI::App& app) {
                             {"replays", s->replays},       {"changes", s->changes},
                             {"tombstones", s->tombstones}, {"last_seq", s->last_seq},
                             {"compacted_seq", s->compacted_seq}, {"cursor_version", s->cursor_version}};
+      if (s->relay) {
+        int64_t now = system_clock().now_ms();
+        auto age = [&](const std::optional<int64_t>& at) { return at ? nlohmann::json((now - *at) / 1000) : nlohmann::json(); };
+        out["relay"] = {{"handed_over", s->relay_handed_over},
+                        {"upstream_pending", s->relay_upstream_pending},
+                        {"upstream_oldest_pending_age_s", age(s->relay_oldest_pending_created_at_ms)},
+                        {"last_upstream_contact_age_s", age(s->relay_last_upstream_contact_ms)}};
+      }
       if (a->json) {
         std::cout << out.dump() << "\n";
       } else {

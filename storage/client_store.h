@@ -42,6 +42,10 @@ struct BaseText {
   std::string attachments = "[]";  // JSON array of attachment ids
 };
 
+// The outbox summary of a client store at `path`, read without changing anything (another process
+// may be using it); nullopt when there is no such store.
+std::optional<OutboxSummary> peek_outbox(const std::string& path);
+
 class ClientStore : public SqliteStore {
  public:
   // Opens the database and migrates it to schema `up_to` (default: the newest).

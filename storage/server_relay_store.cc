@@ -33,6 +33,13 @@ void ServerStore::delete_forward(int64_t seq) {
   s.exec();
 }
 
+int64_t ServerStore::forward_count() {
+  SQLite::Statement& s = cached("SELECT COUNT(*) FROM relay_outbox");
+  ResetOnExit done(s);
+  s.executeStep();
+  return s.getColumn(0).getInt64();
+}
+
 void ServerStore::put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
                                     const std::string& outcome) {
   SQLite::Statement& s = cached("INSERT INTO relay_outcomes (seq, principal, mutation, outcome) VALUES (?, ?, ?, ?)");

@@ -170,6 +170,7 @@ class ServerStore : public SqliteStore {
   void put_forward(const std::string& principal, const std::string& key, const std::string& mutation, int64_t now_ms);
   std::vector<Forward> forwards(int limit);  // the oldest first
   void delete_forward(int64_t seq);
+  int64_t forward_count();
   void put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation, const std::string& outcome);
   // The outcomes of the partition with seq in (after, upto], in seq order, as stored JSON text.
   std::vector<std::pair<int64_t, std::string>> relay_outcomes(const std::string& principal, int64_t after, int64_t upto);

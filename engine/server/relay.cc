@@ -3,6 +3,7 @@
 #include "engine/server/relay.h"
 
 #include <chrono>
+#include <sstream>
 
 #include "engine/server/mutation_request.h"
 #include "engine/server/server_impl.h"
@@ -51,7 +52,7 @@ Result<std::unique_ptr<Relay>> Relay::start(Server::Impl& server) {
         "a relay serves one partition for now: --upstream cannot be combined with --require-auth or an authenticator");
   }
   ClientOptions c;
-  c.path = o.upstream.client_path.empty() ? o.db_path + ".upstream" : o.upstream.client_path;
+  c.path = client_path(o);
   c.durability = o.durability;
   c.coalesce = false;  // each forwarded mutation keeps its own key
   c.clock = o.clock;
@@ -67,6 +68,10 @@ Result<std::unique_ptr<Relay>> Relay::start(Server::Impl& server) {
   relay->client_->add_observer(std::make_shared<ViewMirror>(server, *relay->client_));
   relay->thread_ = std::thread([r = relay.get()] { r->hand_over_loop(); });
   return relay;
+}
+
+std::string Relay::client_path(const ServerOptions& o) {
+  return o.upstream.client_path.empty() ? o.db_path + ".upstream" : o.upstream.client_path;
 }
 
 Relay::~Relay() {
@@ -167,6 +172,12 @@ void Relay::hand_over_loop() {
       now = server_.clock.now_ms();
       if (report && report->reached) {
         failures = 0;
+        last_contact_ = now;
+        std::lock_guard<std::mutex> db(server_.db_mu);
+        (void)storage::guarded("note the upstream contact", [&]() -> Status {
+          server_.store->set_meta("relay.last_contact", std::to_string(now));
+          return Status::ok();
+        });
         next_round_ms = now + (report->transient_left > 0 ? std::min<int64_t>(interval, 5'000) : interval);
       } else {
         ++failures;
@@ -174,6 +185,8 @@ void Relay::hand_over_loop() {
       }
     }
     if (auto summary = client_->summary()) {
+      pending_ = summary->pending;
+      oldest_ = summary->oldest_pending_created_at_ms.value_or(0);
       std::lock_guard<std::mutex> db(server_.db_mu);
       auto handed_over = storage::guarded("relay work", [&]() -> Result<bool> { return !server_.store->forwards(1).empty(); });
       bool handed = !handed_over || *handed_over;
@@ -247,6 +260,25 @@ void Server::Impl::absorb_upstream(Client& upstream, const std::vector<std::pair
     return Status::ok();
   });
   if (!s) log(LogLevel::kError, "relay: " + s.message());
+}
+
+std::string Server::Impl::relay_metrics() const {
+  Relay::Figures f = relay->figures();
+  int64_t now = clock.now_ms();
+  std::string out;
+  auto gauge = [&](const char* name, const char* help, double value) {
+    std::ostringstream number;
+    number << value;  // 100, not 100.000000
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " + number.str() + "\n";
+  };
+  gauge("offsync_relay_upstream_pending", "Mutations in the relay's upstream outbox, not yet acknowledged upstream.",
+        static_cast<double>(f.pending));
+  gauge("offsync_relay_upstream_oldest_pending_age_seconds", "Age of the oldest mutation waiting to go upstream.",
+        f.oldest_pending_created_at_ms ? static_cast<double>(now - f.oldest_pending_created_at_ms) / 1000 : 0.0);
+  gauge("offsync_relay_last_upstream_contact_timestamp_seconds",
+        "When a round last reached upstream (Unix time; 0: never since start).",
+        static_cast<double>(f.last_contact_ms) / 1000);
+  return out;
 }
 
 void Server::Impl::pass_on_outcome(Client& upstream, const Mutation& m, bool conflict) {

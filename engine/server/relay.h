@@ -32,6 +32,15 @@ class Relay {
   Client& upstream() { return *client_; }
   // Mutations not yet forwarded: handed over or in the upstream outbox (as of the last round).
   bool has_work() const { return work_.load(); }
+  // As of the last round, for /metrics (never waits on a store).
+  struct Figures {
+    int64_t pending = 0;
+    int64_t oldest_pending_created_at_ms = 0;  // 0: none pending
+    int64_t last_contact_ms = 0;               // 0: never
+  };
+  Figures figures() const { return {pending_.load(), oldest_.load(), last_contact_.load()}; }
+  // The upstream store's path.
+  static std::string client_path(const ServerOptions& options);
 
  private:
   explicit Relay(Server::Impl& server) : server_(server) {}
@@ -47,6 +56,7 @@ class Relay {
   bool pull_wanted_ = false;             // GUARDED_BY(mu_)
   int64_t last_pull_ms_ = 0;             // GUARDED_BY(mu_)
   std::atomic<bool> work_{true};
+  std::atomic<int64_t> pending_{0}, oldest_{0}, last_contact_{0};
   std::thread thread_;
 };
 

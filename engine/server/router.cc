@@ -139,6 +139,7 @@ HttpResponse Server::Impl::handle(const HttpRequest& request) {
     response.headers.set("Content-Type", "application/json");
   } else if (route == kMetricsPath && request.method == "GET") {
     response.body = metrics.render();
+    if (relay) response.body += relay_metrics();
     response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   } else {
     Answer a;

@@ -1,9 +1,11 @@
 // The Server API: opening the store, and the admin operations (stats, compact, cursor rotation,
 // key sweep). Requests go through router.cc.
 #include <algorithm>
+#include <filesystem>
 
 #include "engine/common/crypto.h"
 #include "engine/server/server_impl.h"
+#include "storage/client_store.h"
 #include "offsync/hlc.h"
 
 namespace offsync {
@@ -61,12 +63,32 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
 bool Server::has_upstream_work() const { return impl_->relay && impl_->relay->has_work(); }
 
 Result<ServerStats> Server::stats() {
-  std::lock_guard<std::mutex> lock(impl_->db_mu);
-  return guarded("stats", [&]() -> Result<ServerStats> {
-    auto c = impl_->store->counts();
-    return ServerStats{c.mutations_applied, c.idempotency_keys, c.replays,       c.changes,
-                       c.tombstones,        c.last_seq,         c.compacted_seq, impl_->load_codec().current_version()};
-  });
+  auto stats = [&] {
+    std::lock_guard<std::mutex> lock(impl_->db_mu);
+    return guarded("stats", [&]() -> Result<ServerStats> {
+      auto c = impl_->store->counts();
+      ServerStats out{c.mutations_applied, c.idempotency_keys, c.replays,       c.changes,
+                      c.tombstones,        c.last_seq,         c.compacted_seq, impl_->load_codec().current_version()};
+      out.relay_handed_over = impl_->store->forward_count();
+      if (auto contact = impl_->store->meta("relay.last_contact")) out.relay_last_upstream_contact_ms = std::stoll(*contact);
+      return out;
+    });
+  }();
+  if (!stats) return stats;
+  // The upstream outbox: the running relay's client, or (from `offsync admin stats`) its store.
+  std::string upstream_path = Relay::client_path(impl_->options);
+  std::optional<OutboxSummary> upstream;
+  if (impl_->relay) {
+    if (auto s = impl_->relay->upstream().summary()) upstream = *s;
+  } else if (std::filesystem::exists(upstream_path)) {
+    upstream = storage::peek_outbox(upstream_path);
+  }
+  stats->relay = impl_->relay || upstream || stats->relay_handed_over > 0;
+  if (upstream) {
+    stats->relay_upstream_pending = upstream->pending;
+    stats->relay_oldest_pending_created_at_ms = upstream->oldest_pending_created_at_ms;
+  }
+  return stats;
 }
 
 Result<int64_t> Server::compact(int64_t before_ms) {

@@ -126,6 +126,8 @@ struct Server::Impl {
   // Upstream refused (or conflicted on) a mutation the relay accepted: the local client reads it in
   // its next sync page (docs/protocol.md, "Relays").
   void pass_on_outcome(Client& upstream, const Mutation& m, bool conflict);
+  // The relay's gauges in Prometheus text (from figures the relay thread keeps: never waits).
+  std::string relay_metrics() const;
 
   // ---- change_feed.cc ----
   Answer sync(const HttpRequest& r, const std::string& principal);

@@ -115,6 +115,12 @@ struct ServerStats {
   int64_t last_seq = 0;
   int64_t compacted_seq = 0;
   uint32_t cursor_version = 0;
+  // A relay's (also read by `offsync admin stats` from another process; zero for other servers).
+  bool relay = false;
+  int64_t relay_handed_over = 0;      // applied, not yet in the upstream outbox
+  int64_t relay_upstream_pending = 0; // in the upstream outbox, unacknowledged
+  std::optional<int64_t> relay_oldest_pending_created_at_ms;
+  std::optional<int64_t> relay_last_upstream_contact_ms;  // the last round that reached upstream
 };
 
 class Server {

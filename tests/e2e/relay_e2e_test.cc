@@ -31,6 +31,11 @@ json stats(const std::string& db) {
   return json::parse(r.out);
 }
 
+std::string read_file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 template <typename Done>
 bool eventually(Done done, int seconds = 30) {
   for (int i = 0; i < seconds * 20; ++i) {
@@ -159,4 +164,15 @@ TEST_CASE("relay: killed with SIGKILL 25 times while it drains, every write reac
   json on_cloud = listed({OFFSYNC_BIN, "client", "--db", dir.file("web.db"), "list", "notes", "--json"});
   CHECK(on_device.size() == kNotes);
   CHECK(on_device == on_cloud);
+  // The relay's gauges pass promtool, and admin stats shows its upstream outbox drained.
+  ProcessResult metrics = run_process({"/usr/bin/curl", "-s", "--unix-socket", socket, "-o", dir.file("metrics.txt"),
+                                       "http://localhost/metrics"});
+  REQUIRE(metrics.exit_code == 0);
+  auto check = run_process({"/bin/sh", "-c", "promtool check metrics < " + dir.file("metrics.txt")});
+  CHECK_MESSAGE(check.exit_code == 0, check.out << check.err);
+  CHECK(read_file_text(dir.file("metrics.txt")).find("offsync_relay_upstream_pending 0\n") != std::string::npos);
+  json relay_stats = stats(lms_db)["relay"];
+  CHECK(relay_stats["upstream_pending"] == 0);
+  CHECK(relay_stats["handed_over"] == 0);
+  CHECK(relay_stats["last_upstream_contact_age_s"].is_number());
 }

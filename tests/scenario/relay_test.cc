@@ -60,9 +60,22 @@ TEST_CASE("relay: with the cloud down the relay answers at once, and every write
   CHECK(report->applied == 100);
   CHECK(d.math->summary()->pending == 0);  // the math app's outbox is empty: the relay has them
   CHECK(d.cloud_applied() == 0);
+  // The relay says what it holds for upstream, in its stats and its metrics.
+  CHECK(eventually([&] { return d.relay->stats()->relay_upstream_pending == 100; }));
+  auto stats = d.relay->stats();
+  CHECK(stats->relay);
+  CHECK(stats->relay_handed_over == 0);
+  CHECK(stats->relay_oldest_pending_created_at_ms.has_value());
+  CHECK(eventually([&] {
+    std::string metrics = d.relay->handle(HttpRequest{.method = "GET", .target = "/metrics"}).body;
+    return metrics.find("offsync_relay_upstream_pending 100\n") != std::string::npos;
+  }));
+  int64_t back_at = system_clock().now_ms();
   d.uplink->set_down(false);
   (void)d.math->sync_once();  // a local pull wakes the relay's upstream round
   CHECK(eventually([&] { return d.cloud_applied() == 100; }));
+  CHECK(eventually([&] { return d.relay->stats()->relay_upstream_pending == 0; }));
+  CHECK(eventually([&] { return d.relay->stats()->relay_last_upstream_contact_ms.value_or(0) >= back_at; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(d.cloud_applied() == 100);  // once each
   auto record = d.cloud->handle(get_sync());
