@@ -27,15 +27,8 @@ std::optional<OutboxSummary> peek_outbox(const std::string& path) {
   try {
     SQLite::Database db(path, SQLite::OPEN_READONLY);
     db.setBusyTimeout(2000);
-    SQLite::Statement s(db, "SELECT COALESCE(SUM(state IN (0, 1)), 0), COALESCE(SUM(state = 2), 0), "
-                            "COALESCE(SUM(state = 3), 0), MIN(CASE WHEN state IN (0, 1) THEN created_at END) FROM outbox");
-    if (!s.executeStep()) return std::nullopt;
-    OutboxSummary out;
-    out.pending = s.getColumn(0).getInt64();
-    out.rejected = s.getColumn(1).getInt64();
-    out.conflicts = s.getColumn(2).getInt64();
-    if (!s.getColumn(3).isNull()) out.oldest_pending_created_at_ms = s.getColumn(3).getInt64();
-    return out;
+    SQLite::Statement s(db, kOutboxSummarySql);
+    return read_outbox_summary(s);
   } catch (const SQLite::Exception&) {
     return std::nullopt;
   }

@@ -310,11 +310,11 @@ std::optional<int64_t> ClientStore::next_attempt_after(int64_t now_ms) {
   return s.getColumn(0).getInt64();
 }
 
-OutboxSummary ClientStore::summary() {
-  SQLite::Statement& s = cached("SELECT COALESCE(SUM(state IN (0, 1)), 0), COALESCE(SUM(state = 2), 0), "
-                      "COALESCE(SUM(state = 3), 0), MIN(CASE WHEN state IN (0, 1) THEN created_at END) "
-                      "FROM outbox");
-  ResetOnExit done(s);
+const char* const kOutboxSummarySql =
+    "SELECT COALESCE(SUM(state IN (0, 1)), 0), COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0), "
+    "MIN(CASE WHEN state IN (0, 1) THEN created_at END) FROM outbox";
+
+OutboxSummary read_outbox_summary(SQLite::Statement& s) {
   s.executeStep();
   OutboxSummary out;
   out.pending = s.getColumn(0).getInt64();
@@ -322,6 +322,12 @@ OutboxSummary ClientStore::summary() {
   out.conflicts = s.getColumn(2).getInt64();
   if (!s.getColumn(3).isNull()) out.oldest_pending_created_at_ms = s.getColumn(3).getInt64();
   return out;
+}
+
+OutboxSummary ClientStore::summary() {
+  SQLite::Statement& s = cached(kOutboxSummarySql);
+  ResetOnExit done(s);
+  return read_outbox_summary(s);
 }
 
 void ClientStore::mark_sending(const std::string& id) {

@@ -42,6 +42,9 @@ struct BaseText {
   std::string attachments = "[]";  // JSON array of attachment ids
 };
 
+// The outbox summary: its query, and its row read.
+extern const char* const kOutboxSummarySql;
+OutboxSummary read_outbox_summary(SQLite::Statement& s);
 // The outbox summary of a client store at `path`, read without changing anything (another process
 // may be using it); nullopt when there is no such store.
 std::optional<OutboxSummary> peek_outbox(const std::string& path);
