@@ -81,13 +81,14 @@ bool Client::Impl::requeue_attachments_locked(const Mutation& m) {
 // Adds an attachment whose bytes `next` hands over piece by piece (an empty piece ends them), in
 // one transaction: a failure or a crash half-way leaves nothing.
 template <typename Next>
-static Result<std::string> add(Client::Impl& c, const std::string& content_type, Next&& next) {
+static Result<std::string> add(Client::Impl& c, const std::string& content_type, Next&& next, std::string id = "") {
   if (!valid_content_type(content_type)) {
     return Status::invalid_argument("content type must be a media type of printable ASCII, at most 255 characters");
   }
   return c.write("add attachment", [&]() -> Result<std::string> {
     Row row;
-    row.id = c.next_id();
+    if (!id.empty() && c.store->attachment(id)) return id;
+    row.id = id.empty() ? c.next_id() : id;
     row.content_type = content_type;
     row.created_at_ms = c.clock.now_ms();
     int64_t held = c.options.max_attachment_bytes > 0 ? c.store->attachment_bytes() : 0;
@@ -120,6 +121,12 @@ Result<std::string> Client::add_attachment(std::string_view bytes, const std::st
     at += piece.size();
     return piece;
   });
+}
+
+Result<std::string> Client::add_attachment_as(const std::string& id, const std::string& content_type,
+                                              const std::function<Result<std::string>()>& next_piece) {
+  if (Status s = input_rules::check_record_id(id); !s) return Status::invalid_argument("attachment id: " + s.message());
+  return add(*impl_, content_type, next_piece, id);
 }
 
 Result<std::string> Client::add_attachment_file(const std::string& path, const std::string& content_type) {

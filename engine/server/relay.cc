@@ -129,6 +129,13 @@ bool Relay::hand_over_some() {
     }
     Client::Forwarded f{row.key, m.collection, m.record_id, client_op(m.op), std::move(m.fields), {}};
     if (m.attachments) f.attachments = m.attachments->get<std::vector<std::string>>();
+    // The files go first: the upstream client uploads them before it sends the mutation.
+    for (const auto& id : f.attachments) {
+      if (Status copied = pass_on_attachment(row.principal, id); !copied) {
+        server_.log(LogLevel::kError, "relay: attachment " + id + ": " + copied.message());
+        return false;  // the rows stay; tried again on the next wake-up
+      }
+    }
     batch.push_back(std::move(f));
   }
   // One transaction on each side: the rows go once the upstream outbox holds them (a crash in
@@ -149,6 +156,33 @@ bool Relay::hand_over_some() {
     return false;
   }
   return static_cast<int>(rows.size()) == kBatch;
+}
+
+Status Relay::pass_on_attachment(const std::string& principal, const std::string& id) {
+  if (client_->attachment(id)) return Status::ok();  // passed on before (or the app's own)
+  std::optional<storage::ServerStore::Attachment> meta;
+  {
+    std::lock_guard<std::mutex> lock(server_.db_mu);
+    Status s = storage::guarded("read an attachment", [&]() -> Status {
+      meta = server_.store->attachment(principal, id);
+      return Status::ok();
+    });
+    if (!s) return s;
+  }
+  // Upstream may hold it already (listed from a pulled record): nothing to pass on then.
+  if (!meta || !meta->complete) return Status::ok();
+  int64_t at = 0;
+  auto copied = client_->add_attachment_as(id, meta->content_type, [&]() -> Result<std::string> {
+    if (at >= meta->size) return std::string();
+    std::lock_guard<std::mutex> lock(server_.db_mu);
+    return storage::guarded("read attachment bytes", [&]() -> Result<std::string> {
+      std::string piece = server_.blobs->read(principal, id, at, std::min<int64_t>(1 << 20, meta->size - at));
+      if (piece.empty()) return Status::corrupt("the relay's copy of attachment " + id + " ends early");
+      at += static_cast<int64_t>(piece.size());
+      return piece;
+    });
+  });
+  return copied.status();
 }
 
 void Relay::hand_over_loop() {

@@ -47,6 +47,8 @@ class Relay {
   void hand_over_loop();
   // Moves hand-over rows into the upstream outbox; false when nothing was left.
   bool hand_over_some();
+  // Copies an attachment a forwarded mutation lists into the upstream client, a MiB at a time.
+  Status pass_on_attachment(const std::string& principal, const std::string& id);
 
   Server::Impl& server_;
   std::unique_ptr<Client> client_;

@@ -316,6 +316,11 @@ class Client {
   // or when the store is full; nothing is kept then.
   Result<std::string> add_attachment(std::string_view bytes, const std::string& content_type);
   Result<std::string> add_attachment_file(const std::string& path, const std::string& content_type);
+  // The same under a given id (a relay passing on what its local client uploaded), from pieces
+  // handed over one at a time (an empty piece ends them). An id this store already has is kept as
+  // it is. Returns the id.
+  Result<std::string> add_attachment_as(const std::string& id, const std::string& content_type,
+                                        const std::function<Result<std::string>()>& next_piece);
   Result<AttachmentInfo> attachment(const std::string& id);
   // The attachment ids of a record as the app sees it (the server's list, or a pending write's).
   Result<std::vector<std::string>> attachments_of(const std::string& collection, const std::string& record_id);

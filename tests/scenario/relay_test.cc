@@ -187,3 +187,24 @@ TEST_CASE("relay: an escalate conflict and a refusal on the cloud reach the clie
   }));
   CHECK(d.math->summary()->pending == 0);
 }
+
+TEST_CASE("relay: an attachment uploaded to the relay goes up to the cloud before the mutation that lists it") {
+  Device d;
+  d.uplink->set_down(true);
+  std::string photo = pattern_bytes(2'300'000, 41);
+  auto id = d.math->add_attachment(photo, "image/jpeg");
+  REQUIRE(d.math->put("notes", "with-photo", {{"title", "site"}}, {.attachments = {*id}}).is_ok());
+  auto report = d.math->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->attachments_uploaded == 1);
+  CHECK(report->applied == 1);
+  d.uplink->set_down(false);
+  (void)d.math->sync_once();
+  CHECK(eventually([&] { return d.cloud_applied() == 1; }));
+  HttpResponse on_cloud = d.cloud->handle(HttpRequest{.method = "GET", .target = "/v1/attachments/" + *id});
+  CHECK(on_cloud.status == 200);
+  CHECK(on_cloud.body == photo);
+  CHECK(body_of(d.cloud->handle(get_sync()))["changes"][0]["attachments"] == json{*id});
+  // Nothing refused on the way: the file was whole on the cloud before the mutation arrived.
+  CHECK(d.cloud->stats()->mutations_applied == 1);
+}
