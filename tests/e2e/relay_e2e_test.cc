@@ -176,3 +176,66 @@ TEST_CASE("relay: killed with SIGKILL 25 times while it drains, every write reac
   CHECK(relay_stats["handed_over"] == 0);
   CHECK(relay_stats["last_upstream_contact_age_s"].is_number());
 }
+
+TEST_CASE("relay: a conflict and a refusal made on the cloud while the device was offline reach the math app, which settles them") {
+  ScratchDir dir;
+  std::ofstream(dir.file("schema.json"))
+      << R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}, "orders": {"required": ["title"]}}})";
+  std::string cloud_db = dir.file("cloud.db"), socket = dir.file("lms.sock");
+  ChildProcess cloud({OFFSYNC_BIN, "serve", "--db", cloud_db, "--listen", "127.0.0.1:0", "--schema", dir.file("schema.json")});
+  std::string cloud_url = url_of(cloud);
+  // The relay's way to the cloud goes through a port that can be cut: a second cloud address is
+  // not needed, the relay is simply stopped while the device is "offline".
+  std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, "--db", dir.file("lms.db"),
+                                         "--upstream", cloud_url};
+  auto math = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "unix:" + socket});
+    return run_process(args);
+  };
+  auto web = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("web.db"), "--server", cloud_url});
+    return run_process(args);
+  };
+  auto relay = std::make_unique<ChildProcess>(relay_argv);
+  REQUIRE(math({"put", "tasks", "t1", R"({"status": "open"})"}).exit_code == 0);
+  REQUIRE(math({"sync"}).exit_code == 0);
+  REQUIRE(eventually([&] { return stats(cloud_db)["mutations_applied"] == 1; }));
+  REQUIRE(web({"sync"}).exit_code == 0);
+
+  // Offline: the relay cannot reach the cloud (its upstream is pointed at a closed port).
+  relay->stop(SIGTERM);
+  relay_argv[7] = "http://127.0.0.1:9";  // discard port: nothing listens
+  relay = std::make_unique<ChildProcess>(relay_argv);
+  REQUIRE(web({"patch", "tasks", "t1", R"({"status": "closed"})"}).exit_code == 0);
+  REQUIRE(web({"sync"}).exit_code == 0);
+  std::string edit = math({"patch", "tasks", "t1", R"({"status": "blocked"})"}).out;
+  std::string order = math({"put", "orders", "o1", R"({"qty": 2})"}).out;
+  edit = edit.substr(0, edit.find('\n'));
+  order = order.substr(0, order.find('\n'));
+  REQUIRE(math({"sync"}).exit_code == 0);  // the relay accepted both
+
+  // Online again.
+  relay->stop(SIGTERM);
+  relay_argv[7] = cloud_url;
+  relay = std::make_unique<ChildProcess>(relay_argv);
+  json status;
+  CHECK(eventually([&] {
+    (void)math({"sync"});
+    status = json::parse(math({"status", "--json"}).out);
+    return status["conflicts"] == 1 && status["rejected"] == 1;
+  }));
+  CHECK(status["conflict_mutations"][0]["id"] == edit);
+  CHECK(status["rejected_mutations"][0]["id"] == order);
+  CHECK(status["rejected_mutations"][0]["last_error"].get<std::string>().find("title") != std::string::npos);
+  CHECK(json::parse(math({"get", "tasks", "t1", "--json"}).out)["fields"]["status"] == "closed");
+
+  REQUIRE(math({"resolve", edit, "keep-mine"}).exit_code == 0);
+  REQUIRE(math({"discard", order}).exit_code == 0);
+  REQUIRE(math({"sync"}).exit_code == 0);
+  CHECK(eventually([&] {
+    (void)web({"sync"});
+    auto got = web({"get", "tasks", "t1", "--json"});
+    return got.exit_code == 0 && json::parse(got.out)["fields"]["status"] == "blocked";
+  }));
+  relay->stop(SIGTERM);
+}
