@@ -3,15 +3,26 @@
 
 namespace offsync::storage {
 
-void ServerStore::put_forward(const std::string& principal, const std::string& key, const std::string& mutation,
-                              int64_t now_ms) {
-  SQLite::Statement& s = cached("INSERT INTO relay_outbox (principal, key, mutation, created_at) VALUES (?, ?, ?, ?)");
+void ServerStore::put_forward(const std::string& principal, const std::string& key, const std::string& collection,
+                              const std::string& record_id, const std::string& mutation, int64_t now_ms) {
+  SQLite::Statement& s = cached(
+      "INSERT INTO relay_outbox (principal, key, collection, record_id, mutation, created_at) VALUES (?, ?, ?, ?, ?, ?)");
   ResetOnExit done(s);
   s.bind(1, principal);
   s.bind(2, key);
-  s.bind(3, mutation);
-  s.bind(4, now_ms);
+  s.bind(3, collection);
+  s.bind(4, record_id);
+  s.bind(5, mutation);
+  s.bind(6, now_ms);
   s.exec();
+}
+
+bool ServerStore::has_forward_for(const std::string& collection, const std::string& record_id) {
+  SQLite::Statement& s = cached("SELECT 1 FROM relay_outbox WHERE collection=? AND record_id=? LIMIT 1");
+  ResetOnExit done(s);
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  return s.executeStep();
 }
 
 std::vector<ServerStore::Forward> ServerStore::forwards(int limit) {

@@ -167,7 +167,10 @@ class ServerStore : public SqliteStore {
     std::string principal, key, mutation;
     int64_t created_at_ms = 0;
   };
-  void put_forward(const std::string& principal, const std::string& key, const std::string& mutation, int64_t now_ms);
+  void put_forward(const std::string& principal, const std::string& key, const std::string& collection,
+                   const std::string& record_id, const std::string& mutation, int64_t now_ms);
+  // Whether a mutation of the record waits to be handed over.
+  bool has_forward_for(const std::string& collection, const std::string& record_id);
   std::vector<Forward> forwards(int limit);  // the oldest first
   void delete_forward(int64_t seq);
   int64_t forward_count();

@@ -42,7 +42,9 @@ Answer Server::Impl::process(const std::string& principal, const std::string& ke
   answer.deprecated = deprecated;
   // Every answer but a server fault is stored with its effect: a retry gets it again.
   if (answer.status < 500 && answer.replayable) store->put_answer(principal, key, {fp, answer.status, answer.body, now});
-  if (relay && answer.status == 200 && !forwarded.empty()) store->put_forward(principal, key, forwarded, now);
+  if (relay && answer.status == 200 && !forwarded.empty()) {
+    store->put_forward(principal, key, m.collection, m.record_id, forwarded, now);
+  }
   return answer;
 }
 

@@ -144,17 +144,25 @@ bool Relay::hand_over_some() {
     server_.log(LogLevel::kError, "relay: the upstream outbox refused a hand-over: " + queued.status().message());
     return false;  // the rows stay; tried again on the next wake-up
   }
-  std::lock_guard<std::mutex> lock(server_.db_mu);
-  Status s = storage::guarded("finish a hand-over", [&]() -> Status {
-    ServerTransaction tx(*server_.store);
-    for (const auto& row : rows) server_.store->delete_forward(row.seq);
-    tx.commit();
-    return Status::ok();
-  });
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(server_.db_mu);
+    s = storage::guarded("finish a hand-over", [&]() -> Status {
+      ServerTransaction tx(*server_.store);
+      for (const auto& row : rows) server_.store->delete_forward(row.seq);
+      tx.commit();
+      return Status::ok();
+    });
+  }
   if (!s) {
     server_.log(LogLevel::kError, "relay: " + s.message());
     return false;
   }
+  // A round may have pulled upstream changes of these records while they waited (and skipped
+  // them): the upstream view now has both.
+  std::vector<std::pair<std::string, std::string>> handed;
+  for (const auto& f : batch) handed.emplace_back(f.collection, f.record_id);
+  server_.absorb_upstream(*client_, handed);
   return static_cast<int>(rows.size()) == kBatch;
 }
 
@@ -265,6 +273,9 @@ void Server::Impl::absorb_upstream(Client& upstream, const std::vector<std::pair
       const auto& [collection, record_id] = *one.key;
       auto current = store->record("", collection, record_id);
       bool live = current && !current->deleted;
+      // A local mutation of it not handed over yet: the relay's record is newer than upstream's
+      // view, which is absorbed again once the hand-over made the view include it.
+      if (store->has_forward_for(collection, record_id)) continue;
       if (one.view ? (live && current->fields == one.view->fields && current->attachments == json(one.attachments))
                    : !live) {
         continue;  // the relay already shows it (the echo of its own forwarded write)

@@ -6,6 +6,10 @@ CREATE TABLE relay_outbox (
   seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- the order the relay applied them in
   principal  TEXT NOT NULL,
   key        TEXT NOT NULL,                      -- the local client's Idempotency-Key
+  collection TEXT NOT NULL,
+  record_id  TEXT NOT NULL,
   mutation   TEXT NOT NULL,                      -- the mutation as the local client sent it (JSON)
   created_at INTEGER NOT NULL                    -- Unix ms
 );
+-- Records with a mutation not handed over yet: upstream's view of them is not the relay's state.
+CREATE INDEX relay_outbox_by_record ON relay_outbox (collection, record_id);
