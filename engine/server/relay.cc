@@ -158,11 +158,15 @@ bool Relay::hand_over_some() {
     server_.log(LogLevel::kError, "relay: " + s.message());
     return false;
   }
-  // A round may have pulled upstream changes of these records while they waited (and skipped
-  // them): the upstream view now has both.
-  std::vector<std::pair<std::string, std::string>> handed;
-  for (const auto& f : batch) handed.emplace_back(f.collection, f.record_id);
-  server_.absorb_upstream(*client_, handed);
+  // A round pulled upstream changes of some records while their local mutations waited here (and
+  // skipped them): now that the upstream view has both, they are absorbed.
+  std::vector<std::pair<std::string, std::string>> skipped;
+  {
+    std::lock_guard<std::mutex> lock(server_.db_mu);
+    skipped.assign(server_.relay_skipped.begin(), server_.relay_skipped.end());
+    server_.relay_skipped.clear();
+  }
+  if (!skipped.empty()) server_.absorb_upstream(*client_, skipped);
   return static_cast<int>(rows.size()) == kBatch;
 }
 
@@ -275,7 +279,10 @@ void Server::Impl::absorb_upstream(Client& upstream, const std::vector<std::pair
       bool live = current && !current->deleted;
       // A local mutation of it not handed over yet: the relay's record is newer than upstream's
       // view, which is absorbed again once the hand-over made the view include it.
-      if (store->has_forward_for(collection, record_id)) continue;
+      if (store->has_forward_for(collection, record_id)) {
+        relay_skipped.emplace(collection, record_id);
+        continue;
+      }
       if (one.view ? (live && current->fields == one.view->fields && current->attachments == json(one.attachments))
                    : !live) {
         continue;  // the relay already shows it (the echo of its own forwarded write)

@@ -49,6 +49,9 @@ struct Server::Impl {
   std::unique_ptr<storage::ServerStore> store;  // GUARDED_BY(db_mu)
   std::unique_ptr<AttachmentBlobs> blobs;       // GUARDED_BY(db_mu)
   int64_t last_sweep_ms = 0;                    // GUARDED_BY(db_mu)
+  // Relay: records whose upstream view was not absorbed while a local mutation of theirs waited
+  // for the hand-over (relay.cc).
+  std::set<std::pair<std::string, std::string>> relay_skipped;  // GUARDED_BY(db_mu)
 
   std::mutex keys_mu;
   std::set<std::pair<std::string, std::string>> in_flight;  // GUARDED_BY(keys_mu)
