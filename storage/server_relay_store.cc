@@ -51,25 +51,46 @@ int64_t ServerStore::forward_count() {
   return s.getColumn(0).getInt64();
 }
 
+void ServerStore::put_relay_sender(const std::string& key, const std::string& sender, int64_t now_ms) {
+  SQLite::Statement& s = cached("INSERT OR REPLACE INTO relay_senders (key, sender, created_at) VALUES (?, ?, ?)");
+  ResetOnExit done(s);
+  s.bind(1, key);
+  s.bind(2, sender);
+  s.bind(3, now_ms);
+  s.exec();
+}
+
+std::string ServerStore::relay_sender(const std::string& key) {
+  SQLite::Statement& s = cached("SELECT sender FROM relay_senders WHERE key=?");
+  ResetOnExit done(s);
+  s.bind(1, key);
+  return s.executeStep() ? s.getColumn(0).getString() : std::string();
+}
+
 void ServerStore::put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
-                                    const std::string& outcome) {
-  SQLite::Statement& s = cached("INSERT INTO relay_outcomes (seq, principal, mutation, outcome) VALUES (?, ?, ?, ?)");
+                                    const std::string& sender, const std::string& outcome) {
+  SQLite::Statement& s =
+      cached("INSERT INTO relay_outcomes (seq, principal, mutation, sender, outcome) VALUES (?, ?, ?, ?, ?)");
   ResetOnExit done(s);
   s.bind(1, seq);
   s.bind(2, principal);
   s.bind(3, mutation);
-  s.bind(4, outcome);
+  s.bind(4, sender);
+  s.bind(5, outcome);
   s.exec();
 }
 
-std::vector<std::pair<int64_t, std::string>> ServerStore::relay_outcomes(const std::string& principal, int64_t after,
+std::vector<std::pair<int64_t, std::string>> ServerStore::relay_outcomes(const std::string& principal,
+                                                                         const std::string& sender, int64_t after,
                                                                          int64_t upto) {
   SQLite::Statement& s = cached(
-      "SELECT seq, outcome FROM relay_outcomes WHERE principal=? AND seq>? AND seq<=? ORDER BY seq LIMIT 1000");
+      "SELECT seq, outcome FROM relay_outcomes WHERE principal=? AND sender=? AND seq>? AND seq<=? ORDER BY seq "
+      "LIMIT 1000");
   ResetOnExit done(s);
   s.bind(1, principal);
-  s.bind(2, after);
-  s.bind(3, upto);
+  s.bind(2, sender);
+  s.bind(3, after);
+  s.bind(4, upto);
   std::vector<std::pair<int64_t, std::string>> out;
   while (s.executeStep()) out.emplace_back(s.getColumn(0).getInt64(), s.getColumn(1).getString());
   return out;

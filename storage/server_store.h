@@ -174,9 +174,13 @@ class ServerStore : public SqliteStore {
   std::vector<Forward> forwards(int limit);  // the oldest first
   void delete_forward(int64_t seq);
   int64_t forward_count();
-  void put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation, const std::string& outcome);
-  // The outcomes of the partition with seq in (after, upto], in seq order, as stored JSON text.
-  std::vector<std::pair<int64_t, std::string>> relay_outcomes(const std::string& principal, int64_t after, int64_t upto);
+  void put_relay_sender(const std::string& key, const std::string& sender, int64_t now_ms);
+  std::string relay_sender(const std::string& key);  // "" when unknown
+  void put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
+                         const std::string& sender, const std::string& outcome);
+  // The outcomes for that sender with seq in (after, upto], in seq order, as stored JSON text.
+  std::vector<std::pair<int64_t, std::string>> relay_outcomes(const std::string& principal, const std::string& sender,
+                                                              int64_t after, int64_t upto);
 
   std::vector<CursorKey> cursor_keys();
   void add_cursor_key(const CursorKey& key);

@@ -42,6 +42,8 @@ HttpRequest Client::Impl::make_request(const std::string& method, const std::str
   if (!o.app_version.empty()) r.headers.add("Offsync-App-Version", o.app_version);
   if (!o.os_version.empty()) r.headers.add("Offsync-OS-Version", o.os_version);
   if (!o.device.empty()) r.headers.add("Offsync-Device", o.device);
+  // A relay passes upstream's refusals of this client's mutations back to it alone.
+  if (!client_id.empty()) r.headers.add("Offsync-Client-Id", client_id);
   if (method == "POST") r.headers.add("Content-Type", "application/json");
   return r;
 }

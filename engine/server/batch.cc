@@ -14,6 +14,7 @@ Answer Server::Impl::batch(const HttpRequest& r, const std::string& principal) {
   // same tree nlohmann would make.
   json_text::Document document(r.body);
   if (!document.valid()) return unreadable(document.problem());
+  const std::string sender = sender_of(r);
   std::optional<json_text::Value> list;  // the last "mutations" when repeated, as nlohmann reads it
   json_text::for_each_member(document.root(), [&](std::string_view key, const json_text::Value& v) {
     if (key == "mutations") list = v;
@@ -45,7 +46,7 @@ Answer Server::Impl::batch(const HttpRequest& r, const std::string& principal) {
     try {
       ServerTransaction tx(*store);
       for (size_t i = 0; i < items.size(); ++i) {
-        answers[i] = batch_item(principal, std::move(items[i]), claims, Atomicity::kWholeBatch);
+        answers[i] = batch_item(principal, sender, std::move(items[i]), claims, Atomicity::kWholeBatch);
       }
       tx.commit();
       return Answer{};
@@ -55,7 +56,7 @@ Answer Server::Impl::batch(const HttpRequest& r, const std::string& principal) {
     items = read_items(SIZE_MAX);
     ServerTransaction tx(*store);
     for (size_t i = 0; i < items.size(); ++i) {
-      answers[i] = batch_item(principal, std::move(items[i]), claims, Atomicity::kEachItem);
+      answers[i] = batch_item(principal, sender, std::move(items[i]), claims, Atomicity::kEachItem);
     }
     tx.commit();
     return Answer{};
@@ -78,7 +79,8 @@ Answer Server::Impl::batch(const HttpRequest& r, const std::string& principal) {
 
 // One batch item, answered as the single endpoint would. kEachItem makes it atomic on its own (a
 // savepoint); with kWholeBatch a store fault escapes and the caller undoes the whole batch.
-Answer Server::Impl::batch_item(const std::string& principal, json item, std::vector<std::unique_ptr<KeyClaim>>& claims,
+Answer Server::Impl::batch_item(const std::string& principal, const std::string& sender, json item,
+                                std::vector<std::unique_ptr<KeyClaim>>& claims,
                   Atomicity atomicity) {
   if (!item.is_object()) return error(400, "invalid_request", "a batch item must be a JSON object");
   auto key_it = item.find("idempotency_key");
@@ -100,12 +102,12 @@ Answer Server::Impl::batch_item(const std::string& principal, json item, std::ve
     return in_progress();
   }
   claims.push_back(std::move(claim));
-  if (atomicity == Atomicity::kWholeBatch) return process(principal, key, std::move(item), "", json_text::Problem{});
+  if (atomicity == Atomicity::kWholeBatch) return process(principal, key, std::move(item), "", json_text::Problem{}, sender);
   // A savepoint makes the item atomic on its own: a store fault undoes this item only, which
   // then answers 503 (not stored), and the batch goes on.
   store->savepoint();
   try {
-    Answer a = process(principal, key, std::move(item), "", json_text::Problem{});
+    Answer a = process(principal, key, std::move(item), "", json_text::Problem{}, sender);
     store->release_savepoint();
     return a;
   } catch (const SQLite::Exception& e) {

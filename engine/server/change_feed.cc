@@ -1,5 +1,6 @@
 // GET /v1/sync: the change log by signed, versioned cursor, page by page, the stored records
 // spliced into the page as they are.
+#include "engine/server/mutation_request.h"
 #include "engine/server/server_impl.h"
 
 namespace offsync {
@@ -49,10 +50,10 @@ Answer Server::Impl::sync(const HttpRequest& r, const std::string& principal) {
     }
     int64_t position = changes.empty() ? after : changes.back().record.seq;
     page += ']';
-    if (relay) {
+    if (std::string sender = sender_of(r); relay && !sender.empty()) {
       // What upstream answered about mutations the relay had accepted (docs/protocol.md, "Relays"):
       // up to the page's last change, or to the end of the log on the last page.
-      auto outcomes = store->relay_outcomes(principal, after, has_more ? position : INT64_MAX);
+      auto outcomes = store->relay_outcomes(principal, sender, after, has_more ? position : INT64_MAX);
       if (!outcomes.empty()) {
         page += ",\"outcomes\":[";
         for (size_t i = 0; i < outcomes.size(); ++i) page += (i > 0 ? "," : "") + outcomes[i].second;

@@ -13,7 +13,7 @@ using storage::ServerTransaction;
 // Inside the write transaction: the idempotent wrapper around apply(). `body` is nullopt when
 // the raw body was not JSON; `problem` then says why.
 Answer Server::Impl::process(const std::string& principal, const std::string& key, std::optional<json> body,
-               const std::string& raw, const json_text::Problem& problem) {
+               const std::string& raw, const json_text::Problem& problem, const std::string& sender) {
   int64_t now = clock.now_ms();
   bool deprecated = body && translate_deprecated(*body);
   std::string fp = fingerprint(kMutationsPath, body, raw);
@@ -44,6 +44,7 @@ Answer Server::Impl::process(const std::string& principal, const std::string& ke
   if (answer.status < 500 && answer.replayable) store->put_answer(principal, key, {fp, answer.status, answer.body, now});
   if (relay && answer.status == 200 && !forwarded.empty()) {
     store->put_forward(principal, key, m.collection, m.record_id, forwarded, now);
+    if (!sender.empty()) store->put_relay_sender(key, sender, now);
   }
   return answer;
 }
@@ -77,7 +78,7 @@ Answer Server::Impl::single_mutation(const HttpRequest& r, const std::string& pr
   return guarded_answer([&] {
     maybe_sweep();
     ServerTransaction tx(*store);
-    Answer a = process(principal, canonical, std::move(body), r.body, document.problem());
+    Answer a = process(principal, canonical, std::move(body), r.body, document.problem(), sender_of(r));
     tx.commit();
     return a;
   });

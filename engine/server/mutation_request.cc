@@ -86,6 +86,13 @@ std::string fingerprint(const std::string& path, const std::optional<json>& body
   return hex(sha256("POST\n" + path + "\n" + (body ? body->dump() : raw)));
 }
 
+std::string sender_of(const HttpRequest& r) {
+  auto id = r.headers.get("Offsync-Client-Id");
+  if (!id) return "";
+  auto ulid = Ulid::parse(*id);
+  return ulid ? ulid->to_string() : "";
+}
+
 bool is_json_content(const HttpRequest& r) {
   auto type = r.headers.get("Content-Type");
   if (!type) return false;

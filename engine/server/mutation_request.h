@@ -24,5 +24,7 @@ std::optional<Answer> parse_mutation(nlohmann::json& body, IncomingMutation* out
 // text when the body is not JSON.
 std::string fingerprint(const std::string& path, const std::optional<nlohmann::json>& body, const std::string& raw);
 bool is_json_content(const HttpRequest& r);
+// The client's Offsync-Client-Id (a ULID, canonical), or "" when absent or malformed.
+std::string sender_of(const HttpRequest& r);
 
 }  // namespace offsync

@@ -353,7 +353,9 @@ void Server::Impl::pass_on_outcome(Client& upstream, const Mutation& m, bool con
                     {"error", {{"code", conflict ? "conflict" : "rejected_upstream"}, {"message", m.last_error}}},
                     {"server", conflict && record ? record_json(*record) : json()},
                     {"request", request}};
-    store->put_relay_outcome("", store->next_seq(), m.idempotency_key, outcome.dump());
+    std::string sender = store->relay_sender(m.idempotency_key);
+    if (sender.empty()) return Status::ok();  // a client that does not say who it is: it sees upstream's state only
+    store->put_relay_outcome("", store->next_seq(), m.idempotency_key, sender, outcome.dump());
     tx.commit();
     return Status::ok();
   });

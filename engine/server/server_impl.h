@@ -98,15 +98,17 @@ struct Server::Impl {
   Answer apply(const std::string& principal, const IncomingMutation& m);
 
   // ---- idempotency.cc ----
+  // `sender`: the client's Offsync-Client-Id, which a relay keeps to tell upstream's outcome to it alone.
   Answer process(const std::string& principal, const std::string& key, std::optional<nlohmann::json> body,
-                 const std::string& raw, const json_text::Problem& problem);
+                 const std::string& raw, const json_text::Problem& problem, const std::string& sender = "");
   void maybe_sweep();
   Answer single_mutation(const HttpRequest& r, const std::string& principal);
 
   // ---- batch.cc ----
   enum class Atomicity { kWholeBatch, kEachItem };
   Answer batch(const HttpRequest& r, const std::string& principal);
-  Answer batch_item(const std::string& principal, nlohmann::json item, std::vector<std::unique_ptr<KeyClaim>>& claims,
+  Answer batch_item(const std::string& principal, const std::string& sender, nlohmann::json item,
+                    std::vector<std::unique_ptr<KeyClaim>>& claims,
                     Atomicity atomicity);
 
   // ---- oauth.cc ----

@@ -178,6 +178,14 @@ TEST_CASE("relay: an escalate conflict and a refusal on the cloud reach the clie
   CHECK(refused->last_error.find("title") != std::string::npos);
   CHECK(d.math->get("tasks", "t1")->fields["status"] == "closed");  // upstream's state, shown
   CHECK_FALSE(d.math->get("orders", "o1").is_ok());
+  // Another app on the same relay sees upstream's state, and none of the math app's refusals.
+  auto quiz = open_client({.path = d.dir.file("quiz.db"),
+                           .sync = {.transport = make_in_process_transport(*d.relay), .background = false}});
+  REQUIRE(quiz->sync_once().is_ok());
+  CHECK(quiz->get("tasks", "t1")->fields["status"] == "closed");
+  CHECK(quiz->summary()->conflicts == 0);
+  CHECK(quiz->summary()->rejected == 0);
+  CHECK(quiz->outbox()->empty());
 
   // Resolved from the client app: my edit wins, through the relay, on the cloud.
   REQUIRE(d.math->resolve(*edit, Resolution::kKeepMine).is_ok());
