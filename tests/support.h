@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,10 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+// Polls done() every 10 ms until it says true or timeout_ms passed; its last answer. For work done
+// on another thread or in another process (a relay draining), never for timing a result.
+bool eventually(const std::function<bool()>& done, int timeout_ms = 30'000);
 
 // Opens a client on `path`, failing the test if it cannot.
 std::unique_ptr<Client> open_client(ClientOptions options);

@@ -23,9 +23,7 @@ std::unique_ptr<ChildProcess> serve(const std::vector<std::string>& extra, std::
   std::vector<std::string> argv = {OFFSYNC_BIN, "serve", "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto process = std::make_unique<ChildProcess>(argv);
-  size_t at = process->first_line().find("http://");
-  REQUIRE_MESSAGE(at != std::string::npos, process->first_line());
-  *base = process->first_line().substr(at);
+  *base = http_url_of(*process);
   return process;
 }
 

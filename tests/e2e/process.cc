@@ -1,5 +1,7 @@
 #include "e2e/process.h"
 
+#include <doctest/doctest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -127,6 +129,12 @@ std::string CurlReply::header(const std::string& name) const {
     if (iequals(n, name)) return v;
   }
   return "";
+}
+
+std::string http_url_of(const ChildProcess& server) {
+  size_t at = server.first_line().find("http://");
+  REQUIRE_MESSAGE(at != std::string::npos, server.first_line());
+  return server.first_line().substr(at);
 }
 
 CurlReply curl(const std::vector<std::string>& args) {

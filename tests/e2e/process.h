@@ -48,6 +48,10 @@ class ChildProcess {
   std::string first_line_;
 };
 
+// The http:// address a server printed on its first line (`offsync serve --listen`); fails the
+// test when there is none.
+std::string http_url_of(const ChildProcess& server);
+
 // An HTTP answer as curl printed it with -i.
 struct CurlReply {
   int status = 0;

@@ -19,12 +19,6 @@ using namespace offsync::test;
 
 namespace {
 
-std::string url_of(const ChildProcess& p) {
-  size_t at = p.first_line().find("http://");
-  REQUIRE_MESSAGE(at != std::string::npos, p.first_line());
-  return p.first_line().substr(at);
-}
-
 json stats(const std::string& db) {
   auto r = run_process({OFFSYNC_BIN, "admin", "stats", "--db", db, "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -36,19 +30,10 @@ std::string read_file_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-template <typename Done>
-bool eventually(Done done, int seconds = 30) {
-  for (int i = 0; i < seconds * 20; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 // The cloud's address, learnt from a first start; the cloud is then down until started on it.
 std::string reserve_cloud(const std::string& db) {
   ChildProcess probe({OFFSYNC_BIN, "serve", "--db", db, "--listen", "127.0.0.1:0"});
-  std::string url = url_of(probe);
+  std::string url = http_url_of(probe);
   probe.stop(SIGTERM);
   return url;
 }
@@ -108,7 +93,7 @@ TEST_CASE("relay: the math app works through an on-demand LMS relay while the cl
   }));
   CHECK(stats(cloud_db)["mutations_applied"] == 101);
   // Idle and drained, the relay exits by itself.
-  CHECK(eventually([&] { return access(socket.c_str(), F_OK) != 0; }));
+  CHECK(eventually([&] { return access(socket.c_str(), F_OK) != 0; }, 30'000));
   unsetenv("OFFSYNC_SERVICES_DIR");
 }
 
@@ -183,7 +168,7 @@ TEST_CASE("relay: a conflict and a refusal made on the cloud while the device wa
       << R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}, "orders": {"required": ["title"]}}})";
   std::string cloud_db = dir.file("cloud.db"), socket = dir.file("lms.sock");
   ChildProcess cloud({OFFSYNC_BIN, "serve", "--db", cloud_db, "--listen", "127.0.0.1:0", "--schema", dir.file("schema.json")});
-  std::string cloud_url = url_of(cloud);
+  std::string cloud_url = http_url_of(cloud);
   // The relay's way to the cloud goes through a port that can be cut: a second cloud address is
   // not needed, the relay is simply stopped while the device is "offline".
   std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, "--db", dir.file("lms.db"),

@@ -36,9 +36,7 @@ struct LiveServer {
                                      "--schema", dir.file("schema.json")};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process = std::make_unique<ChildProcess>(argv);
-    size_t at = process->first_line().find("http://");
-    REQUIRE_MESSAGE(at != std::string::npos, process->first_line());
-    base = process->first_line().substr(at);
+    base = http_url_of(*process);
   }
 
   CurlReply post(const json& body, const std::string& key, std::vector<std::string> extra = {}) {

@@ -34,9 +34,7 @@ struct Setup {
   void start(const std::string& listen = "127.0.0.1:0") {
     server = std::make_unique<ChildProcess>(std::vector<std::string>{
         OFFSYNC_BIN, "serve", "--db", server_db, "--listen", listen, "--schema", schema});
-    size_t at = server->first_line().find("http://");
-    REQUIRE_MESSAGE(at != std::string::npos, server->first_line());
-    url = server->first_line().substr(at);
+    url = http_url_of(*server);
   }
 
   ProcessResult client(std::vector<std::string> args, const std::string& db = "") {

@@ -16,16 +16,6 @@ using namespace offsync::test;
 
 namespace {
 
-// Polls until done() or about 10 s passed (the relay works on its own thread).
-template <typename Done>
-bool eventually(Done done) {
-  for (int i = 0; i < 1000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
-
 struct Device {
   ScratchDir dir;
   std::unique_ptr<Server> cloud;
