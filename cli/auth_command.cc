@@ -12,6 +12,8 @@ std::function<int()> add_auth_command(CLI::App& app) {
     std::string db;
     AuthorizationApproval approval;
     std::vector<std::string> redirect_uris;
+    std::string principal;
+    Credentials upstream;
     bool json = false;
   };
   auto a = std::make_shared<AuthArgs>();
@@ -29,11 +31,28 @@ std::function<int()> add_auth_command(CLI::App& app) {
   CLI::App* reg = auth->add_subcommand("register-client", "Allow a client id and its redirect URIs");
   reg->add_option("--client-id", a->approval.client_id, "The client's id")->required();
   reg->add_option("--redirect-uri", a->redirect_uris, "A redirect URI it may use (repeat for several)")->required();
-  for (CLI::App* sub : {approve, reg}) sub->fallthrough();
+  CLI::App* upstream = auth->add_subcommand(
+      "upstream", "A relay's upstream identity for one local user: the tokens its own sign-in to upstream gave");
+  upstream->add_option("--user", a->principal, "The local user (principal); omitted: a relay without auth");
+  upstream->add_option("--upstream-user", a->upstream.user, "Who the tokens act for upstream")->required();
+  upstream->add_option("--access-token", a->upstream.access_token, "Upstream bearer token")->required();
+  upstream->add_option("--refresh-token", a->upstream.refresh_token, "Redeemed upstream after a 401");
+  for (CLI::App* sub : {approve, reg, upstream}) sub->fallthrough();
   return [=]() -> int {
     if (!auth->parsed()) return -1;
     auto server = Server::open(ServerOptions{.db_path = a->db});
     if (!server) return fail(server.status());
+    if (upstream->parsed()) {
+      Status s = (*server)->set_upstream_credentials(a->principal, a->upstream);
+      if (!s) return fail(s);
+      if (a->json) {
+        std::cout << nlohmann::json{{"user", a->principal}, {"upstream_user", a->upstream.user}}.dump() << "\n";
+      } else {
+        std::cout << "upstream identity of " << (a->principal.empty() ? "the shared partition" : a->principal)
+                  << ": " << a->upstream.user << "\n";
+      }
+      return 0;
+    }
     if (reg->parsed()) {
       Status s = (*server)->register_oauth_client({a->approval.client_id, a->redirect_uris});
       if (!s) return fail(s);

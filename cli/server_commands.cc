@@ -23,7 +23,7 @@ struct ServeArgs {
   double idle_exit_s = 0;
   bool require_auth = false;
   std::string attachments_dir;
-  std::string upstream, upstream_token;
+  std::string upstream, upstream_token, upstream_client_id;
   int upstream_batch_size = 1000;
   int64_t max_attachment_bytes = 1LL << 30, attachment_quota_bytes = 0;
   double attachment_session_ttl_s = 24 * 3600;
@@ -77,14 +77,15 @@ int serve(const ServeArgs& a) {
   options.log = [](LogLevel level, std::string_view component, std::string_view message) {
     if (level >= LogLevel::kInfo) std::cerr << "offsync: " << component << ": " << message << std::endl;
   };
-  if (!a.upstream_token.empty() && a.upstream.empty()) {
-    return fail(Status::invalid_argument("--upstream-token needs --upstream URL"));
+  if ((!a.upstream_token.empty() || !a.upstream_client_id.empty()) && a.upstream.empty()) {
+    return fail(Status::invalid_argument("--upstream-token and --upstream-client-id need --upstream URL"));
   }
   if (!a.upstream.empty()) {
     auto upstream = make_curl_transport({.base_url = a.upstream});
     if (!upstream) return fail(upstream.status());
     options.upstream.transport = std::shared_ptr<Transport>(std::move(*upstream));
     options.upstream.sync.token = a.upstream_token;
+    options.upstream.sync.oauth_client_id = a.upstream_client_id;
     options.upstream.sync.batch_size = a.upstream_batch_size;
   }
   auto server = Server::open(std::move(options));
@@ -156,7 +157,10 @@ std::function<int()> add_serve_command(CLI::App& app) {
   cmd->add_option("--max-body-bytes", a->max_body_bytes, "Larger request bodies (and attachment chunks) get 413");
   cmd->add_option("--upstream", a->upstream,
                   "Relay: also a client of this server (URL); forwards what local clients write, pulls what changes");
-  cmd->add_option("--upstream-token", a->upstream_token, "Bearer token for --upstream");
+  cmd->add_option("--upstream-token", a->upstream_token,
+                  "Bearer token for --upstream (without --require-auth; with it, each user's: `offsync auth upstream`)");
+  cmd->add_option("--upstream-client-id", a->upstream_client_id,
+                  "The relay's OAuth client id upstream: refresh tokens are redeemed with it after a 401");
   cmd->add_option("--upstream-batch-size", a->upstream_batch_size, "Mutations per batch forwarded upstream")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -210,7 +214,8 @@ std::function<int()> add_admin_command(CLI::App& app) {
         out["relay"] = {{"handed_over", s->relay_handed_over},
                         {"upstream_pending", s->relay_upstream_pending},
                         {"upstream_oldest_pending_age_s", age(s->relay_oldest_pending_created_at_ms)},
-                        {"last_upstream_contact_age_s", age(s->relay_last_upstream_contact_ms)}};
+                        {"last_upstream_contact_age_s", age(s->relay_last_upstream_contact_ms)},
+                        {"upstream_identities", s->relay_upstream_identities}};
       }
       if (a->json) {
         std::cout << out.dump() << "\n";

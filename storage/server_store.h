@@ -170,14 +170,29 @@ class ServerStore : public SqliteStore {
   void put_forward(const std::string& principal, const std::string& key, const std::string& collection,
                    const std::string& record_id, const std::string& mutation, int64_t now_ms);
   // Whether a mutation of the record waits to be handed over.
-  bool has_forward_for(const std::string& collection, const std::string& record_id);
-  std::vector<Forward> forwards(int limit);  // the oldest first
+  bool has_forward_for(const std::string& principal, const std::string& collection, const std::string& record_id);
+  bool has_forwards();
+  std::vector<Forward> forwards(const std::string& principal, int limit);  // the oldest first
   void delete_forward(int64_t seq);
   int64_t forward_count();
-  void put_relay_sender(const std::string& key, const std::string& sender, int64_t now_ms);
-  std::string relay_sender(const std::string& key);  // "" when unknown
+  void put_relay_sender(const std::string& principal, const std::string& key, const std::string& sender,
+                        int64_t now_ms);
+  std::string relay_sender(const std::string& principal, const std::string& key);  // "" when unknown
   void put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
-                         const std::string& sender, const std::string& outcome);
+                         const std::string& sender, const std::string& outcome, int64_t now_ms);
+  // Senders and outcomes stored before the time (with the stored answers); returns how many went.
+  int64_t sweep_relay(int64_t created_before_ms);
+  struct RelayIdentity {
+    std::string principal, upstream_user, access_token, refresh_token;
+    int64_t version = 0, applied_version = 0;
+    std::string error;
+  };
+  // New credentials for the principal's upstream identity (a newer version for the relay to take).
+  void put_relay_identity(const std::string& principal, const std::string& upstream_user,
+                          const std::string& access_token, const std::string& refresh_token);
+  std::vector<RelayIdentity> relay_identities();
+  // The relay took that version (error: why it could not), and its tokens are blanked here.
+  void relay_identity_applied(const std::string& principal, int64_t version, const std::string& error);
   // The outcomes for that sender with seq in (after, upto], in seq order, as stored JSON text.
   std::vector<std::pair<int64_t, std::string>> relay_outcomes(const std::string& principal, const std::string& sender,
                                                               int64_t after, int64_t upto);

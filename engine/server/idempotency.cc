@@ -19,7 +19,7 @@ Answer Server::Impl::process(const std::string& principal, const std::string& ke
   std::string fp = fingerprint(kMutationsPath, body, raw);
   if (auto stored = store->answer(principal, key);
       stored && stored->created_at_ms >= now - options.idempotency_retention_ms) {
-    if (stored->fingerprint != fp) {
+    if (stored->fingerprint != fp && stored->fingerprint != legacy_fingerprint(kMutationsPath, body, raw)) {
       return error(422, "idempotency_key_reused",
                    "Idempotency-Key " + key + " was used before with a different request", "key_reused");
     }
@@ -44,7 +44,7 @@ Answer Server::Impl::process(const std::string& principal, const std::string& ke
   if (answer.status < 500 && answer.replayable) store->put_answer(principal, key, {fp, answer.status, answer.body, now});
   if (relay && answer.status == 200 && !forwarded.empty()) {
     store->put_forward(principal, key, m.collection, m.record_id, forwarded, now);
-    if (!sender.empty()) store->put_relay_sender(key, sender, now);
+    if (!sender.empty()) store->put_relay_sender(principal, key, sender, now);
   }
   return answer;
 }
@@ -54,6 +54,7 @@ void Server::Impl::maybe_sweep() {
   if (now - last_sweep_ms < kSweepEveryMs) return;
   last_sweep_ms = now;
   store->sweep_answers(now - options.idempotency_retention_ms);
+  store->sweep_relay(now - options.idempotency_retention_ms);
   collect_attachments(now);
 }
 

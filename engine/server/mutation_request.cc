@@ -1,5 +1,7 @@
 #include "engine/server/mutation_request.h"
 
+#include <algorithm>
+
 #include "engine/common/crypto.h"
 #include "engine/common/input_rules.h"
 #include "engine/server/server_impl.h"
@@ -81,8 +83,24 @@ std::optional<Answer> parse_mutation(json& body, IncomingMutation* out) {
   return std::nullopt;
 }
 
-// SHA-256 over method, path and the canonical body (nlohmann's dump sorts object keys).
+// SHA-256 over method, path and the canonical body (nlohmann's dump sorts object keys), without
+// "base": what the sender knew of the record is not part of what it asks for, and a mutation a
+// relay forwards carries upstream's HLC there while the same mutation sent directly carries the
+// relay's (docs/architecture.md, "The relay").
 std::string fingerprint(const std::string& path, const std::optional<json>& body, const std::string& raw) {
+  if (body && body->is_object() && body->contains("base")) {
+    std::string text = "POST\n" + path + "\n{";  // body->dump() without the member (keys are sorted)
+    for (const auto& [name, value] : body->items()) {
+      if (name == "base") continue;
+      if (text.back() != '{') text += ',';
+      text += json(name).dump() + ":" + value.dump();
+    }
+    return hex(sha256(text + "}"));
+  }
+  return legacy_fingerprint(path, body, raw);
+}
+
+std::string legacy_fingerprint(const std::string& path, const std::optional<json>& body, const std::string& raw) {
   return hex(sha256("POST\n" + path + "\n" + (body ? body->dump() : raw)));
 }
 
@@ -110,7 +128,17 @@ Answer Server::Impl::apply(const std::string& principal, const IncomingMutation&
   }
   if (m.attachments && !m.attachments->empty()) {
     std::vector<std::string> ids;
-    for (const auto& id : *m.attachments) ids.push_back(id.get<std::string>());
+    for (const auto& id : *m.attachments) {
+      std::string one = id.get<std::string>();
+      // A relay keeps records it pulled, not their files: an attachment upstream's record listed
+      // stays listable (upstream holds it) without the relay having a copy.
+      if (relay && current && !current->deleted && current->attachments.is_array() &&
+          std::find(current->attachments.begin(), current->attachments.end(), id) != current->attachments.end() &&
+          !store->attachment(principal, one)) {
+        continue;
+      }
+      ids.push_back(std::move(one));
+    }
     auto missing = store->reference_attachments(principal, ids);
     if (!missing.empty()) {
       Answer refused = error(422, "attachment_missing",

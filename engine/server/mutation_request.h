@@ -23,6 +23,9 @@ std::optional<Answer> parse_mutation(nlohmann::json& body, IncomingMutation* out
 // SHA-256 over method, path and the canonical body (nlohmann's dump sorts object keys); the raw
 // text when the body is not JSON.
 std::string fingerprint(const std::string& path, const std::optional<nlohmann::json>& body, const std::string& raw);
+// The fingerprint answers stored before "base" was left out of it carry.
+std::string legacy_fingerprint(const std::string& path, const std::optional<nlohmann::json>& body,
+                               const std::string& raw);
 bool is_json_content(const HttpRequest& r);
 // The client's Offsync-Client-Id (a ULID, canonical), or "" when absent or malformed.
 std::string sender_of(const HttpRequest& r);

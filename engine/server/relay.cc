@@ -1,10 +1,11 @@
-// Relay mode (engine/server/relay.h). One thread hands local mutations over to the upstream client
-// and runs its sync rounds; the client's view changes come back into the relay's change log.
+// Relay mode (engine/server/relay.h): the lanes, the hand-over thread and the rounds thread. What
+// a lane's view tells the relay is written into its change log by relay_view.cc.
 #include "engine/server/relay.h"
 
+#include <algorithm>
 #include <chrono>
-#include <sstream>
 
+#include "engine/common/crypto.h"
 #include "engine/server/mutation_request.h"
 #include "engine/server/server_impl.h"
 #include "offsync/transport.h"
@@ -18,19 +19,23 @@ namespace {
 
 constexpr int64_t kDefaultPullIntervalMs = 30'000;  // the relay's own schedule, besides local pulls
 constexpr int64_t kMaxOfflineWaitMs = 60'000;       // an unreachable upstream is tried at least this often
+constexpr int64_t kHandOverRetryMs = 1'000;         // rows left behind (a fault, no identity yet)
+constexpr int kHandOverBatch = 500;
 
-// Writes what changed in the upstream client's view into the relay's change log.
+// Writes what changed in a lane's view into the relay's change log, in the lane's partition.
 class ViewMirror final : public SyncObserver {
  public:
-  ViewMirror(Server::Impl& server, Client& client) : server_(server), client_(client) {}
+  ViewMirror(Server::Impl& server, std::string principal, Client& client)
+      : server_(server), principal_(std::move(principal)), client_(client) {}
   void on_view_changed(const std::vector<std::pair<std::string, std::string>>& records) override {
-    server_.absorb_upstream(client_, records);
+    server_.absorb_upstream(principal_, client_, records);
   }
-  void on_rejected(const Mutation& m) override { server_.pass_on_outcome(client_, m, false); }
-  void on_conflict(const Mutation& m) override { server_.pass_on_outcome(client_, m, true); }
+  void on_rejected(const Mutation& m) override { server_.pass_on_outcome(principal_, client_, m, false); }
+  void on_conflict(const Mutation& m) override { server_.pass_on_outcome(principal_, client_, m, true); }
 
  private:
   Server::Impl& server_;
+  const std::string principal_;
   Client& client_;
 };
 
@@ -43,35 +48,65 @@ MutationOp client_op(ServerOp op) {
   return MutationOp::kUpsert;
 }
 
+bool authenticated(const ServerOptions& o) { return o.require_auth || static_cast<bool>(o.authenticate); }
+
 }  // namespace
 
 Result<std::unique_ptr<Relay>> Relay::start(Server::Impl& server) {
-  const ServerOptions& o = server.options;
-  if (o.require_auth || o.authenticate) {
+  std::unique_ptr<Relay> relay(new Relay(server));
+  if (!authenticated(server.options)) {
+    // One shared partition: its lane exists from the start, under the configured token.
+    auto lane = relay->open_lane("", server.options.upstream.sync.token);
+    if (!lane) return lane.status();
+    relay->lanes_[""] = std::move(*lane);
+  } else if (!server.options.upstream.sync.token.empty()) {
     return Status::invalid_argument(
-        "a relay serves one partition for now: --upstream cannot be combined with --require-auth or an authenticator");
+        "a relay with auth has one upstream identity per user (Server::set_upstream_credentials, `offsync auth "
+        "upstream`): a token for all of them would send one user's data under another's identity");
   }
+  relay->hand_thread_ = std::thread([r = relay.get()] { r->hand_over_loop(); });
+  relay->rounds_thread_ = std::thread([r = relay.get()] { r->rounds_loop(); });
+  return relay;
+}
+
+Result<std::shared_ptr<Relay::Lane>> Relay::open_lane(const std::string& principal, const std::string& token) {
+  const ServerOptions& o = server_.options;
   ClientOptions c;
-  c.path = client_path(o);
+  c.path = client_path(o, principal);
   c.durability = o.durability;
   c.coalesce = false;  // each forwarded mutation keeps its own key
   c.clock = o.clock;
   c.random = o.random;
   c.log = o.log;
   c.sync = o.upstream.sync;
+  c.sync.token = token;
   c.sync.transport = o.upstream.transport;
-  c.sync.background = false;  // the relay's thread runs the rounds
+  c.sync.background = false;  // the rounds thread runs them
   auto client = Client::open(std::move(c));
-  if (!client) return Status(client.status().code(), "the relay's upstream client: " + client.status().message());
-  std::unique_ptr<Relay> relay(new Relay(server));
-  relay->client_ = std::move(*client);
-  relay->client_->add_observer(std::make_shared<ViewMirror>(server, *relay->client_));
-  relay->thread_ = std::thread([r = relay.get()] { r->hand_over_loop(); });
-  return relay;
+  if (!client) {
+    return Status(client.status().code(),
+                  "the relay's upstream client" + (principal.empty() ? "" : " for " + principal) + ": " +
+                      client.status().message());
+  }
+  auto lane = std::make_shared<Lane>();
+  lane->principal = principal;
+  lane->client = std::move(*client);
+  lane->client->add_observer(std::make_shared<ViewMirror>(server_, principal, *lane->client));
+  return lane;
 }
 
-std::string Relay::client_path(const ServerOptions& o) {
-  return o.upstream.client_path.empty() ? o.db_path + ".upstream" : o.upstream.client_path;
+std::string Relay::client_path(const ServerOptions& o, const std::string& principal) {
+  std::string base = o.upstream.client_path.empty() ? o.db_path + ".upstream" : o.upstream.client_path;
+  if (principal.empty()) return base;
+  return base + "-" + hex(sha256(principal)).substr(0, 16);
+}
+
+std::vector<std::string> Relay::client_paths(const ServerOptions& o, const std::vector<std::string>& principals) {
+  std::vector<std::string> out{client_path(o, "")};
+  for (const auto& p : principals) {
+    if (!p.empty()) out.push_back(client_path(o, p));
+  }
+  return out;
 }
 
 Relay::~Relay() {
@@ -79,17 +114,20 @@ Relay::~Relay() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  hand_cv_.notify_all();
+  rounds_cv_.notify_all();
+  if (hand_thread_.joinable()) hand_thread_.join();
+  if (rounds_thread_.joinable()) rounds_thread_.join();
 }
 
 void Relay::applied() {
-  work_ = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    wake_ = true;
+    work_ = true;
+    ++work_generation_;
+    hand_wake_ = true;
   }
-  cv_.notify_all();
+  hand_cv_.notify_all();
 }
 
 void Relay::local_pull() {
@@ -98,19 +136,124 @@ void Relay::local_pull() {
     std::lock_guard<std::mutex> lock(mu_);
     if (now - last_pull_ms_ < server_.options.upstream.pull_min_interval_ms) return;
     last_pull_ms_ = now;
-    wake_ = true;
     pull_wanted_ = true;
+    identities_dirty_ = true;  // `offsync auth upstream` may have given a new identity from another process
   }
-  cv_.notify_all();
+  rounds_cv_.notify_all();
 }
 
-bool Relay::hand_over_some() {
-  constexpr int kBatch = 500;
+void Relay::identities_changed() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    identities_dirty_ = true;
+    hand_wake_ = true;  // rows that waited for an identity may go now
+  }
+  rounds_cv_.notify_all();
+}
+
+std::vector<std::shared_ptr<Relay::Lane>> Relay::lanes() const {
+  std::lock_guard<std::mutex> lock(lanes_mu_);
+  std::vector<std::shared_ptr<Lane>> out;
+  for (const auto& [principal, lane] : lanes_) out.push_back(lane);
+  return out;
+}
+
+void Relay::refresh_lanes() {
+  std::vector<storage::ServerStore::RelayIdentity> identities;
+  {
+    std::lock_guard<std::mutex> lock(server_.db_mu);
+    Status s = storage::guarded("read the relay's upstream identities", [&]() -> Status {
+      identities = server_.store->relay_identities();
+      return Status::ok();
+    });
+    if (!s) {
+      server_.log(LogLevel::kError, "relay: " + s.message());
+      return;
+    }
+  }
+  bool opened = false;
+  for (const auto& id : identities) {
+    std::shared_ptr<Lane> lane;
+    {
+      std::lock_guard<std::mutex> lock(lanes_mu_);
+      if (auto it = lanes_.find(id.principal); it != lanes_.end()) lane = it->second;
+    }
+    if (!lane) {
+      auto opened_lane = open_lane(id.principal, "");
+      if (!opened_lane) {
+        server_.log(LogLevel::kError, "relay: " + opened_lane.status().message());
+        continue;
+      }
+      lane = std::move(*opened_lane);
+      std::lock_guard<std::mutex> lock(lanes_mu_);
+      lanes_[id.principal] = lane;
+      opened = true;
+    }
+    if (id.version <= id.applied_version) continue;
+    // The lane's client keeps (and refreshes) the tokens from now on.
+    Status signed_in = lane->client->sign_in({id.upstream_user, id.access_token, id.refresh_token});
+    if (!signed_in) {
+      server_.log(LogLevel::kError, "relay: the upstream identity of " + id.principal + ": " + signed_in.message());
+    }
+    lane->failures = 0;
+    lane->next_round_ms = 0;
+    std::lock_guard<std::mutex> lock(server_.db_mu);
+    (void)storage::guarded("note an upstream identity taken", [&]() -> Status {
+      server_.store->relay_identity_applied(id.principal, id.version, signed_in ? "" : signed_in.message());
+      return Status::ok();
+    });
+  }
+  lanes_count_ = static_cast<int64_t>(lanes().size());
+  if (opened) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hand_wake_ = true;
+    hand_cv_.notify_all();
+  }
+}
+
+// ---- The hand-over thread ----
+
+void Relay::hand_over_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    hand_wake_ = false;
+    lock.unlock();
+    bool left_behind = false;
+    for (const auto& lane : lanes()) {
+      while (hand_over_some(*lane)) {
+        // Each batch starts a round at once: its requests overlap with the next batch's hand-over.
+        std::lock_guard<std::mutex> wanted(mu_);
+        rounds_wanted_.insert(lane->principal);
+        rounds_cv_.notify_all();
+      }
+    }
+    {
+      // Rows of a principal without a lane, or rows a fault kept: tried again shortly.
+      std::lock_guard<std::mutex> db(server_.db_mu);
+      auto any = storage::guarded("relay hand-over left", [&]() -> Result<bool> { return server_.store->has_forwards(); });
+      left_behind = !any || *any;
+    }
+    lock.lock();
+    if (left_behind) {
+      // Perhaps rows of a principal whose identity another process just stored.
+      identities_dirty_ = true;
+      rounds_cv_.notify_all();
+    }
+    if (stopping_ || hand_wake_) continue;
+    if (left_behind) {
+      hand_cv_.wait_for(lock, std::chrono::milliseconds(kHandOverRetryMs));
+    } else {
+      hand_cv_.wait(lock, [&] { return stopping_ || hand_wake_; });
+    }
+  }
+}
+
+bool Relay::hand_over_some(Lane& lane) {
   std::vector<storage::ServerStore::Forward> rows;
   {
     std::lock_guard<std::mutex> lock(server_.db_mu);
     Status s = storage::guarded("read the relay's hand-over", [&]() -> Status {
-      rows = server_.store->forwards(kBatch);
+      rows = server_.store->forwards(lane.principal, kHandOverBatch);
       return Status::ok();
     });
     if (!s) {
@@ -131,18 +274,18 @@ bool Relay::hand_over_some() {
     if (m.attachments) f.attachments = m.attachments->get<std::vector<std::string>>();
     // The files go first: the upstream client uploads them before it sends the mutation.
     for (const auto& id : f.attachments) {
-      if (Status copied = pass_on_attachment(row.principal, id); !copied) {
+      if (Status copied = pass_on_attachment(lane, id); !copied) {
         server_.log(LogLevel::kError, "relay: attachment " + id + ": " + copied.message());
-        return false;  // the rows stay; tried again on the next wake-up
+        return false;  // the rows stay; tried again shortly
       }
     }
     batch.push_back(std::move(f));
   }
   // One transaction on each side: the rows go once the upstream outbox holds them (a crash in
   // between hands them over again, and the keys already there are skipped).
-  if (auto queued = client_->forward(batch); !queued) {
+  if (auto queued = lane.client->forward(batch); !queued) {
     server_.log(LogLevel::kError, "relay: the upstream outbox refused a hand-over: " + queued.status().message());
-    return false;  // the rows stay; tried again on the next wake-up
+    return false;  // the rows stay; tried again shortly
   }
   Status s;
   {
@@ -163,20 +306,26 @@ bool Relay::hand_over_some() {
   std::vector<std::pair<std::string, std::string>> skipped;
   {
     std::lock_guard<std::mutex> lock(server_.db_mu);
-    skipped.assign(server_.relay_skipped.begin(), server_.relay_skipped.end());
-    server_.relay_skipped.clear();
+    for (auto it = server_.relay_skipped.begin(); it != server_.relay_skipped.end();) {
+      if (std::get<0>(*it) != lane.principal) {
+        ++it;
+        continue;
+      }
+      skipped.emplace_back(std::get<1>(*it), std::get<2>(*it));
+      it = server_.relay_skipped.erase(it);
+    }
   }
-  if (!skipped.empty()) server_.absorb_upstream(*client_, skipped);
-  return static_cast<int>(rows.size()) == kBatch;
+  if (!skipped.empty()) server_.absorb_upstream(lane.principal, *lane.client, skipped);
+  return true;
 }
 
-Status Relay::pass_on_attachment(const std::string& principal, const std::string& id) {
-  if (client_->attachment(id)) return Status::ok();  // passed on before (or the app's own)
+Status Relay::pass_on_attachment(Lane& lane, const std::string& id) {
+  if (lane.client->attachment(id)) return Status::ok();  // passed on before, or listed by a pulled record
   std::optional<storage::ServerStore::Attachment> meta;
   {
     std::lock_guard<std::mutex> lock(server_.db_mu);
     Status s = storage::guarded("read an attachment", [&]() -> Status {
-      meta = server_.store->attachment(principal, id);
+      meta = server_.store->attachment(lane.principal, id);
       return Status::ok();
     });
     if (!s) return s;
@@ -184,11 +333,11 @@ Status Relay::pass_on_attachment(const std::string& principal, const std::string
   // Upstream may hold it already (listed from a pulled record): nothing to pass on then.
   if (!meta || !meta->complete) return Status::ok();
   int64_t at = 0;
-  auto copied = client_->add_attachment_as(id, meta->content_type, [&]() -> Result<std::string> {
+  auto copied = lane.client->add_attachment_as(id, meta->content_type, [&]() -> Result<std::string> {
     if (at >= meta->size) return std::string();
     std::lock_guard<std::mutex> lock(server_.db_mu);
     return storage::guarded("read attachment bytes", [&]() -> Result<std::string> {
-      std::string piece = server_.blobs->read(principal, id, at, std::min<int64_t>(1 << 20, meta->size - at));
+      std::string piece = server_.blobs->read(lane.principal, id, at, std::min<int64_t>(1 << 20, meta->size - at));
       if (piece.empty()) return Status::corrupt("the relay's copy of attachment " + id + " ends early");
       at += static_cast<int64_t>(piece.size());
       return piece;
@@ -197,169 +346,93 @@ Status Relay::pass_on_attachment(const std::string& principal, const std::string
   return copied.status();
 }
 
-void Relay::hand_over_loop() {
-  const int64_t interval =
-      client_ && server_.options.upstream.sync.pull_interval_ms > 0 ? server_.options.upstream.sync.pull_interval_ms
-                                                                    : kDefaultPullIntervalMs;
-  int64_t next_round_ms = 0;  // at once: the outbox may hold work from before a restart
-  int failures = 0;
+// ---- The rounds thread ----
+
+int64_t Relay::round(Lane& lane, bool wanted, bool pull) {
+  const int64_t interval = server_.options.upstream.sync.pull_interval_ms > 0
+                               ? server_.options.upstream.sync.pull_interval_ms
+                               : kDefaultPullIntervalMs;
+  int64_t now = server_.clock.now_ms();
+  // New work or a local pull starts a round at once, unless upstream is unreachable and backing
+  // off (a local pull still tries: the device may just have come back online).
+  if (!((wanted && lane.failures == 0) || pull || now >= lane.next_round_ms)) return lane.next_round_ms;
+  auto report = lane.client->sync_once();
+  now = server_.clock.now_ms();
+  if (report && report->reached) {
+    lane.failures = 0;
+    last_contact_ = now;
+    std::lock_guard<std::mutex> db(server_.db_mu);
+    (void)storage::guarded("note the upstream contact", [&]() -> Status {
+      server_.store->set_meta("relay.last_contact", std::to_string(now));
+      return Status::ok();
+    });
+    lane.next_round_ms = now + (report->transient_left > 0 ? std::min<int64_t>(interval, 5'000) : interval);
+  } else {
+    ++lane.failures;
+    lane.next_round_ms = now + std::min<int64_t>(kMaxOfflineWaitMs, 500LL << std::min(lane.failures, 7));
+  }
+  return lane.next_round_ms;
+}
+
+void Relay::rounds_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    bool woken = wake_;
+    bool refresh = identities_dirty_;
     bool pull = pull_wanted_;
-    wake_ = pull_wanted_ = false;
+    std::set<std::string> wanted;
+    wanted.swap(rounds_wanted_);
+    identities_dirty_ = pull_wanted_ = false;
     lock.unlock();
-    while (hand_over_some()) {
+    if (refresh) refresh_lanes();
+    int64_t next_due = server_.clock.now_ms() + kMaxOfflineWaitMs;
+    for (const auto& lane : lanes()) {
+      next_due = std::min(next_due, round(*lane, wanted.count(lane->principal) > 0, pull));
     }
-    int64_t now = server_.clock.now_ms();
-    // A local write or pull starts a round at once, unless upstream is unreachable and backing off.
-    if ((woken && (failures == 0 || pull)) || now >= next_round_ms) {
-      auto report = client_->sync_once();
-      now = server_.clock.now_ms();
-      if (report && report->reached) {
-        failures = 0;
-        last_contact_ = now;
-        std::lock_guard<std::mutex> db(server_.db_mu);
-        (void)storage::guarded("note the upstream contact", [&]() -> Status {
-          server_.store->set_meta("relay.last_contact", std::to_string(now));
-          return Status::ok();
-        });
-        next_round_ms = now + (report->transient_left > 0 ? std::min<int64_t>(interval, 5'000) : interval);
-      } else {
-        ++failures;
-        next_round_ms = now + std::min<int64_t>(kMaxOfflineWaitMs, 500LL << std::min(failures, 7));
-      }
-    }
-    if (auto summary = client_->summary()) {
-      pending_ = summary->pending;
-      oldest_ = summary->oldest_pending_created_at_ms.value_or(0);
-      std::lock_guard<std::mutex> db(server_.db_mu);
-      auto handed_over = storage::guarded("relay work", [&]() -> Result<bool> { return !server_.store->forwards(1).empty(); });
-      bool handed = !handed_over || *handed_over;
-      work_ = handed || summary->pending > 0;
-    }
+    update_figures();
     lock.lock();
-    if (stopping_ || wake_) continue;
-    cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next_round_ms - server_.clock.now_ms())));
+    if (stopping_ || pull_wanted_ || identities_dirty_ || !rounds_wanted_.empty()) continue;
+    rounds_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next_due - server_.clock.now_ms())));
   }
 }
 
-// ---- Server::Impl's side of the relay ----
-
-void Server::Impl::absorb_upstream(Client& upstream, const std::vector<std::pair<std::string, std::string>>& records) {
-  // The views first (the upstream client's lock only), then one transaction of the relay's store
-  // for a page's worth of records.
-  struct Seen {
-    const std::pair<std::string, std::string>* key;
-    std::optional<Record> view;
-    std::vector<std::string> attachments;
-  };
-  std::vector<Seen> seen;
-  seen.reserve(records.size());
-  for (const auto& key : records) {
-    auto view = upstream.get(key.first, key.second);
-    if (!view && view.status().code() != StatusCode::kNotFound) {
-      log(LogLevel::kError, "relay: reading " + key.first + "/" + key.second + " upstream: " + view.status().message());
-      continue;
-    }
-    Seen s{&key, std::nullopt, {}};
-    if (view) {
-      s.view = std::move(*view);
-      if (auto listed = upstream.attachments_of(key.first, key.second)) s.attachments = std::move(*listed);
-    }
-    seen.push_back(std::move(s));
+void Relay::update_figures() {
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation = work_generation_;
   }
-  if (seen.empty()) return;
-  std::lock_guard<std::mutex> lock(db_mu);
-  Status s = storage::guarded("absorb upstream changes", [&]() -> Status {
-    ServerTransaction tx(*store);
-    for (const Seen& one : seen) {
-      const auto& [collection, record_id] = *one.key;
-      auto current = store->record("", collection, record_id);
-      bool live = current && !current->deleted;
-      // A local mutation of it not handed over yet: the relay's record is newer than upstream's
-      // view, which is absorbed again once the hand-over made the view include it.
-      if (store->has_forward_for(collection, record_id)) {
-        relay_skipped.emplace(collection, record_id);
-        continue;
-      }
-      if (one.view ? (live && current->fields == one.view->fields && current->attachments == json(one.attachments))
-                   : !live) {
-        continue;  // the relay already shows it (the echo of its own forwarded write)
-      }
-      std::string stamp = hlc->now().to_string();
-      storage::StoredRecord r;
-      r.collection = collection;
-      r.record_id = record_id;
-      r.hlc = stamp;
-      r.changed_at_ms = clock.now_ms();
-      if (one.view) {
-        r.fields = one.view->fields;
-        for (const auto& [field, value] : r.fields.items()) {
-          bool same = live && current->fields.contains(field) && current->fields[field] == value &&
-                      current->field_hlc.contains(field);
-          r.field_hlc[field] = same ? current->field_hlc[field] : json(stamp);
-        }
-        r.attachments = one.attachments;
-      } else {
-        r.deleted = true;
-      }
-      r.seq = store->next_seq();
-      std::string attachments_text = r.attachments.empty() ? "[]" : r.attachments.dump();
-      store->put_record("", r, r.fields.dump(), r.field_hlc.dump(), attachments_text);
-    }
-    tx.commit();
-    return Status::ok();
-  });
-  if (!s) log(LogLevel::kError, "relay: " + s.message());
+  // The hand-over first, then the outboxes: a row moved in between is counted in its outbox.
+  bool handed;
+  {
+    std::lock_guard<std::mutex> db(server_.db_mu);
+    auto any = storage::guarded("relay work", [&]() -> Result<bool> { return server_.store->has_forwards(); });
+    handed = !any || *any;
+  }
+  auto summary = upstream_summary();
+  if (summary) {
+    pending_ = summary->pending;
+    oldest_ = summary->oldest_pending_created_at_ms.value_or(0);
+  }
+  bool work = handed || !summary || summary->pending > 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  // A mutation applied since the check began is work this check may not have seen.
+  if (work || generation == work_generation_) work_ = work;
 }
 
-std::string Server::Impl::relay_metrics() const {
-  Relay::Figures f = relay->figures();
-  int64_t now = clock.now_ms();
-  std::string out;
-  auto gauge = [&](const char* name, const char* help, double value) {
-    std::ostringstream number;
-    number << value;  // 100, not 100.000000
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " + number.str() + "\n";
-  };
-  gauge("offsync_relay_upstream_pending", "Mutations in the relay's upstream outbox, not yet acknowledged upstream.",
-        static_cast<double>(f.pending));
-  gauge("offsync_relay_upstream_oldest_pending_age_seconds", "Age of the oldest mutation waiting to go upstream.",
-        f.oldest_pending_created_at_ms ? static_cast<double>(now - f.oldest_pending_created_at_ms) / 1000 : 0.0);
-  gauge("offsync_relay_last_upstream_contact_timestamp_seconds",
-        "When a round last reached upstream (Unix time; 0: never since start).",
-        static_cast<double>(f.last_contact_ms) / 1000);
-  return out;
-}
-
-void Server::Impl::pass_on_outcome(Client& upstream, const Mutation& m, bool conflict) {
-  // The local client decides from here (resolve or discard): upstream's outbox lets go of it, and
-  // the relay's record becomes upstream's state.
-  if (Status dropped = upstream.discard(m.id); !dropped) {
-    log(LogLevel::kError, "relay: dropping " + m.id + " upstream: " + dropped.message());
+std::optional<OutboxSummary> Relay::upstream_summary() {
+  OutboxSummary total;
+  for (const auto& lane : lanes()) {
+    auto s = lane->client->summary();
+    if (!s) return std::nullopt;
+    total.pending += s->pending;
+    total.rejected += s->rejected;
+    total.conflicts += s->conflicts;
+    if (s->oldest_pending_created_at_ms &&
+        (!total.oldest_pending_created_at_ms || *s->oldest_pending_created_at_ms < *total.oldest_pending_created_at_ms)) {
+      total.oldest_pending_created_at_ms = s->oldest_pending_created_at_ms;
+    }
   }
-  absorb_upstream(upstream, {{m.collection, m.record_id}});
-  std::lock_guard<std::mutex> lock(db_mu);
-  Status s = storage::guarded("pass an upstream outcome on", [&]() -> Status {
-    ServerTransaction tx(*store);
-    auto record = store->record("", m.collection, m.record_id);
-    json request = {{"collection", m.collection}, {"record", m.record_id}, {"op", mutation_op_name(m.op)}};
-    if (m.op != MutationOp::kDelete) request["fields"] = m.payload;
-    if (!m.attachments.empty()) request["attachments"] = m.attachments;
-    json outcome = {{"mutation", m.idempotency_key},
-                    {"state", conflict ? "conflict" : "rejected"},
-                    {"status", conflict ? 409 : 422},
-                    {"error", {{"code", conflict ? "conflict" : "rejected_upstream"}, {"message", m.last_error}}},
-                    {"server", conflict && record ? record_json(*record) : json()},
-                    {"request", request}};
-    std::string sender = store->relay_sender(m.idempotency_key);
-    if (sender.empty()) return Status::ok();  // a client that does not say who it is: it sees upstream's state only
-    store->put_relay_outcome("", store->next_seq(), m.idempotency_key, sender, outcome.dump());
-    tx.commit();
-    return Status::ok();
-  });
-  if (!s) log(LogLevel::kError, "relay: " + s.message());
+  return total;
 }
 
 }  // namespace offsync

@@ -1,15 +1,23 @@
-// Relay mode of the server half (docs/architecture.md, "The relay"): an upstream Client whose view
-// is the relay's state. Mutations the relay applies for its local clients are handed over from the
-// relay_outbox table into that client's outbox under their original keys; whatever changes the
-// client's view (a pull, an acknowledgement, a revert after a refusal) is written into the relay's
-// change log, so local clients see upstream's state on their next pull.
+// Relay mode of the server half (docs/architecture.md, "The relay"). Each local principal has a
+// lane: an upstream Client, under that principal's upstream identity, whose view is the relay's
+// state of the principal's partition. Mutations the relay applies for its local clients are handed
+// over from the relay_outbox table into the lane's outbox under their original keys; whatever
+// changes the lane's view (a pull, an acknowledgement, a revert after a refusal) is written into
+// the relay's change log, so local clients see upstream's state on their next pull.
+//
+// Two threads: one hands mutations over, one runs the lanes' sync rounds, so that a round's
+// requests overlap with the next hand-over. Without auth there is one lane, for the shared
+// partition "", under UpstreamOptions::sync.token; with auth, a principal gets a lane once
+// Server::set_upstream_credentials() gave it an identity, and its mutations wait until then.
 // Internal to the server half.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "offsync/client.h"
@@ -19,7 +27,7 @@ namespace offsync {
 
 class Relay {
  public:
-  // Opens the upstream client and starts the hand-over thread.
+  // Opens the lanes known so far and starts the threads.
   static Result<std::unique_ptr<Relay>> start(Server::Impl& server);
   ~Relay();
   Relay(const Relay&) = delete;
@@ -29,37 +37,65 @@ class Relay {
   void applied();
   // A local client asked for changes: pull upstream now, unless that was done very recently.
   void local_pull();
-  Client& upstream() { return *client_; }
-  // Mutations not yet forwarded: handed over or in the upstream outbox (as of the last round).
+  // An upstream identity was stored: the rounds thread takes it.
+  void identities_changed();
+  // Mutations not yet forwarded: handed over or in an upstream outbox (as of the last round).
   bool has_work() const { return work_.load(); }
   // As of the last round, for /metrics (never waits on a store).
   struct Figures {
     int64_t pending = 0;
     int64_t oldest_pending_created_at_ms = 0;  // 0: none pending
     int64_t last_contact_ms = 0;               // 0: never
+    int64_t lanes = 0;
   };
-  Figures figures() const { return {pending_.load(), oldest_.load(), last_contact_.load()}; }
-  // The upstream store's path.
-  static std::string client_path(const ServerOptions& options);
+  Figures figures() const { return {pending_.load(), oldest_.load(), last_contact_.load(), lanes_count_.load()}; }
+  // The lanes' outboxes together.
+  std::optional<OutboxSummary> upstream_summary();
+
+  // The store of the principal's upstream client: `<db>.upstream` for the shared partition,
+  // `<db>.upstream-<hash of the principal>` for the others.
+  static std::string client_path(const ServerOptions& options, const std::string& principal);
+  // Where an `offsync admin stats` in another process finds the lanes' stores.
+  static std::vector<std::string> client_paths(const ServerOptions& options, const std::vector<std::string>& principals);
 
  private:
+  struct Lane {
+    std::string principal;
+    std::unique_ptr<Client> client;
+    // The rounds thread's own.
+    int64_t next_round_ms = 0;  // at once: the outbox may hold work from before a restart
+    int failures = 0;
+  };
   explicit Relay(Server::Impl& server) : server_(server) {}
+  Result<std::shared_ptr<Lane>> open_lane(const std::string& principal, const std::string& token);
+  // Opens lanes for new identities and hands new credentials to their clients.
+  void refresh_lanes();
+  std::vector<std::shared_ptr<Lane>> lanes() const;
   void hand_over_loop();
-  // Moves hand-over rows into the upstream outbox; false when nothing was left.
-  bool hand_over_some();
-  // Copies an attachment a forwarded mutation lists into the upstream client, a MiB at a time.
-  Status pass_on_attachment(const std::string& principal, const std::string& id);
+  void rounds_loop();
+  // Runs the lane's round when due; returns when the next one is due.
+  int64_t round(Lane& lane, bool wanted, bool pull);
+  void update_figures();
+  // Moves hand-over rows of the lane's principal into its outbox; false when none were left.
+  bool hand_over_some(Lane& lane);
+  // Copies an attachment a forwarded mutation lists into the lane's client, a MiB at a time.
+  Status pass_on_attachment(Lane& lane, const std::string& id);
 
   Server::Impl& server_;
-  std::unique_ptr<Client> client_;
+  mutable std::mutex lanes_mu_;
+  std::map<std::string, std::shared_ptr<Lane>> lanes_;  // GUARDED_BY(lanes_mu_)
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool wake_ = true, stopping_ = false;  // GUARDED_BY(mu_)
-  bool pull_wanted_ = false;             // GUARDED_BY(mu_)
-  int64_t last_pull_ms_ = 0;             // GUARDED_BY(mu_)
+  std::condition_variable hand_cv_, rounds_cv_;
+  bool stopping_ = false;                  // GUARDED_BY(mu_)
+  bool hand_wake_ = true;                  // GUARDED_BY(mu_)
+  std::set<std::string> rounds_wanted_;    // GUARDED_BY(mu_): principals whose outbox grew
+  bool pull_wanted_ = false;               // GUARDED_BY(mu_)
+  bool identities_dirty_ = true;           // GUARDED_BY(mu_)
+  int64_t last_pull_ms_ = 0;               // GUARDED_BY(mu_)
+  uint64_t work_generation_ = 0;           // GUARDED_BY(mu_): bumped by applied()
   std::atomic<bool> work_{true};
-  std::atomic<int64_t> pending_{0}, oldest_{0}, last_contact_{0};
-  std::thread thread_;
+  std::atomic<int64_t> pending_{0}, oldest_{0}, last_contact_{0}, lanes_count_{0};
+  std::thread hand_thread_, rounds_thread_;
 };
 
 }  // namespace offsync

@@ -62,7 +62,28 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
 
 bool Server::has_upstream_work() const { return impl_->relay && impl_->relay->has_work(); }
 
+Status Server::set_upstream_credentials(const std::string& principal, const Credentials& credentials) {
+  if (credentials.user.empty()) return Status::invalid_argument("the upstream identity needs its upstream user");
+  if (credentials.access_token.empty()) return Status::invalid_argument("the upstream identity needs an access token");
+  if (principal.empty() && (impl_->options.require_auth || impl_->options.authenticate)) {
+    return Status::invalid_argument("with auth every local user has a principal: name it");
+  }
+  Status s = [&] {
+    std::lock_guard<std::mutex> lock(impl_->db_mu);
+    return guarded("store an upstream identity", [&]() -> Status {
+      ServerTransaction tx(*impl_->store);
+      impl_->store->put_relay_identity(principal, credentials.user, credentials.access_token,
+                                       credentials.refresh_token);
+      tx.commit();
+      return Status::ok();
+    });
+  }();
+  if (s && impl_->relay) impl_->relay->identities_changed();
+  return s;
+}
+
 Result<ServerStats> Server::stats() {
+  std::vector<std::string> principals;
   auto stats = [&] {
     std::lock_guard<std::mutex> lock(impl_->db_mu);
     return guarded("stats", [&]() -> Result<ServerStats> {
@@ -70,20 +91,35 @@ Result<ServerStats> Server::stats() {
       ServerStats out{c.mutations_applied, c.idempotency_keys, c.replays,       c.changes,
                       c.tombstones,        c.last_seq,         c.compacted_seq, impl_->load_codec().current_version()};
       out.relay_handed_over = impl_->store->forward_count();
-      if (auto contact = impl_->store->meta("relay.last_contact")) out.relay_last_upstream_contact_ms = std::stoll(*contact);
+      if (auto contact = impl_->store->meta("relay.last_contact")) {
+        char* end = nullptr;
+        long long ms = std::strtoll(contact->c_str(), &end, 10);
+        if (end && *end == '\0' && ms > 0) out.relay_last_upstream_contact_ms = ms;
+      }
+      for (const auto& identity : impl_->store->relay_identities()) principals.push_back(identity.principal);
+      out.relay_upstream_identities = static_cast<int64_t>(principals.size());
       return out;
     });
   }();
   if (!stats) return stats;
-  // The upstream outbox: the running relay's client, or (from `offsync admin stats`) its store.
-  std::string upstream_path = Relay::client_path(impl_->options);
+  // The upstream outboxes: the running relay's clients, or (from `offsync admin stats`) their stores.
   std::optional<OutboxSummary> upstream;
   if (impl_->relay) {
-    if (auto s = impl_->relay->upstream().summary()) upstream = *s;
-  } else if (std::filesystem::exists(upstream_path)) {
-    upstream = storage::peek_outbox(upstream_path);
+    upstream = impl_->relay->upstream_summary();
+  } else {
+    for (const auto& path : Relay::client_paths(impl_->options, principals)) {
+      if (!std::filesystem::exists(path)) continue;
+      auto s = storage::peek_outbox(path);
+      if (!s) continue;
+      if (!upstream) upstream = OutboxSummary{};
+      upstream->pending += s->pending;
+      if (s->oldest_pending_created_at_ms && (!upstream->oldest_pending_created_at_ms ||
+                                              *s->oldest_pending_created_at_ms < *upstream->oldest_pending_created_at_ms)) {
+        upstream->oldest_pending_created_at_ms = s->oldest_pending_created_at_ms;
+      }
+    }
   }
-  stats->relay = impl_->relay || upstream || stats->relay_handed_over > 0;
+  stats->relay = impl_->relay || upstream || stats->relay_handed_over > 0 || stats->relay_upstream_identities > 0;
   if (upstream) {
     stats->relay_upstream_pending = upstream->pending;
     stats->relay_oldest_pending_created_at_ms = upstream->oldest_pending_created_at_ms;
@@ -127,7 +163,9 @@ Result<int64_t> Server::sweep_idempotency_keys() {
   std::lock_guard<std::mutex> lock(impl_->db_mu);
   return guarded("sweep", [&]() -> Result<int64_t> {
     impl_->last_sweep_ms = impl_->clock.now_ms();
-    return impl_->store->sweep_answers(impl_->last_sweep_ms - impl_->options.idempotency_retention_ms);
+    int64_t before = impl_->last_sweep_ms - impl_->options.idempotency_retention_ms;
+    impl_->store->sweep_relay(before);
+    return impl_->store->sweep_answers(before);
   });
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -51,7 +52,8 @@ struct Server::Impl {
   int64_t last_sweep_ms = 0;                    // GUARDED_BY(db_mu)
   // Relay: records whose upstream view was not absorbed while a local mutation of theirs waited
   // for the hand-over (relay.cc).
-  std::set<std::pair<std::string, std::string>> relay_skipped;  // GUARDED_BY(db_mu)
+  // (principal, collection, record id)
+  std::set<std::tuple<std::string, std::string, std::string>> relay_skipped;  // GUARDED_BY(db_mu)
 
   std::mutex keys_mu;
   std::set<std::pair<std::string, std::string>> in_flight;  // GUARDED_BY(keys_mu)
@@ -125,12 +127,14 @@ struct Server::Impl {
   // Under db_mu, in a transaction: removes expired upload sessions and unreferenced attachments.
   int64_t collect_attachments(int64_t now);
 
-  // ---- relay.cc ----
-  // Writes the upstream client's view of these records into the change log, when it differs.
-  void absorb_upstream(Client& upstream, const std::vector<std::pair<std::string, std::string>>& records);
+  // ---- relay_view.cc ----
+  // Writes the principal's upstream client's view of these records into its partition of the
+  // change log, when it differs.
+  void absorb_upstream(const std::string& principal, Client& upstream,
+                       const std::vector<std::pair<std::string, std::string>>& records);
   // Upstream refused (or conflicted on) a mutation the relay accepted: the local client reads it in
   // its next sync page (docs/protocol.md, "Relays").
-  void pass_on_outcome(Client& upstream, const Mutation& m, bool conflict);
+  void pass_on_outcome(const std::string& principal, Client& upstream, const Mutation& m, bool conflict);
   // The relay's gauges in Prometheus text (from figures the relay thread keeps: never waits).
   std::string relay_metrics() const;
 

@@ -121,6 +121,7 @@ struct ServerStats {
   int64_t relay_upstream_pending = 0; // in the upstream outbox, unacknowledged
   std::optional<int64_t> relay_oldest_pending_created_at_ms;
   std::optional<int64_t> relay_last_upstream_contact_ms;  // the last round that reached upstream
+  int64_t relay_upstream_identities = 0;  // local principals given an upstream identity
 };
 
 class Server {
@@ -148,6 +149,15 @@ class Server {
   // A relay with mutations not yet forwarded upstream (false for a server that is not a relay).
   // Cheap and non-blocking: what an idle exit asks before stopping.
   bool has_upstream_work() const;
+  // A relay's upstream identity for a local principal ("" is the shared partition of a relay
+  // without auth): the credentials the relay's own sign-in to upstream (RFC 8252) gave for that
+  // user. That principal's upstream client keeps them in its store, sends access_token and redeems
+  // refresh_token after a 401 (UpstreamOptions::sync.oauth_client_id); they are not kept in this
+  // store after the relay took them. Until a principal has an identity, its mutations wait on the
+  // relay: one user's data never goes upstream under another's. Callable on a store whose relay
+  // runs in another process (`offsync auth upstream`): that relay takes it at its next local write
+  // or pull, or within a second while that user's mutations wait for it.
+  Status set_upstream_credentials(const std::string& principal, const Credentials& credentials);
 
   // Registers (or replaces) a client and its redirect URIs.
   Status register_oauth_client(const OAuthClient& client);

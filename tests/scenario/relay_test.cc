@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <set>
 #include <thread>
 
 #include "offsync/transport.h"
@@ -208,4 +210,132 @@ TEST_CASE("relay: an attachment uploaded to the relay goes up to the cloud befor
   CHECK(body_of(d.cloud->handle(get_sync()))["changes"][0]["attachments"] == json{*id});
   // Nothing refused on the way: the file was whole on the cloud before the mutation arrived.
   CHECK(d.cloud->stats()->mutations_applied == 1);
+}
+
+TEST_CASE("relay: an update sent through the relay and then directly is applied once, though the routes carry different bases") {
+  Device d;
+  REQUIRE(d.math->put("notes", "n", {{"v", 1}}).is_ok());
+  REQUIRE(d.math->sync_once()->applied == 1);
+  CHECK(eventually([&] { return d.cloud_applied() == 1; }));
+  (void)d.math->sync_once();  // the relay's record of n, and so the math app's base, is the relay's
+  auto id = d.math->patch("notes", "n", {{"v", 2}});
+  REQUIRE(id.is_ok());
+  auto sent = d.math->mutation(*id);
+  REQUIRE(sent.is_ok());
+  REQUIRE(sent->base_hlc.has_value());
+  REQUIRE(d.math->sync_once()->applied == 1);
+  CHECK(eventually([&] { return d.cloud_applied() == 2; }));
+  // The same mutation, later sent straight to the cloud with the base the math app had.
+  json body = {{"id", *id}, {"collection", "notes"}, {"record", "n"}, {"op", "patch"},
+               {"fields", {{"v", 2}}}, {"base", *sent->base_hlc}};
+  HttpResponse direct = d.cloud->handle(post_mutation(body, *id));
+  CHECK(direct.status == 200);
+  CHECK(direct.headers.get("Idempotent-Replayed") == std::optional<std::string>("true"));
+  CHECK(d.cloud_applied() == 2);
+}
+
+TEST_CASE("relay: a local write may keep listing an attachment that only the cloud holds") {
+  Device d;
+  auto other = open_client({.path = d.dir.file("other.db"),
+                            .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  std::string photo = pattern_bytes(300'000, 7);
+  auto photo_id = other->add_attachment(photo, "image/png");
+  REQUIRE(other->put("notes", "p", {{"title", "from the cloud"}}, {.attachments = {*photo_id}}).is_ok());
+  REQUIRE(other->sync_once()->applied == 1);
+  CHECK(eventually([&] {
+    (void)d.math->sync_once();
+    auto seen = d.math->get("notes", "p");
+    return seen.is_ok() && seen->fields["title"] == "from the cloud";
+  }));
+  REQUIRE(d.math->attachments_of("notes", "p").value() == std::vector<std::string>{*photo_id});
+  // The relay holds the record, not the photo: a rewrite listing it still goes through.
+  REQUIRE(d.math->put("notes", "p", {{"title", "renamed"}}, {.attachments = {*photo_id}}).is_ok());
+  auto report = d.math->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->applied == 1);
+  CHECK(report->rejected == 0);
+  CHECK(eventually([&] { return d.cloud_applied() == 2; }));
+  json page = body_of(d.cloud->handle(get_sync()));
+  REQUIRE(page["changes"].size() == 1);
+  CHECK(page["changes"][0]["fields"]["title"] == "renamed");
+  CHECK(page["changes"][0]["attachments"] == json{*photo_id});
+}
+
+namespace {
+
+// The bearer token is the principal: enough to tell users apart in a test.
+std::optional<std::string> bearer_is_principal(const HttpRequest& r) {
+  auto h = r.headers.get("Authorization");
+  if (!h || h->rfind("Bearer ", 0) != 0 || h->size() == 7) return std::nullopt;
+  return h->substr(7);
+}
+
+std::set<std::string> records_of(Server& server, const std::string& token) {
+  std::set<std::string> out;
+  json page = body_of(server.handle(get_sync("", 0, token)));
+  for (const auto& c : page["changes"]) out.insert(c["record"].get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("relay: each local user's writes go upstream under that user's own identity, and wait until it has one") {
+  ScratchDir dir;
+  auto cloud = open_server({.db_path = dir.file("cloud.db"), .durability = Durability::kNormal,
+                            .authenticate = bearer_is_principal});
+  auto uplink = std::make_shared<ScriptedTransport>(cloud.get());
+  ServerOptions o{.db_path = dir.file("lms.db"), .durability = Durability::kNormal, .authenticate = bearer_is_principal};
+  o.upstream.transport = uplink;
+  o.upstream.pull_min_interval_ms = 0;
+  SUBCASE("one token for every user is refused") {
+    o.upstream.sync.token = "cloud-alice";
+    auto refused = Server::open(o);
+    REQUIRE_FALSE(refused.is_ok());
+    CHECK(refused.status().message().find("another's identity") != std::string::npos);
+  }
+  SUBCASE("per user") {
+    auto relay = open_server(o);
+    auto app = [&](const std::string& user) {
+      return open_client({.path = dir.file(user + ".db"), .durability = Durability::kNormal,
+                          .sync = {.transport = make_in_process_transport(*relay), .background = false, .token = user}});
+    };
+    auto alice = app("alice"), bob = app("bob");
+    REQUIRE(relay->set_upstream_credentials("alice", {"cloud-alice", "cloud-alice", ""}).is_ok());
+    REQUIRE(alice->put("notes", "a1", {{"by", "alice"}}).is_ok());
+    REQUIRE(bob->put("notes", "b1", {{"by", "bob"}}).is_ok());
+    REQUIRE(alice->sync_once()->applied == 1);
+    REQUIRE(bob->sync_once()->applied == 1);  // the relay answers bob at once all the same
+    CHECK(eventually([&] { return records_of(*cloud, "cloud-alice") == std::set<std::string>{"a1"}; }));
+    // Bob has no upstream identity yet: his write waits on the relay, under nobody else's.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(records_of(*cloud, "cloud-bob").empty());
+    CHECK(records_of(*cloud, "cloud-alice") == std::set<std::string>{"a1"});
+    CHECK(relay->stats()->relay_handed_over == 1);
+    CHECK(relay->has_upstream_work());
+    REQUIRE(relay->set_upstream_credentials("bob", {"cloud-bob", "cloud-bob", ""}).is_ok());
+    CHECK(eventually([&] { return records_of(*cloud, "cloud-bob") == std::set<std::string>{"b1"}; }));
+    CHECK(eventually([&] { return !relay->has_upstream_work(); }));
+    CHECK(relay->stats()->relay_upstream_identities == 2);
+    // Downstream too: bob's cloud change reaches bob through the relay, and never alice.
+    REQUIRE(cloud->handle(post_mutation({{"collection", "notes"}, {"record", "b2"}, {"op", "upsert"},
+                                         {"fields", {{"by", "bob elsewhere"}}}},
+                                        new_key(), "cloud-bob"))
+                .status == 200);
+    CHECK(eventually([&] {
+      (void)bob->sync_once();
+      return bob->get("notes", "b2").is_ok();
+    }));
+    (void)alice->sync_once();
+    CHECK(alice->get("notes", "b2").status().code() == StatusCode::kNotFound);
+    CHECK(alice->get("notes", "b1").status().code() == StatusCode::kNotFound);
+    CHECK(alice->get("notes", "a1").is_ok());
+    // Each user's upstream store is its own file (and no shared one exists with auth on).
+    int upstream_stores = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.file(""))) {
+      std::string name = entry.path().filename().string();
+      if (name.rfind("lms.db.upstream-", 0) == 0 && name.size() == 32) ++upstream_stores;  // not -wal, -shm
+    }
+    CHECK(upstream_stores == 2);
+    CHECK_FALSE(std::filesystem::exists(dir.file("lms.db.upstream")));
+  }
 }
