@@ -122,25 +122,22 @@ std::optional<nlohmann::json> ClientStore::view(const std::string& collection, c
   return nlohmann::json::parse(s.getColumn(0).getString());
 }
 
-void ClientStore::set_view(const std::string& collection, const std::string& record_id,
+bool ClientStore::set_view(const std::string& collection, const std::string& record_id,
                            const std::optional<nlohmann::json>& fields) {
-  if (fields) {
-    set_view_text(collection, record_id, fields->dump());
-    return;
-  }
+  if (fields) return set_view_text(collection, record_id, fields->dump());
   auto& s = fresh(delete_view_);
   s.bind(1, collection);
   s.bind(2, record_id);
-  s.exec();
+  return s.exec() > 0;
 }
 
-void ClientStore::set_view_text(const std::string& collection, const std::string& record_id,
+bool ClientStore::set_view_text(const std::string& collection, const std::string& record_id,
                                 const std::string& fields) {
   auto& s = fresh(set_view_);
   s.bind(1, collection);
   s.bind(2, record_id);
   s.bind(3, fields);
-  s.exec();
+  return s.exec() > 0;  // the upsert writes nothing when the text is the same
 }
 
 std::vector<Record> ClientStore::list_view(const std::string& collection) {

@@ -63,10 +63,11 @@ class ClientStore : public SqliteStore {
 
   std::optional<nlohmann::json> view(const std::string& collection, const std::string& record_id);
   // Writes fields as the view row, or removes the row when fields is nullopt (record absent).
-  void set_view(const std::string& collection, const std::string& record_id,
+  // Returns whether the row changed.
+  bool set_view(const std::string& collection, const std::string& record_id,
                 const std::optional<nlohmann::json>& fields);
   // Writes an already serialised JSON object as the view row (the hot path of put()).
-  void set_view_text(const std::string& collection, const std::string& record_id, const std::string& fields);
+  bool set_view_text(const std::string& collection, const std::string& record_id, const std::string& fields);
   std::vector<Record> list_view(const std::string& collection);
 
   // payload_text, when given, is m.payload already serialised (saves a second dump on the hot path).

@@ -302,42 +302,49 @@ Status Client::acknowledge(const std::string& mutation_id, const nlohmann::json&
   });
 }
 
-void Client::Impl::put_server_record_locked(const std::string& collection, const std::string& record_id,
+bool Client::Impl::put_server_record_locked(const std::string& collection, const std::string& record_id,
                                             const storage::BaseText& base) {
-  if (!base.hlc.empty() && store->base_hlc(collection, record_id) == base.hlc) return;
-  store_base_and_view_locked(collection, record_id, base);
+  if (!base.hlc.empty() && store->base_hlc(collection, record_id) == base.hlc) return false;
+  std::string attachments_before = store->base_attachments(collection, record_id);
+  bool view_changed = false;
+  store_base_and_view_locked(collection, record_id, base, &view_changed);
+  return view_changed || (base.deleted ? attachments_before != "[]" : base.attachments != attachments_before);
 }
 
 bool Client::Impl::store_base_and_view_locked(const std::string& collection, const std::string& record_id,
-                                              const storage::BaseText& base) {
+                                              const storage::BaseText& base, bool* view_changed) {
   store->put_base_text(collection, record_id, base);
   auto pending = store->mutations_of(collection, record_id);
+  bool changed;
   if (pending.empty()) {
     // The common case: the view is the base, as the server wrote it.
-    if (base.deleted) {
-      store->set_view(collection, record_id, std::nullopt);
-    } else {
-      store->set_view_text(collection, record_id, base.fields);
-    }
-    return false;
+    changed = base.deleted ? store->set_view(collection, record_id, std::nullopt)
+                           : store->set_view_text(collection, record_id, base.fields);
+  } else {
+    std::optional<nlohmann::json> fields;
+    if (!base.deleted) fields = nlohmann::json::parse(base.fields);
+    changed = store->set_view(collection, record_id, compute_view(std::move(fields), pending));
   }
-  std::optional<nlohmann::json> fields;
-  if (!base.deleted) fields = nlohmann::json::parse(base.fields);
-  store->set_view(collection, record_id, compute_view(std::move(fields), pending));
-  return true;
+  if (view_changed) *view_changed = changed;
+  return !pending.empty();
 }
 
-void Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText* server_base) {
+bool Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText* server_base) {
   storage::BaseText none;
   none.deleted = true;  // the server had no such record: nothing to remember but the delete
   const storage::BaseText& base = server_base ? *server_base : none;
+  // The list the app saw: the mutation's own when it set one, else the base's.
+  std::string shown_attachments =
+      !m.attachments.empty() ? nlohmann::json(m.attachments).dump() : store->base_attachments(m.collection, m.record_id);
   store->delete_mutation(m.id);
   if (m.op == MutationOp::kDelete) store->delete_tombstone(m.id);
   // Not put_server_record_locked: even when a pull already brought this HLC, the mutation just
   // left the outbox and the view must be recomputed without it.
-  bool pending = store_base_and_view_locked(m.collection, m.record_id, base);
+  bool view_changed = false;
+  bool pending = store_base_and_view_locked(m.collection, m.record_id, base, &view_changed);
   // Later unsent edits of the record now start from the server's version.
   if (pending && !base.hlc.empty()) store->rebase_unsent(m.collection, m.record_id, base.hlc);
+  return view_changed || (!base.deleted && base.attachments != shown_attachments);
 }
 
 Status Client::reject(const std::string& mutation_id, const std::string& message) {

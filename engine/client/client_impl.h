@@ -127,19 +127,22 @@ struct Client::Impl {
 
   // ---- Under `mu`, inside a write transaction (shared by the public calls and the worker). ----
   // The server applied m; base is its answer's record, nullptr when the server had no such record
-  // (a delete of a missing record).
-  void acknowledge_locked(const Mutation& m, const storage::BaseText* base);
+  // (a delete of a missing record). Returns whether what the app sees of the record changed (its
+  // fields or its attachments): usually not, when the server applied what the view already showed.
+  bool acknowledge_locked(const Mutation& m, const storage::BaseText* base);
   // Stores a record the server holds (a pulled change or a 200's record) as base and recomputes
   // the record's view. A record whose HLC the base already has (the echo of this client's own
-  // acknowledged write) changes nothing and costs one lookup.
-  void put_server_record_locked(const std::string& collection, const std::string& record_id,
+  // acknowledged write) changes nothing and costs one lookup. Returns whether what the app sees
+  // of the record (its fields or attachments) changed.
+  bool put_server_record_locked(const std::string& collection, const std::string& record_id,
                                 const storage::BaseText& base);
   // Refused for good: state rejected with the message, view recomputed without it.
   void reject_locked(const Mutation& m, const std::string& message);
   // Stores base and recomputes the view; when nothing is pending the view is the base's text.
-  // Returns whether mutations of the record are still in the outbox.
+  // Returns whether mutations of the record are still in the outbox; `view_changed`, when given,
+  // says whether the view's row changed.
   bool store_base_and_view_locked(const std::string& collection, const std::string& record_id,
-                                  const storage::BaseText& base);
+                                  const storage::BaseText& base, bool* view_changed = nullptr);
   // A relay says upstream refused, or conflicted on, a mutation it had accepted from this client:
   // the mutation is rejected or in conflict here as if upstream had answered it directly (put back
   // into the outbox when the relay's 200 had removed it). Returns it as stored, for the observers.

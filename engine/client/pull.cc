@@ -49,10 +49,12 @@ void Round::pull() {
     return false;
   };
   std::vector<Mutation> reinstated;
+  std::vector<bool> seen_changed;  // per change of the page: whether the app sees a difference
   auto apply = [&](const wire::Page& page) {
     reinstated.clear();  // a retried transaction starts over
+    seen_changed.clear();
     for (const auto& change : page.changes) {
-      c_.put_server_record_locked(change.collection, change.record_id, change.base);
+      seen_changed.push_back(c_.put_server_record_locked(change.collection, change.record_id, change.base));
     }
     for (const auto& outcome : page.outcomes) {
       if (auto m = c_.reinstate_locked(outcome)) reinstated.push_back(std::move(*m));
@@ -61,7 +63,12 @@ void Round::pull() {
     c_.store->set_meta("cursor_at", std::to_string(c_.clock.now_ms()));
   };
   auto applied = [&](wire::Page& page) {
-    for (auto& change : page.changes) changed_.emplace_back(std::move(change.collection), std::move(change.record_id));
+    // Observers hear of records that look different, not of echoes of this client's own writes.
+    for (size_t i = 0; i < page.changes.size(); ++i) {
+      if (i < seen_changed.size() && seen_changed[i]) {
+        changed_.emplace_back(std::move(page.changes[i].collection), std::move(page.changes[i].record_id));
+      }
+    }
     for (auto& m : reinstated) {
       changed_.emplace_back(m.collection, m.record_id);
       if (m.state == MutationState::kConflict) {

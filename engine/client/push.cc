@@ -320,10 +320,10 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
         log(LogLevel::kWarning, "mutation " + m.id + ": " + why);
         return keep_pending(m, now, reply.retry_after_ms, why);
       }
-      c_.acknowledge_locked(m, *base ? &**base : nullptr);
+      // Observers hear of it only when the server's record differs from what the view showed.
+      if (c_.acknowledge_locked(m, *base ? &**base : nullptr)) changed_.emplace_back(m.collection, m.record_id);
       attempted_.erase(m.id);
       ++report_.applied;
-      changed_.emplace_back(m.collection, m.record_id);
       return;
     }
     case Outcome::kConflict: {

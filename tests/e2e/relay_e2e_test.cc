@@ -224,3 +224,23 @@ TEST_CASE("relay: a conflict and a refusal made on the cloud while the device wa
   }));
   relay->stop(SIGTERM);
 }
+
+TEST_CASE("offsync auth upstream gives a local user its upstream identity, and a relay with auth refuses one token for all") {
+  ScratchDir dir;
+  std::string db = dir.file("lms.db");
+  auto given = run_process({OFFSYNC_BIN, "auth", "--db", db, "--json", "upstream", "--user", "alice", "--upstream-user",
+                            "cloud-alice", "--access-token", "AT-alice", "--refresh-token", "RT-alice"});
+  REQUIRE_MESSAGE(given.exit_code == 0, given.err);
+  CHECK(json::parse(given.out) == json{{"user", "alice"}, {"upstream_user", "cloud-alice"}});
+  json s = stats(db);
+  REQUIRE(s.contains("relay"));
+  CHECK(s["relay"]["upstream_identities"] == 1);
+  CHECK(s["relay"]["handed_over"] == 0);
+  auto incomplete = run_process({OFFSYNC_BIN, "auth", "--db", db, "upstream", "--user", "bob", "--upstream-user", "cloud-bob"});
+  CHECK(incomplete.exit_code != 0);
+  CHECK(incomplete.err.find("--access-token") != std::string::npos);
+  auto shared = run_process({OFFSYNC_BIN, "serve", "--db", db, "--require-auth", "--listen", "127.0.0.1:0", "--upstream",
+                             "http://127.0.0.1:9", "--upstream-token", "one-for-all"});
+  CHECK(shared.exit_code != 0);
+  CHECK(shared.err.find("one user's data under another's identity") != std::string::npos);
+}

@@ -328,6 +328,12 @@ TEST_CASE("an observer that throws is logged and neither stops the round nor the
   h.client->add_observer(std::make_shared<Thrower>());
   h.client->add_observer(counter);
   REQUIRE(h.client->put("notes", "n", {{"v", 1}}).is_ok());
+  // Another device's record, which the pull brings: the view changes (the acknowledgement of "n",
+  // which the view already showed, is no news to observers).
+  REQUIRE(h.server->handle(post_mutation({{"collection", "notes"}, {"record", "elsewhere"}, {"op", "upsert"},
+                                          {"fields", {{"v", 9}}}},
+                                         new_key()))
+              .status == 200);
   auto report = h.client->sync_once();
   REQUIRE(report.is_ok());
   CHECK(report->applied == 1);
