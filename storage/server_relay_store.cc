@@ -165,4 +165,16 @@ std::vector<std::pair<int64_t, std::string>> ServerStore::relay_outcomes(const s
   return out;
 }
 
+bool ServerStore::lists_attachment(const std::string& principal, const std::string& id) {
+  // A scan of the principal's live records that list any attachment: only a relay's first
+  // download of a file asks, once per file.
+  SQLite::Statement& s = cached(
+      "SELECT 1 FROM records, json_each(records.attachments) WHERE records.partition=? AND records.deleted=0 "
+      "AND records.attachments<>'[]' AND json_each.value=? LIMIT 1");
+  ResetOnExit done(s);
+  s.bind(1, principal);
+  s.bind(2, id);
+  return s.executeStep();
+}
+
 }  // namespace offsync::storage

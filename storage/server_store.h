@@ -180,6 +180,8 @@ class ServerStore : public SqliteStore {
   std::string relay_sender(const std::string& principal, const std::string& key);  // "" when unknown
   void put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
                          const std::string& sender, const std::string& outcome, int64_t now_ms);
+  // Whether a live record of the principal lists the attachment.
+  bool lists_attachment(const std::string& principal, const std::string& id);
   // Senders and outcomes stored before the time (with the stored answers); returns how many went.
   int64_t sweep_relay(int64_t created_before_ms);
   struct RelayIdentity {

@@ -216,6 +216,29 @@ Answer Server::Impl::put_attachment_chunk(const HttpRequest& r, const std::strin
 }
 
 Answer Server::Impl::get_attachment(const HttpRequest& r, const std::string& principal, const std::string& id) {
+  if (relay) {
+    // A relay holds the records it pulled, not their files: the first GET fetches one from upstream.
+    bool held = false;
+    {
+      std::lock_guard<std::mutex> lock(db_mu);
+      Answer fault = guarded_answer([&]() -> Answer {
+        auto a = store->attachment(principal, id);
+        held = a && a->complete;
+        return Answer{};
+      });
+      if (fault.status >= 500) return fault;
+    }
+    if (!held) {
+      KeyClaim claim(this, principal, "attachment/" + id);
+      if (!claim.held) return in_progress();
+      if (Status fetched = relay->fetch_attachment(principal, id); !fetched) {
+        if (fetched.code() == StatusCode::kNotFound) return error(404, "attachment_not_found", fetched.message(), "not_found");
+        Answer later = unavailable("attachment " + id + " is upstream and could not be fetched now: " + fetched.message());
+        later.retry_after_s = 30;
+        return later;
+      }
+    }
+  }
   std::lock_guard<std::mutex> lock(db_mu);
   return guarded_answer([&]() -> Answer {
     auto a = store->attachment(principal, id);

@@ -319,33 +319,6 @@ bool Relay::hand_over_some(Lane& lane) {
   return true;
 }
 
-Status Relay::pass_on_attachment(Lane& lane, const std::string& id) {
-  if (lane.client->attachment(id)) return Status::ok();  // passed on before, or listed by a pulled record
-  std::optional<storage::ServerStore::Attachment> meta;
-  {
-    std::lock_guard<std::mutex> lock(server_.db_mu);
-    Status s = storage::guarded("read an attachment", [&]() -> Status {
-      meta = server_.store->attachment(lane.principal, id);
-      return Status::ok();
-    });
-    if (!s) return s;
-  }
-  // Upstream may hold it already (listed from a pulled record): nothing to pass on then.
-  if (!meta || !meta->complete) return Status::ok();
-  int64_t at = 0;
-  auto copied = lane.client->add_attachment_as(id, meta->content_type, [&]() -> Result<std::string> {
-    if (at >= meta->size) return std::string();
-    std::lock_guard<std::mutex> lock(server_.db_mu);
-    return storage::guarded("read attachment bytes", [&]() -> Result<std::string> {
-      std::string piece = server_.blobs->read(lane.principal, id, at, std::min<int64_t>(1 << 20, meta->size - at));
-      if (piece.empty()) return Status::corrupt("the relay's copy of attachment " + id + " ends early");
-      at += static_cast<int64_t>(piece.size());
-      return piece;
-    });
-  });
-  return copied.status();
-}
-
 // ---- The rounds thread ----
 
 int64_t Relay::round(Lane& lane, bool wanted, bool pull) {

@@ -51,6 +51,10 @@ class Relay {
   Figures figures() const { return {pending_.load(), oldest_.load(), last_contact_.load(), lanes_count_.load()}; }
   // The lanes' outboxes together.
   std::optional<OutboxSummary> upstream_summary();
+  // An attachment a record pulled from upstream lists, which the relay does not hold: fetched
+  // through the principal's lane (resumably) and kept in the relay's store. Blocks while it
+  // downloads; kNotFound when neither the relay nor that lane knows it.
+  Status fetch_attachment(const std::string& principal, const std::string& id);
 
   // The store of the principal's upstream client: `<db>.upstream` for the shared partition,
   // `<db>.upstream-<hash of the principal>` for the others.
@@ -71,6 +75,7 @@ class Relay {
   // Opens lanes for new identities and hands new credentials to their clients.
   void refresh_lanes();
   std::vector<std::shared_ptr<Lane>> lanes() const;
+  std::shared_ptr<Lane> lane_of(const std::string& principal) const;
   void hand_over_loop();
   void rounds_loop();
   // Runs the lane's round when due; returns when the next one is due.
@@ -78,7 +83,8 @@ class Relay {
   void update_figures();
   // Moves hand-over rows of the lane's principal into its outbox; false when none were left.
   bool hand_over_some(Lane& lane);
-  // Copies an attachment a forwarded mutation lists into the lane's client, a MiB at a time.
+  // Copies an attachment a forwarded mutation lists into the lane's client, a MiB at a time
+  // (relay_attachments.cc).
   Status pass_on_attachment(Lane& lane, const std::string& id);
 
   Server::Impl& server_;

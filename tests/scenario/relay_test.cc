@@ -339,3 +339,37 @@ TEST_CASE("relay: each local user's writes go upstream under that user's own ide
     CHECK_FALSE(std::filesystem::exists(dir.file("lms.db.upstream")));
   }
 }
+
+TEST_CASE("relay: a photo another device put on the cloud reaches the math app, fetched upstream on its first download") {
+  Device d;
+  auto other = open_client({.path = d.dir.file("other.db"),
+                            .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  std::string photo = pattern_bytes(2'500'000, 13);
+  auto photo_id = other->add_attachment(photo, "image/jpeg");
+  REQUIRE(other->put("notes", "p", {{"title", "site"}}, {.attachments = {*photo_id}}).is_ok());
+  REQUIRE(other->sync_once()->applied == 1);
+  CHECK(eventually([&] {
+    (void)d.math->sync_once();
+    return d.math->get("notes", "p").is_ok();
+  }));
+  REQUIRE(d.math->attachments_of("notes", "p").value() == std::vector<std::string>{*photo_id});
+  // Offline upstream, and the relay does not hold the file yet: a transient failure, nothing kept.
+  d.uplink->set_down(true);
+  Status offline = d.math->download_attachment(*photo_id);
+  CHECK_FALSE(offline.is_ok());
+  CHECK(d.math->attachment(*photo_id)->state != AttachmentState::kDownloaded);
+  d.uplink->set_down(false);
+  REQUIRE(d.math->download_attachment(*photo_id).is_ok());
+  CHECK(d.math->attachment(*photo_id)->state == AttachmentState::kDownloaded);
+  CHECK(d.math->read_attachment(*photo_id, 0, static_cast<int64_t>(photo.size())).value() == photo);
+  // The relay keeps it: a second local app downloads it while the cloud is unreachable.
+  d.uplink->set_down(true);
+  auto quiz = open_client({.path = d.dir.file("quiz.db"),
+                           .sync = {.transport = make_in_process_transport(*d.relay), .background = false}});
+  REQUIRE(quiz->sync_once().is_ok());
+  REQUIRE(quiz->download_attachment(*photo_id).is_ok());
+  CHECK(quiz->read_attachment(*photo_id, 1'000'000, 10).value() == photo.substr(1'000'000, 10));
+  // An id nobody listed is still a 404 at the relay, not a fetch.
+  HttpResponse unknown = d.relay->handle(HttpRequest{.method = "GET", .target = "/v1/attachments/01JZZZZZZZZZZZZZZZZZZZZZZZ"});
+  CHECK(unknown.status == 404);
+}
