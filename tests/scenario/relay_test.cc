@@ -39,6 +39,13 @@ struct Device {
     relay = open_server(std::move(o));
   }
   int64_t cloud_applied() { return cloud->stats()->mutations_applied; }
+  // Another device, straight on the cloud; another app of the relay on this device.
+  std::unique_ptr<Client> on_cloud(const std::string& name) { return client_of(*cloud, name); }
+  std::unique_ptr<Client> on_relay(const std::string& name) { return client_of(*relay, name); }
+  std::unique_ptr<Client> client_of(Server& server, const std::string& name) {
+    return open_client({.path = dir.file(name + ".db"),
+                        .sync = {.transport = make_in_process_transport(server), .background = false}});
+  }
 };
 
 }  // namespace
@@ -82,8 +89,7 @@ TEST_CASE("relay: a change made on the cloud by another device reaches the clien
   REQUIRE(d.math->put("notes", "shared", {{"v", 1}}).is_ok());
   REQUIRE(d.math->sync_once()->applied == 1);
   REQUIRE(eventually([&] { return d.cloud_applied() == 1; }));
-  auto other = open_client({.path = d.dir.file("other.db"),
-                            .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  auto other = d.on_cloud("other");
   REQUIRE(other->sync_once().is_ok());
   REQUIRE(other->patch("notes", "shared", {{"v", 2}, {"by", "cloud"}}).is_ok());
   REQUIRE(other->put("notes", "fresh", {{"new", true}}).is_ok());
@@ -106,8 +112,7 @@ TEST_CASE("relay: a mutation that reaches the cloud through the relay and direct
   auto m = d.math->mutation(*id);
   REQUIRE(d.math->sync_once()->applied == 1);  // to the relay, which cannot forward it yet
   // The math app, later online without the LMS, sends the same mutation straight to the cloud.
-  auto direct = open_client({.path = d.dir.file("direct.db"),
-                             .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  auto direct = d.on_cloud("direct");
   json body = {{"id", *id}, {"collection", "notes"}, {"record", "twice"}, {"op", "upsert"},
                {"fields", {{"v", 1}}}, {"base", nullptr}};
   REQUIRE(d.cloud->handle(post_mutation(body, *id)).status == 200);
@@ -138,15 +143,13 @@ TEST_CASE("relay: an escalate conflict and a refusal on the cloud reach the clie
                                                      "orders": {"required": ["title"]}}})")});
   d.uplink = std::make_shared<ScriptedTransport>(d.cloud.get());
   d.open_relay();
-  d.math = open_client({.path = d.dir.file("math2.db"),
-                        .sync = {.transport = make_in_process_transport(*d.relay), .background = false}});
+  d.math = d.on_relay("math2");
   REQUIRE(d.math->put("tasks", "t1", {{"status", "open"}, {"title", "fix"}}).is_ok());
   REQUIRE(d.math->sync_once()->applied == 1);
   REQUIRE(eventually([&] { return d.cloud_applied() == 1; }));
 
   d.uplink->set_down(true);  // the device goes offline
-  auto other = open_client({.path = d.dir.file("web.db"),
-                            .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  auto other = d.on_cloud("web");
   REQUIRE(other->sync_once().is_ok());
   REQUIRE(other->patch("tasks", "t1", {{"status", "closed"}}).is_ok());
   REQUIRE(other->sync_once()->applied == 1);
@@ -171,8 +174,7 @@ TEST_CASE("relay: an escalate conflict and a refusal on the cloud reach the clie
   CHECK(d.math->get("tasks", "t1")->fields["status"] == "closed");  // upstream's state, shown
   CHECK_FALSE(d.math->get("orders", "o1").is_ok());
   // Another app on the same relay sees upstream's state, and none of the math app's refusals.
-  auto quiz = open_client({.path = d.dir.file("quiz.db"),
-                           .sync = {.transport = make_in_process_transport(*d.relay), .background = false}});
+  auto quiz = d.on_relay("quiz");
   REQUIRE(quiz->sync_once().is_ok());
   CHECK(quiz->get("tasks", "t1")->fields["status"] == "closed");
   CHECK(quiz->summary()->conflicts == 0);
@@ -236,8 +238,7 @@ TEST_CASE("relay: an update sent through the relay and then directly is applied 
 
 TEST_CASE("relay: a local write may keep listing an attachment that only the cloud holds") {
   Device d;
-  auto other = open_client({.path = d.dir.file("other.db"),
-                            .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  auto other = d.on_cloud("other");
   std::string photo = pattern_bytes(300'000, 7);
   auto photo_id = other->add_attachment(photo, "image/png");
   REQUIRE(other->put("notes", "p", {{"title", "from the cloud"}}, {.attachments = {*photo_id}}).is_ok());
@@ -342,8 +343,7 @@ TEST_CASE("relay: each local user's writes go upstream under that user's own ide
 
 TEST_CASE("relay: a photo another device put on the cloud reaches the math app, fetched upstream on its first download") {
   Device d;
-  auto other = open_client({.path = d.dir.file("other.db"),
-                            .sync = {.transport = make_in_process_transport(*d.cloud), .background = false}});
+  auto other = d.on_cloud("other");
   std::string photo = pattern_bytes(2'500'000, 13);
   auto photo_id = other->add_attachment(photo, "image/jpeg");
   REQUIRE(other->put("notes", "p", {{"title", "site"}}, {.attachments = {*photo_id}}).is_ok());
@@ -364,8 +364,7 @@ TEST_CASE("relay: a photo another device put on the cloud reaches the math app, 
   CHECK(d.math->read_attachment(*photo_id, 0, static_cast<int64_t>(photo.size())).value() == photo);
   // The relay keeps it: a second local app downloads it while the cloud is unreachable.
   d.uplink->set_down(true);
-  auto quiz = open_client({.path = d.dir.file("quiz.db"),
-                           .sync = {.transport = make_in_process_transport(*d.relay), .background = false}});
+  auto quiz = d.on_relay("quiz");
   REQUIRE(quiz->sync_once().is_ok());
   REQUIRE(quiz->download_attachment(*photo_id).is_ok());
   CHECK(quiz->read_attachment(*photo_id, 1'000'000, 10).value() == photo.substr(1'000'000, 10));
