@@ -46,7 +46,14 @@ struct Hub {
   std::set<std::weak_ptr<SessionBase>, std::owner_less<std::weak_ptr<SessionBase>>> sessions;  // GUARDED_BY(mu)
   bool stopping = false;                                                                       // GUARDED_BY(mu)
   int open_connections = 0;                                                                    // GUARDED_BY(mu)
-  std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();         // GUARDED_BY(mu)
+  int64_t idle_since_ms = 0;                                                                   // GUARDED_BY(mu)
+
+  // What the idle exit measures with: the options' clock (a test's virtual one), else monotonic.
+  int64_t now_ms() const {
+    if (options.clock) return options.clock->now_ms();
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  }
 
   void log(LogLevel level, const std::string& message) const {
     if (!options.log) return;
@@ -96,7 +103,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
   ~Session() override {
     std::lock_guard<std::mutex> lock(hub_.mu);
-    if (--hub_.open_connections == 0) hub_.idle_since = std::chrono::steady_clock::now();
+    if (--hub_.open_connections == 0) hub_.idle_since_ms = hub_.now_ms();
   }
 
   // `refusal`: the answer to the first request, after which the connection closes (a peer the

@@ -52,8 +52,10 @@ struct Listener::Impl {
   HandlerPool pool;
 
   Impl(RequestHandler handler, bool health_inline, ListenerOptions options)
-      : hub{std::move(handler), health_inline, options, pool, {}, {}, false, 0, std::chrono::steady_clock::now()},
-        pool(options.handler_threads, options.max_queued_requests) {}
+      : hub{std::move(handler), health_inline, options, pool, {}, {}, false, 0, 0},
+        pool(options.handler_threads, options.max_queued_requests) {
+    hub.idle_since_ms = hub.now_ms();
+  }
 
   ~Impl() {
     if (unix_path.empty()) return;
@@ -123,8 +125,7 @@ struct Listener::Impl {
       bool idle;
       {
         std::lock_guard<std::mutex> lock(hub.mu);
-        idle = hub.open_connections == 0 &&
-               std::chrono::steady_clock::now() - hub.idle_since >= std::chrono::milliseconds(idle_ms);
+        idle = hub.open_connections == 0 && hub.now_ms() - hub.idle_since_ms >= idle_ms;
       }
       if (idle && hub.options.busy && hub.options.busy()) idle = false;
       if (idle) {

@@ -139,9 +139,8 @@ void Client::Impl::worker_loop() {
       if (due == 0) {
         wake_cv.wait(lock);
       } else {
-        int64_t wait_ms = due - clock.now_ms();
-        if (wait_ms <= 0) break;
-        wake_cv.wait_for(lock, std::chrono::milliseconds(wait_ms));
+        if (due <= clock.now_ms()) break;
+        clock.wait_until(wake_cv, lock, due);  // real time, or a test's virtual clock
       }
     }
     if (stopping) break;

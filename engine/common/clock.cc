@@ -30,6 +30,37 @@ class OpenSslRandom final : public RandomSource {
 
 }  // namespace
 
+void Clock::wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, int64_t deadline_ms) const {
+  int64_t wait_ms = deadline_ms - now_ms();
+  if (wait_ms <= 0) return;
+  cv.wait_for(lock, std::chrono::milliseconds(wait_ms));
+}
+
+void ManualClock::wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, int64_t deadline_ms) const {
+  {
+    std::lock_guard<std::mutex> guard(waiters_mu_);
+    waiters_.push_back(&cv);
+  }
+  if (now_ms() < deadline_ms) {
+    // A move between the check above and the wait below notifies before this thread waits; the
+    // short real timeout bounds what such a lost wake-up costs (the caller checks again).
+    cv.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  std::lock_guard<std::mutex> guard(waiters_mu_);
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (*it == &cv) {
+      waiters_.erase(it);
+      break;
+    }
+  }
+}
+
+void ManualClock::wake_waiters() const {
+  // Under waiters_mu_, so that no waiter unregisters (and goes) while it is notified.
+  std::lock_guard<std::mutex> guard(waiters_mu_);
+  for (std::condition_variable* cv : waiters_) cv->notify_all();
+}
+
 Clock& system_clock() {
   static SystemClock clock;
   return clock;

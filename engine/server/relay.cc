@@ -241,7 +241,7 @@ void Relay::hand_over_loop() {
     }
     if (stopping_ || hand_wake_) continue;
     if (left_behind) {
-      hand_cv_.wait_for(lock, std::chrono::milliseconds(kHandOverRetryMs));
+      server_.clock.wait_until(hand_cv_, lock, server_.clock.now_ms() + kHandOverRetryMs);
     } else {
       hand_cv_.wait(lock, [&] { return stopping_ || hand_wake_; });
     }
@@ -364,7 +364,7 @@ void Relay::rounds_loop() {
     update_figures();
     lock.lock();
     if (stopping_ || pull_wanted_ || identities_dirty_ || !rounds_wanted_.empty()) continue;
-    rounds_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next_due - server_.clock.now_ms())));
+    server_.clock.wait_until(rounds_cv_, lock, std::max(next_due, server_.clock.now_ms() + 1));
   }
 }
 

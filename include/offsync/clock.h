@@ -6,9 +6,12 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <span>
+#include <vector>
 
 namespace offsync {
 
@@ -17,6 +20,11 @@ class Clock {
   virtual ~Clock() = default;
   // Milliseconds since the Unix epoch (wall time; may step backwards).
   virtual int64_t now_ms() const = 0;
+  // Every timed wait of the library (the sync worker's backoff and probes, a relay's schedule): waits
+  // on cv with lock held, as std::condition_variable::wait does, until cv is notified or this
+  // clock reads deadline_ms or later. It may return early; callers check their condition again. The
+  // default waits real time (deadline_ms - now_ms()); a virtual clock wakes its waiters when moved.
+  virtual void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, int64_t deadline_ms) const;
 };
 
 class RandomSource {
@@ -31,16 +39,28 @@ class RandomSource {
 Clock& system_clock();
 RandomSource& system_random();
 
-// A clock that moves only when told to; for tests and the simulation.
+// A clock that moves only when told to; for tests and the simulation. Moving it (set, advance)
+// wakes every wait_until() on it whose deadline it reached, without real sleeping: a test moves a
+// background worker 30 minutes ahead in microseconds. It must outlive whatever waits on it.
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t start_ms = 1'700'000'000'000) : now_(start_ms) {}
   int64_t now_ms() const override { return now_.load(); }
-  void set(int64_t ms) { now_.store(ms); }
-  void advance(int64_t ms) { now_.fetch_add(ms); }
+  void set(int64_t ms) {
+    now_.store(ms);
+    wake_waiters();
+  }
+  void advance(int64_t ms) {
+    now_.fetch_add(ms);
+    wake_waiters();
+  }
+  void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, int64_t deadline_ms) const override;
 
  private:
+  void wake_waiters() const;
   std::atomic<int64_t> now_;
+  mutable std::mutex waiters_mu_;
+  mutable std::vector<std::condition_variable*> waiters_;  // GUARDED_BY(waiters_mu_)
 };
 
 }  // namespace offsync

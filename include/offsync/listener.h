@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "offsync/clock.h"
 #include "offsync/limits.h"
 #include "offsync/log.h"
 #include "offsync/server.h"
@@ -49,6 +50,8 @@ struct ListenerOptions {
   size_t max_queued_requests = 256;  // store-bound requests waiting for a handler; more get 503
   // --- Local IPC ---
   int64_t idle_exit_ms = 0;    // > 0: run() returns once no connection has been open this long
+  const Clock* clock = nullptr;  // what measures that (null: a monotonic real clock); checked
+                                 // every idle_exit_ms / 4 of real time, between 5 ms and 1 s
   std::function<bool()> busy;  // while it says true, the idle exit waits (a relay still forwarding);
                                // called on a network thread, must not block
   uint32_t socket_mode = 0600; // permissions of a Unix socket file this listener creates
