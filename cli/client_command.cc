@@ -18,6 +18,7 @@ struct ClientArgs {
   bool json = false;
   std::string collection, record, body, mutation, resolution;
   std::string oauth_client_id, user, access_token, refresh_token;
+  int batch_size = 1000;
   AttachmentArgs attachments;
 };
 
@@ -72,6 +73,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
   options.sync.oauth_client_id = a.oauth_client_id;
   options.sync.app_version = a.app_version;
   options.sync.os_version = a.os_version;
+  options.sync.batch_size = a.batch_size;
   auto opened = Client::open(options);
   if (!opened) return fail(opened.status());
   Client& client = **opened;
@@ -270,6 +272,9 @@ std::function<int()> add_client_command(CLI::App& app) {
   client->add_option("--oauth-client-id", a->oauth_client_id, "With sign-in's refresh token: refresh after a 401");
   client->add_option("--app-version", a->app_version, "Sent as Offsync-App-Version");
   client->add_option("--os-version", a->os_version, "Sent as Offsync-OS-Version");
+  client->add_option("--batch-size", a->batch_size, "Mutations per POST /v1/mutations:batch when syncing")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   client->add_flag("--json", a->json, "Machine-readable output");
   // Not require_subcommand(): an unknown command then fails naming it, not as "a subcommand is required".
   client->require_subcommand(0, 1);

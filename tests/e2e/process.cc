@@ -62,7 +62,9 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
 #include <signal.h>
 
 #include <cstdio>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "offsync/http.h"
 
@@ -135,6 +137,24 @@ std::string http_url_of(const ChildProcess& server) {
   size_t at = server.first_line().find("http://");
   REQUIRE_MESSAGE(at != std::string::npos, server.first_line());
   return server.first_line().substr(at);
+}
+
+std::string reserve_server_url(const std::string& db) {
+  ChildProcess probe({OFFSYNC_BIN, "serve", "--db", db, "--listen", "127.0.0.1:0"});
+  std::string url = http_url_of(probe);
+  probe.stop(SIGTERM);
+  return url;
+}
+
+std::unique_ptr<ChildProcess> start_server_at(const std::string& db, const std::string& url) {
+  std::string host_port = url.substr(std::string("http://").size());
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto server = std::make_unique<ChildProcess>(std::vector<std::string>{OFFSYNC_BIN, "serve", "--db", db, "--listen", host_port});
+    if (server->first_line().find("http://") != std::string::npos) return server;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the port is still in TIME_WAIT
+  }
+  FAIL("no server could listen on " << host_port);
+  return nullptr;
 }
 
 CurlReply curl(const std::vector<std::string>& args) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,12 @@ class ChildProcess {
 // The http:// address a server printed on its first line (`offsync serve --listen`); fails the
 // test when there is none.
 std::string http_url_of(const ChildProcess& server);
+
+// A server's address, learnt from a first start (`offsync serve --db db --listen 127.0.0.1:0`),
+// which is then stopped: the server is down until start_server_at() starts it on that address.
+std::string reserve_server_url(const std::string& db);
+// `offsync serve --db db --listen <url's host:port>` (retried while the port is in TIME_WAIT).
+std::unique_ptr<ChildProcess> start_server_at(const std::string& db, const std::string& url);
 
 // An HTTP answer as curl printed it with -i.
 struct CurlReply {

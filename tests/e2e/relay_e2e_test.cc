@@ -30,31 +30,12 @@ std::string read_file_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// The cloud's address, learnt from a first start; the cloud is then down until started on it.
-std::string reserve_cloud(const std::string& db) {
-  ChildProcess probe({OFFSYNC_BIN, "serve", "--db", db, "--listen", "127.0.0.1:0"});
-  std::string url = http_url_of(probe);
-  probe.stop(SIGTERM);
-  return url;
-}
-
-std::unique_ptr<ChildProcess> start_cloud(const std::string& db, const std::string& url) {
-  std::string host_port = url.substr(std::string("http://").size());
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    auto cloud = std::make_unique<ChildProcess>(std::vector<std::string>{OFFSYNC_BIN, "serve", "--db", db, "--listen", host_port});
-    if (cloud->first_line().find("http://") != std::string::npos) return cloud;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the port is still in TIME_WAIT
-  }
-  FAIL("the cloud could not listen on " << host_port);
-  return nullptr;
-}
-
 }  // namespace
 
 TEST_CASE("relay: the math app works through an on-demand LMS relay while the cloud is down, and the cloud gets each write once") {
   ScratchDir dir;
   std::string cloud_db = dir.file("cloud.db");
-  std::string cloud_url = reserve_cloud(cloud_db);
+  std::string cloud_url = reserve_server_url(cloud_db);
   std::string socket = dir.file("lms.sock");
   std::string services = dir.file("services");
   std::filesystem::create_directories(services);
@@ -74,7 +55,7 @@ TEST_CASE("relay: the math app works through an on-demand LMS relay while the cl
   CHECK(json::parse(synced.out)["applied"] == 100);
   CHECK(json::parse(math({"status", "--json"}).out)["pending"] == 0);  // the relay holds them
 
-  auto cloud = start_cloud(cloud_db, cloud_url);
+  auto cloud = start_server_at(cloud_db, cloud_url);
   (void)math({"sync"});  // a local pull wakes the relay's upstream round
   CHECK(eventually([&] { return stats(cloud_db)["mutations_applied"] == 100; }));
 
@@ -100,7 +81,7 @@ TEST_CASE("relay: the math app works through an on-demand LMS relay while the cl
 TEST_CASE("relay: killed with SIGKILL 25 times while it drains, every write reaches the cloud exactly once") {
   ScratchDir dir;
   std::string cloud_db = dir.file("cloud.db"), lms_db = dir.file("lms.db"), socket = dir.file("lms.sock");
-  std::string cloud_url = reserve_cloud(cloud_db);
+  std::string cloud_url = reserve_server_url(cloud_db);
   // Small batches upstream, so that the kills land in the middle of the drain.
   std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, "--db", lms_db, "--upstream", cloud_url,
                                          "--upstream-batch-size", "1"};
@@ -117,7 +98,7 @@ TEST_CASE("relay: killed with SIGKILL 25 times while it drains, every write reac
     REQUIRE(math({"sync"}).exit_code == 0);
     relay.stop(SIGTERM);
   }
-  auto cloud = start_cloud(cloud_db, cloud_url);
+  auto cloud = start_server_at(cloud_db, cloud_url);
   std::mt19937 random(20261123);
   int mid_drain = 0;  // kills that came while the cloud still lacked some writes
   for (int kill = 0; kill < 25; ++kill) {
