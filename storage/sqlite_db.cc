@@ -38,7 +38,7 @@ Result<std::unique_ptr<SQLite::Database>> open_database(const DatabaseOptions& o
   if (options.path.empty()) return Status::invalid_argument("database path is empty");
   return guarded("open " + options.path, [&]() -> Result<std::unique_ptr<SQLite::Database>> {
     auto db = std::make_unique<SQLite::Database>(
-        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX, 0, options.vfs);
     db->setBusyTimeout(options.busy_timeout_ms);
     // A store written by a newer build is refused before anything here changes it (journal mode
     // included): that build may still open it.

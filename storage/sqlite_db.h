@@ -31,6 +31,7 @@ struct DatabaseOptions {
   int64_t max_page_count = 0;            // > 0 caps the file at this many pages (a quota)
   int page_size = 0;                     // bytes per page of a database created now; 0: SQLite's default
   size_t known_schema_versions = 0;      // > 0: a database of a newer schema is refused untouched
+  std::string vfs;                       // a registered SQLite VFS; empty: the default one
 };
 
 // Opens (creating if needed) a database in WAL mode with the durability's synchronous setting.

@@ -41,6 +41,7 @@ Client::~Client() { impl_->stop_worker(); }
 Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   storage::DatabaseOptions db_options{options.path, options.durability, options.busy_timeout_ms,
                                       options.max_page_count};
+  db_options.vfs = options.vfs;
   auto store = storage::ClientStore::open(db_options);
   if (!store) return store.status();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*store));

@@ -17,7 +17,9 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
 Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
-  auto store = storage::ServerStore::open({options.db_path, options.durability});
+  storage::DatabaseOptions db_options{options.db_path, options.durability};
+  db_options.vfs = options.vfs;
+  auto store = storage::ServerStore::open(db_options);
   if (!store) return store.status();
   std::unique_ptr<AttachmentBlobs> dir_blobs;
   if (!options.attachments_dir.empty()) {

@@ -250,6 +250,8 @@ struct ClientOptions {
   // --- Injection (tests, simulation); null means the system's ---
   const Clock* clock = nullptr;             // must outlive the Client
   RandomSource* random = nullptr;           // must outlive the Client
+  std::string vfs;                          // a SQLite VFS the app registered (the simulation's
+                                            // crash injection); empty: SQLite's default
   // --- Performance and limits ---
   int busy_timeout_ms = 5000;               // wait for another connection's write lock
   int64_t max_page_count = 0;               // > 0 caps the store's size in pages (a disk quota)

@@ -85,6 +85,7 @@ struct ServerOptions {
   // --- Injection (tests, simulation); null means the system's ---
   const Clock* clock = nullptr;               // must outlive the Server
   RandomSource* random = nullptr;             // must outlive the Server
+  std::string vfs;                            // a SQLite VFS the app registered; empty: the default
   std::string node_id;                        // HLC node id; default: one made and kept in the store
 };
 
