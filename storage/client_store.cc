@@ -79,6 +79,22 @@ std::optional<BaseRecord> ClientStore::base(const std::string& collection, const
   return row;
 }
 
+std::optional<BaseText> ClientStore::base_text(const std::string& collection, const std::string& record_id) {
+  SQLite::Statement& s =
+      cached("SELECT fields, hlc, field_hlc, deleted, attachments FROM base WHERE collection=? AND record_id=?");
+  ResetOnExit done(s);
+  s.bind(1, collection);
+  s.bind(2, record_id);
+  if (!s.executeStep()) return std::nullopt;
+  BaseText row;
+  row.fields = s.getColumn(0).getString();
+  row.hlc = s.getColumn(1).getString();
+  row.field_hlc = s.getColumn(2).getString();
+  row.deleted = s.getColumn(3).getInt() != 0;
+  row.attachments = s.getColumn(4).getString();
+  return row;
+}
+
 std::optional<std::string> ClientStore::base_hlc(const std::string& collection, const std::string& record_id) {
   SQLite::Statement& s = cached("SELECT hlc FROM base WHERE collection=? AND record_id=?");
   ResetOnExit done(s);

@@ -56,6 +56,8 @@ class ClientStore : public SqliteStore {
                                                    size_t up_to = SIZE_MAX);
 
   std::optional<BaseRecord> base(const std::string& collection, const std::string& record_id);
+  // The same row as stored (JSON text, attachments included), to be written back unparsed.
+  std::optional<BaseText> base_text(const std::string& collection, const std::string& record_id);
   void put_base(const std::string& collection, const std::string& record_id, const BaseRecord& row);
   void put_base_text(const std::string& collection, const std::string& record_id, const BaseText& row);
   // The base record's HLC alone, without parsing its JSON.

@@ -330,10 +330,22 @@ bool Client::Impl::store_base_and_view_locked(const std::string& collection, con
   return !pending.empty();
 }
 
-bool Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText* server_base) {
+bool Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText* server_base, bool replayed) {
   storage::BaseText none;
   none.deleted = true;  // the server had no such record: nothing to remember but the delete
-  const storage::BaseText& base = server_base ? *server_base : none;
+  const storage::BaseText& answered = server_base ? *server_base : none;
+  // An answer carries the record as the server had it when it applied the mutation. A pull since
+  // may have brought a later version (the answer was lost, the record changed, the retry got the
+  // stored answer): that base stays, or the record would go back in time and, the cursor being
+  // past its change, stay there.
+  std::optional<storage::BaseText> newer;
+  if (auto held = store->base_hlc(m.collection, m.record_id); held && !held->empty()) {
+    bool older = answered.hlc.empty() ? replayed : answered.hlc < *held;
+    if (older) {
+      if (auto row = store->base_text(m.collection, m.record_id)) newer = std::move(*row);
+    }
+  }
+  const storage::BaseText& base = newer ? *newer : answered;
   // The list the app saw: the mutation's own when it set one, else the base's.
   std::string shown_attachments =
       !m.attachments.empty() ? nlohmann::json(m.attachments).dump() : store->base_attachments(m.collection, m.record_id);

@@ -129,7 +129,9 @@ struct Client::Impl {
   // The server applied m; base is its answer's record, nullptr when the server had no such record
   // (a delete of a missing record). Returns whether what the app sees of the record changed (its
   // fields or its attachments): usually not, when the server applied what the view already showed.
-  bool acknowledge_locked(const Mutation& m, const storage::BaseText* base);
+  // `replayed`: the answer is the server's stored answer to an earlier try, so its record may be
+  // older than a base pulled since; the newer of the two is kept.
+  bool acknowledge_locked(const Mutation& m, const storage::BaseText* base, bool replayed = false);
   // Stores a record the server holds (a pulled change or a 200's record) as base and recomputes
   // the record's view. A record whose HLC the base already has (the echo of this client's own
   // acknowledged write) changes nothing and costs one lookup. Returns whether what the app sees

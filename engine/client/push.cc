@@ -219,6 +219,7 @@ std::vector<Round::Reply> Round::read_replies(const Chunk& chunk, const Exchange
   auto read = [&](const HttpResponse& r) {
     json_text::Document& d = documents.emplace_back(r.body);
     Reply reply{r.status, d.root(), retry_after_ms(r, now, cap), ""};
+    reply.replayed = r.headers.get("Idempotent-Replayed") == std::optional<std::string>("true");
     if (!d.valid() && r.status >= 200 && r.status < 300) {
       reply.status = 0;
       reply.unreadable = "unreadable answer (HTTP " + std::to_string(r.status) + "): " + d.problem().message();
@@ -251,6 +252,7 @@ std::vector<Round::Reply> Round::read_replies(const Chunk& chunk, const Exchange
         reply.status = status >= 100 && status <= 599 ? static_cast<int>(status) : 0;
       }
       if (key == "body") reply.body = v;
+      if (key == "replayed") reply.replayed = v.text == "true";
       return true;
     });
     if (reply.status == 0) reply.unreadable = "unreadable batch item: no HTTP \"status\"";
@@ -321,7 +323,9 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
         return keep_pending(m, now, reply.retry_after_ms, why);
       }
       // Observers hear of it only when the server's record differs from what the view showed.
-      if (c_.acknowledge_locked(m, *base ? &**base : nullptr)) changed_.emplace_back(m.collection, m.record_id);
+      if (c_.acknowledge_locked(m, *base ? &**base : nullptr, reply.replayed)) {
+        changed_.emplace_back(m.collection, m.record_id);
+      }
       attempted_.erase(m.id);
       ++report_.applied;
       return;

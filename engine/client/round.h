@@ -79,6 +79,7 @@ class Round {
     json_text::Value body;  // kind null (text empty) when the body is not JSON
     int64_t retry_after_ms = 0;
     std::string unreadable;  // why the answer could not be read, when it could not
+    bool replayed = false;   // the server's stored answer to an earlier try: its record may be old
   };
 
   Wave wave();

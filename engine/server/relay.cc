@@ -64,8 +64,10 @@ Result<std::unique_ptr<Relay>> Relay::start(Server::Impl& server) {
         "a relay with auth has one upstream identity per user (Server::set_upstream_credentials, `offsync auth "
         "upstream`): a token for all of them would send one user's data under another's identity");
   }
-  relay->hand_thread_ = std::thread([r = relay.get()] { r->hand_over_loop(); });
-  relay->rounds_thread_ = std::thread([r = relay.get()] { r->rounds_loop(); });
+  if (!server.options.upstream.manual) {
+    relay->hand_thread_ = std::thread([r = relay.get()] { r->hand_over_loop(); });
+    relay->rounds_thread_ = std::thread([r = relay.get()] { r->rounds_loop(); });
+  }
   return relay;
 }
 
@@ -366,6 +368,21 @@ void Relay::rounds_loop() {
     if (stopping_ || pull_wanted_ || identities_dirty_ || !rounds_wanted_.empty()) continue;
     server_.clock.wait_until(rounds_cv_, lock, std::max(next_due, server_.clock.now_ms() + 1));
   }
+}
+
+void Relay::run_once() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    identities_dirty_ = pull_wanted_ = hand_wake_ = false;
+    rounds_wanted_.clear();
+  }
+  refresh_lanes();
+  for (const auto& lane : lanes()) {
+    while (hand_over_some(*lane)) {
+    }
+  }
+  for (const auto& lane : lanes()) (void)round(*lane, true, true);
+  update_figures();
 }
 
 void Relay::update_figures() {

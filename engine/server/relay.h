@@ -39,6 +39,8 @@ class Relay {
   void local_pull();
   // An upstream identity was stored: the rounds thread takes it.
   void identities_changed();
+  // UpstreamOptions::manual: what both threads do, once, on the calling thread.
+  void run_once();
   // Mutations not yet forwarded: handed over or in an upstream outbox (as of the last round).
   bool has_work() const { return work_.load(); }
   // As of the last round, for /metrics (never waits on a store).

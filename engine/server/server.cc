@@ -64,6 +64,15 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
 
 bool Server::has_upstream_work() const { return impl_->relay && impl_->relay->has_work(); }
 
+Status Server::run_relay_once() {
+  if (!impl_->relay) return Status::invalid_argument("this server is not a relay (no ServerOptions::upstream)");
+  if (!impl_->options.upstream.manual) {
+    return Status::invalid_argument("the relay runs its own threads (UpstreamOptions::manual is false)");
+  }
+  impl_->relay->run_once();
+  return Status::ok();
+}
+
 Status Server::set_upstream_credentials(const std::string& principal, const Credentials& credentials) {
   if (credentials.user.empty()) return Status::invalid_argument("the upstream identity needs its upstream user");
   if (credentials.access_token.empty()) return Status::invalid_argument("the upstream identity needs an access token");

@@ -46,6 +46,8 @@ struct UpstreamOptions {
   std::string client_path;               // the upstream client's store; default: db_path + ".upstream"
   SyncOptions sync;                      // token, versions, intervals (its transport is the one above)
   int64_t pull_min_interval_ms = 1000;   // a local client's pull wakes an upstream pull at most this often
+  bool manual = false;                   // no threads: the app (or a simulation) calls
+                                         // Server::run_relay_once() to hand over and sync
 };
 
 struct ServerOptions {
@@ -150,6 +152,9 @@ class Server {
   // A relay with mutations not yet forwarded upstream (false for a server that is not a relay).
   // Cheap and non-blocking: what an idle exit asks before stopping.
   bool has_upstream_work() const;
+  // A relay with UpstreamOptions::manual: hands every applied mutation over and runs one round with
+  // upstream per local user (push and pull), on the calling thread. kInvalidArgument otherwise.
+  Status run_relay_once();
   // A relay's upstream identity for a local principal ("" is the shared partition of a relay
   // without auth): the credentials the relay's own sign-in to upstream (RFC 8252) gave for that
   // user. That principal's upstream client keeps them in its store, sends access_token and redeems

@@ -32,7 +32,9 @@ struct ModelServer {
     std::optional<json> current;
     if (auto it = records.find(m.record_id); it != records.end()) current = it->second;
     auto next = apply_mutation(current, m.op, m.payload);
-    std::string hlc = "h" + std::to_string(++clock);
+    // Like a server's HLCs, they sort as strings in the order they were issued.
+    std::string digits = std::to_string(++clock);
+    std::string hlc = "h" + std::string(8 - digits.size(), '0') + digits;
     if (next) {
       records[m.record_id] = *next;
       return {{"collection", m.collection}, {"record", m.record_id}, {"op", "upsert"}, {"fields", *next}, {"hlc", hlc}};

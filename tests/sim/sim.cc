@@ -41,6 +41,7 @@ class SeededRandom final : public RandomSource {
 
 struct SimClient {
   int index = 0;
+  std::string target;  // "cloud", or "relay" (an app of the device the relay runs on)
   std::string dir;
   ManualClock clock;
   int64_t offset = 0;  // its wall clock's error
@@ -68,9 +69,13 @@ class World {
                 .string();
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_ + "/server");
+    std::filesystem::create_directories(root_ + "/relay");
     server_random_ = std::make_unique<SeededRandom>(rng_());
+    relay_random_ = std::make_unique<SeededRandom>(rng_());
     server_clock_.set(kStart);
+    relay_clock_.set(kStart);
     open_server();
+    open_relay();
     for (int i = 0; i < config.clients; ++i) {
       auto c = std::make_unique<SimClient>();
       c->index = i;
@@ -78,7 +83,9 @@ class World {
       std::filesystem::create_directories(c->dir);
       c->clock.set(kStart);
       c->random = std::make_unique<SeededRandom>(rng_());
-      c->transport = std::make_shared<SimTransport>(network_, i);
+      // Every third client is an app on the relay's device (with two or more clients, one at least).
+      c->target = config.clients >= 2 && i % 3 == 1 ? "relay" : "cloud";
+      c->transport = std::make_shared<SimTransport>(network_, i, c->target);
       clients_.push_back(std::move(c));
       open_client(*clients_.back());
     }
@@ -88,6 +95,7 @@ class World {
       c->client.reset();
       CrashVfs::reset(c->dir);
     }
+    relay_.reset();
     server_.reset();
     std::error_code ignored;
     std::filesystem::remove_all(root_, ignored);
@@ -111,7 +119,30 @@ class World {
     auto server = Server::open(std::move(o));
     if (!server) return fail("the server did not open: " + server.status().to_string());
     server_ = std::move(*server);
-    network_.set_server(server_.get());
+    network_.set_server("cloud", server_.get());
+  }
+
+  // The provider app's server half on the device: it serves its local apps and relays to the cloud.
+  void open_relay() {
+    ServerOptions o{.db_path = root_ + "/relay/relay.db", .durability = Durability::kNormal};
+    o.schema = *Schema::parse(kSchema);
+    o.clock = &relay_clock_;
+    o.random = relay_random_.get();
+    o.upstream.transport = std::make_shared<SimTransport>(network_, SimNetwork::kRelayUplink, "cloud");
+    o.upstream.client_path = root_ + "/relay/upstream.db";
+    o.upstream.manual = true;  // the simulation runs it, in its one thread
+    o.upstream.pull_min_interval_ms = 0;
+    o.upstream.sync.batch_size = 1 + static_cast<int>(rng_() % 8);
+    auto relay = Server::open(std::move(o));
+    if (!relay) return fail("the relay did not open: " + relay.status().to_string());
+    relay_ = std::move(*relay);
+    network_.set_server("relay", relay_.get());
+  }
+
+  void run_relay() {
+    Status s = relay_->run_relay_once();
+    note("the relay hands over and syncs: " + s.to_string());
+    if (!s) fail("the relay's round failed: " + s.to_string());
   }
 
   void open_client(SimClient& c) {
@@ -143,6 +174,7 @@ class World {
   void one_step() {
     now_ += static_cast<int64_t>(rng_() % 2000);
     server_clock_.set(now_ + server_offset_);
+    relay_clock_.set(now_ + relay_offset_);
     for (auto& c : clients_) c->clock.set(now_ + c->offset);
     SimClient& c = *clients_[rng_() % clients_.size()];
     int roll = static_cast<int>(rng_() % 100);
@@ -165,6 +197,9 @@ class World {
       if (rng_() % 4 == 0) {
         server_offset_ += step;
         note("the server's clock steps " + std::to_string(step / 60000) + " min");
+      } else if (rng_() % 4 == 0) {
+        relay_offset_ += step;
+        note("the relay's clock steps " + std::to_string(step / 60000) + " min");
       } else {
         c.offset += step;
         note("c" + std::to_string(c.index) + "'s clock steps " + std::to_string(step / 60000) + " min");
@@ -172,9 +207,21 @@ class World {
     } else if (roll < 92) {
       note("the server restarts");
       server_.reset();
-      network_.set_server(nullptr);
+      network_.set_server("cloud", nullptr);
       ++outcome_.restarts;
       open_server();
+    } else if (roll < 93) {
+      note("the relay restarts");
+      relay_.reset();
+      network_.set_server("relay", nullptr);
+      ++outcome_.restarts;
+      open_relay();
+    } else if (roll < 94) {
+      int uplink = SimNetwork::kRelayUplink;
+      if (network_.partitioned.erase(uplink) == 0) network_.partitioned.insert(uplink);
+      note(network_.partitioned.count(uplink) ? "the relay's device goes offline" : "the relay's device is back online");
+    } else if (roll < 97) {
+      run_relay();
     } else {
       network_.flush_delayed(1 + rng_() % 3);
     }
@@ -263,7 +310,7 @@ class World {
       int of_record = 0;
       for (const Mutation& other : *outbox) of_record += other.record_id == m.record_id && other.collection == m.collection;
       if (of_record > 1) continue;
-      if (!server) server = server_state();
+      if (!server) server = server_state(c.target == "relay" ? *relay_ : *server_);
       auto it = server->find(m.collection + "/" + m.record_id);
       auto seen = c.client->get(m.collection, m.record_id);
       json shown = seen ? seen->fields.value("status", json()) : json("(absent)");
@@ -283,7 +330,9 @@ class World {
     for (const Mutation& m : *outbox) {
       std::string key = m.collection + "/" + m.record_id;
       auto last = c.last.find(key);
-      bool is_last = last != c.last.end() && last->second.id == m.id;
+      // A refusal a relay passed on comes back under the key it was sent with.
+      bool is_last = last != c.last.end() &&
+                     (last->second.id == m.id || last->second.key == m.id || last->second.key == m.idempotency_key);
       if (m.state == MutationState::kRejected) {
         Status s = c.client->discard(m.id);
         note(who + " discards " + m.id + " (" + m.last_error + "): " + s.to_string());
@@ -319,32 +368,50 @@ class World {
     for (auto& c : clients_) {
       CrashVfs::reset(c->dir);
     }
+    // Rounds until one leaves nothing to do: every client pushes and pulls, the relay forwards
+    // and pulls, the clients pull again (upstream's outcomes, the others' changes) and settle.
+    bool quiet = false;
     for (int round = 0; round < 60 && outcome_.ok; ++round) {
-      bool empty = true;
-      for (auto& c : clients_) {
-        now_ += 1000;
-        c->clock.set(now_ + c->offset);
-        sync(*c);
-        settle(*c, true);
-        auto outbox = c->client->outbox();
-        if (!outbox) return fail("c" + std::to_string(c->index) + "'s outbox cannot be read: " + outbox.status().to_string());
-        empty = empty && outbox->empty();
-      }
-      if (empty) {
-        for (auto& c : clients_) sync(*c);  // the last pull: every change of the others
-        return;
+      auto everyone = [&] {
+        bool empty = true;
+        for (auto& c : clients_) {
+          now_ += 1000;
+          c->clock.set(now_ + c->offset);
+          sync(*c);
+          settle(*c, true);
+          auto outbox = c->client->outbox();
+          if (!outbox) {
+            fail("c" + std::to_string(c->index) + "'s outbox cannot be read: " + outbox.status().to_string());
+            return false;
+          }
+          empty = empty && outbox->empty();
+        }
+        return empty;
+      };
+      everyone();
+      run_relay();
+      bool empty = everyone();
+      // Done after a round that started with nothing pending anywhere: its pulls saw everything.
+      if (empty && !relay_->has_upstream_work() && outcome_.ok) {
+        if (quiet) return;
+        quiet = true;
+      } else {
+        quiet = false;
       }
     }
-    if (outcome_.ok) fail("the outboxes did not drain to zero after healing");
+    if (outcome_.ok) {
+      fail(std::string("the outboxes did not drain to zero after healing") +
+           (relay_->has_upstream_work() ? " (the relay still has mutations to forward)" : ""));
+    }
   }
 
   // Every live record of the server (one shared partition).
-  std::map<std::string, json> server_state() {
+  std::map<std::string, json> server_state(Server& from) {
     std::map<std::string, json> live;
     std::string cursor;
     for (int page = 0; page < 1000; ++page) {
       HttpRequest r{.method = "GET", .target = "/v1/sync?limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor)};
-      HttpResponse answer = server_->handle(r);
+      HttpResponse answer = from.handle(r);
       json body = json::parse(answer.body, nullptr, false);
       if (answer.status != 200 || !body.is_object()) {
         fail("the server's change log cannot be read: " + answer.body);
@@ -367,10 +434,13 @@ class World {
   void check_final() {
     // Exactly one effect per mutation: no retry, duplicate or late delivery applied one twice.
     int64_t total = 0;
-    for (const auto& [id, times] : network_.applied) {
-      total += times;
-      if (times > 1) return fail("mutation " + id + " was applied " + std::to_string(times) + " times");
+    for (const auto& [target, counts] : network_.applied) {
+      for (const auto& [id, times] : counts) {
+        if (target == "cloud") total += times;
+        if (times > 1) return fail("mutation " + id + " was applied " + std::to_string(times) + " times by the " + target);
+      }
     }
+    auto& on_cloud = network_.applied["cloud"];
     auto stats = server_->stats();
     if (!stats) return fail("server stats: " + stats.status().to_string());
     // No write the API acknowledged is lost: each client's last write of each record was applied
@@ -378,14 +448,14 @@ class World {
     for (auto& c : clients_) {
       for (const auto& [record, last] : c->last) {
         if (last.id.empty() || last.dropped) continue;
-        if (network_.applied.count(last.key) == 0) {
+        if (on_cloud.count(last.key) == 0) {
           return fail("an acknowledged write was lost: " + last.what + " (mutation " + last.id + ", key " + last.key +
-                      ") never reached the server");
+                      ") never reached the cloud" + (c->target == "relay" ? " through the relay" : ""));
         }
       }
     }
     // Every client's view is the server's state.
-    std::map<std::string, json> server = server_state();
+    std::map<std::string, json> server = server_state(*server_);
     if (!outcome_.ok) return;
     for (auto& c : clients_) {
       std::map<std::string, json> seen;
@@ -404,7 +474,8 @@ class World {
         for (const auto& [k, v] : seen) {
           if (!server.count(k)) diff += " " + k + " resurrected (the server has it deleted or never had it);";
         }
-        return fail("c" + std::to_string(c->index) + " does not converge with the server:" + diff);
+        return fail("c" + std::to_string(c->index) + (c->target == "relay" ? " (through the relay)" : "") +
+                    " does not converge with the cloud:" + diff);
       }
     }
     note("all invariants hold: " + std::to_string(total) + " mutations applied, " + std::to_string(server.size()) +
@@ -433,7 +504,11 @@ class World {
   ManualClock server_clock_;
   int64_t server_offset_ = 0;
   std::unique_ptr<SeededRandom> server_random_;
+  ManualClock relay_clock_;
+  int64_t relay_offset_ = 0;
+  std::unique_ptr<SeededRandom> relay_random_;
   std::unique_ptr<Server> server_;
+  std::unique_ptr<Server> relay_;  // declared after server_: goes first
   std::vector<std::unique_ptr<SimClient>> clients_;
 };
 

@@ -13,7 +13,13 @@ std::string SimNetwork::fresh_key() {
   return key;
 }
 
-HttpResponse SimNetwork::deliver(const HttpRequest& original) {
+HttpResponse SimNetwork::deliver(const std::string& target, const HttpRequest& original) {
+  Server* server = servers_[target];
+  if (!server) {
+    HttpResponse down;  // nothing listens: what a proxy in front of a stopped server answers
+    down.status = 502;
+    return down;
+  }
   HttpRequest request = original;
   if (plant_ == Plant::kNoIdempotency && request.method == "POST") {
     // Planted: every delivery looks new to the server.
@@ -27,20 +33,21 @@ HttpResponse SimNetwork::deliver(const HttpRequest& original) {
     }
   }
   ++delivered;
-  HttpResponse response = server_->handle(request);
-  observe(request, response);
+  HttpResponse response = server->handle(request);
+  observe(target, request, response);
   return response;
 }
 
-void SimNetwork::observe(const HttpRequest& request, const HttpResponse& response) {
+void SimNetwork::observe(const std::string& target, const HttpRequest& request, const HttpResponse& response) {
+  auto& counts = applied[target];
   if (request.method != "POST") return;
   std::string path = request.path();
   json body = json::parse(request.body, nullptr, false);
   if (!body.is_object()) return;
   if (path == "/v1/mutations") {
     if (response.status == 200 && !response.headers.get("Idempotent-Replayed") && body.contains("id")) {
-      ++applied[body["id"].get<std::string>()];
-      trace_("  applied " + body["id"].get<std::string>());
+      ++counts[body["id"].get<std::string>()];
+      trace_("  " + target + " applied " + body["id"].get<std::string>());
     }
     return;
   }
@@ -53,15 +60,16 @@ void SimNetwork::observe(const HttpRequest& request, const HttpResponse& respons
     std::string id = items[i].value("id", "");
     int status = results[i].value("status", 0);
     bool replayed = results[i].value("replayed", false);
-    if (status == 200 && !replayed && !id.empty()) ++applied[id];
-    trace_("  " + id + " " + items[i].value("op", "") + " " + items[i].value("collection", "") + "/" +
+    if (status == 200 && !replayed && !id.empty()) ++counts[id];
+    trace_("  " + target + " " + id + " " + items[i].value("op", "") + " " + items[i].value("collection", "") + "/" +
            items[i].value("record", "") + ": " + std::to_string(status) + (replayed ? " (replayed)" : ""));
   }
 }
 
-Result<HttpResponse> SimNetwork::send(int client, const HttpRequest& request) {
-  std::string what = "c" + std::to_string(client) + " " + request.method + " " + request.path();
-  if (partitioned.count(client)) {
+Result<HttpResponse> SimNetwork::send(int from, const std::string& target, const HttpRequest& request) {
+  std::string what = (from == kRelayUplink ? std::string("relay") : "c" + std::to_string(from)) + " " + request.method +
+                     " " + target + request.path();
+  if (partitioned.count(from)) {
     trace_(what + ": partitioned");
     return Status::transient("network unreachable (simulated partition)");
   }
@@ -81,7 +89,7 @@ Result<HttpResponse> SimNetwork::send(int client, const HttpRequest& request) {
         json results = json::array();
         json real_results = json::array();
         if (!kept.empty()) {
-          HttpResponse r = deliver(rest);
+          HttpResponse r = deliver(target, rest);
           json parsed = json::parse(r.body, nullptr, false);
           if (r.status != 200 || !parsed.is_object()) return r;
           real_results = parsed["results"];
@@ -109,17 +117,17 @@ Result<HttpResponse> SimNetwork::send(int client, const HttpRequest& request) {
       return Status::transient("request lost (simulated)");
     }
     if (roll < 0.10) {
-      deliver(request);
+      deliver(target, request);
       trace_(what + ": applied, answer lost");
       return Status::transient("answer lost (simulated)");
     }
     if (roll < 0.13) {
-      deliver(request);
+      deliver(target, request);
       trace_(what + ": duplicated");
-      return deliver(request);
+      return deliver(target, request);
     }
     if (roll < 0.16) {
-      delayed_.push_back(request);
+      delayed_.emplace_back(target, request);
       trace_(what + ": delayed (delivered later)");
       return Status::transient("timed out (simulated delay)");
     }
@@ -140,7 +148,7 @@ Result<HttpResponse> SimNetwork::send(int client, const HttpRequest& request) {
     }
     if (roll < 0.23) {
       bool applied_first = chance(0.5);
-      if (applied_first) deliver(request);
+      if (applied_first) deliver(target, request);
       trace_(what + ": garbage 200" + (applied_first ? " after applying" : ""));
       HttpResponse garbage;
       garbage.headers.set("Content-Type", "text/html");
@@ -148,7 +156,7 @@ Result<HttpResponse> SimNetwork::send(int client, const HttpRequest& request) {
       return garbage;
     }
   }
-  HttpResponse response = deliver(request);
+  HttpResponse response = deliver(target, request);
   if (plant_ == Plant::kSkippedChange && request.path() == "/v1/sync" && response.status == 200 && chance(0.2)) {
     json page = json::parse(response.body, nullptr, false);
     if (page.is_object() && page.contains("changes") && page["changes"].is_array() && !page["changes"].empty()) {
@@ -163,10 +171,10 @@ Result<HttpResponse> SimNetwork::send(int client, const HttpRequest& request) {
 
 void SimNetwork::flush_delayed(size_t n) {
   while (n-- > 0 && !delayed_.empty()) {
-    HttpRequest late = std::move(delayed_.front());
+    auto [target, late] = std::move(delayed_.front());
     delayed_.erase(delayed_.begin());
-    HttpResponse r = deliver(late);
-    trace_("late delivery of " + late.method + " " + late.path() + ": " + std::to_string(r.status));
+    HttpResponse r = deliver(target, late);
+    trace_("late delivery of " + late.method + " " + target + late.path() + ": " + std::to_string(r.status));
   }
 }
 
