@@ -218,7 +218,19 @@ void ClientStore::rebase_unsent(const std::string& collection, const std::string
   s.exec();
 }
 
+void ClientStore::raise_id_high_water(const std::string& id) {
+  SQLite::Statement& s = cached(
+      "INSERT INTO meta (key, value) VALUES ('ids.high_water', ?) "
+      "ON CONFLICT (key) DO UPDATE SET value=excluded.value WHERE excluded.value > meta.value");
+  ResetOnExit done(s);
+  s.bind(1, id);
+  s.exec();
+}
+
 void ClientStore::delete_mutation(const std::string& id) {
+  // Its id stays the high-water mark: a store reopened after its clock stepped back must not
+  // issue it again (the server would take the new mutation for a retry of this one).
+  raise_id_high_water(id);
   SQLite::Statement& s = cached("DELETE FROM outbox WHERE id=?");
   ResetOnExit done(s);
   s.bind(1, id);

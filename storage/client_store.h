@@ -113,7 +113,11 @@ class ClientStore : public SqliteStore {
   void compact_files();
 
   // The greatest mutation id in the outbox, if any.
+  // The newest mutation id this store issued that it knows of: the outbox's, or the high-water
+  // mark of those that left it.
   std::optional<std::string> newest_mutation_id();
+  // Keeps id as the high-water mark when it is above it.
+  void raise_id_high_water(const std::string& id);
   // attempts + 1, state in flight.
   void mark_sending(const std::string& id);
   // The same for many mutations at once, returning them in ULID order with each payload as the
