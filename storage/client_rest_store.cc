@@ -61,10 +61,11 @@ std::vector<RestOutcome> ClientStore::outcomes_for(const std::string& module, co
 }
 
 std::optional<std::string> ClientStore::newest_mutation_id() {
-  // The outbox's newest, or a newer one that left it (acknowledged, discarded, folded, wiped).
+  // The outbox's newest id or key (a resolution renews the key with a new id), or a newer one that
+  // left it (acknowledged, discarded, folded, wiped).
   SQLite::Statement& s = cached(
-      "SELECT max(x) FROM (SELECT max(id) AS x FROM outbox UNION ALL "
-      "SELECT value FROM meta WHERE key='ids.high_water')");
+      "SELECT max(x) FROM (SELECT max(id) AS x FROM outbox UNION ALL SELECT max(idempotency_key) FROM outbox "
+      "UNION ALL SELECT value FROM meta WHERE key='ids.high_water')");
   ResetOnExit done(s);
   if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
   return s.getColumn(0).getString();

@@ -228,9 +228,16 @@ void ClientStore::raise_id_high_water(const std::string& id) {
 }
 
 void ClientStore::delete_mutation(const std::string& id) {
-  // Its id stays the high-water mark: a store reopened after its clock stepped back must not
-  // issue it again (the server would take the new mutation for a retry of this one).
-  raise_id_high_water(id);
+  // Its id and key stay the high-water mark: a store reopened after its clock stepped back must
+  // not issue them again (the server would take the new mutation for a retry of this one).
+  SQLite::Statement& keep = cached(
+      "INSERT INTO meta (key, value) SELECT 'ids.high_water', max(id, coalesce(idempotency_key, '')) FROM outbox "
+      "WHERE id=? ON CONFLICT (key) DO UPDATE SET value=excluded.value WHERE excluded.value > meta.value");
+  {
+    ResetOnExit kept(keep);
+    keep.bind(1, id);
+    keep.exec();
+  }
   SQLite::Statement& s = cached("DELETE FROM outbox WHERE id=?");
   ResetOnExit done(s);
   s.bind(1, id);
@@ -405,7 +412,11 @@ void ClientStore::renew(const std::string& id, const std::string& new_key, const
 }
 
 bool ClientStore::has_idempotency_key(const std::string& key) {
-  SQLite::Statement& s = cached("SELECT 1 FROM outbox WHERE idempotency_key=?1 UNION ALL SELECT 1 FROM outbox WHERE id=?1");
+  // A mutation is sent under its key, or under its id when it has none: a relay's upstream client
+  // holds only keys of other stores, which its own ids must never be taken for.
+  SQLite::Statement& s = cached(
+      "SELECT 1 FROM outbox WHERE idempotency_key=?1 UNION ALL "
+      "SELECT 1 FROM outbox WHERE id=?1 AND (idempotency_key IS NULL OR idempotency_key='')");
   ResetOnExit done(s);
   s.bind(1, key);
   return s.executeStep();

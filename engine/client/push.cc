@@ -333,9 +333,23 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
     case Outcome::kConflict: {
       auto server = json_text::member(body, "server");
       auto record = server ? read_server_record(*server) : std::nullopt;
-      c_.store->set_conflict(m.id, wire::error_message_of(body, reply.status),
-                             record ? json::parse(server->text) : json());
-      if (record) {
+      json server_record = record ? json::parse(server->text) : json();
+      // A replayed 409 carries the record as it was then: a version pulled since is newer, and is
+      // what the user resolves against (the base does not go back in time).
+      std::optional<storage::BaseText> newer;
+      if (record && !record->base.hlc.empty()) {
+        if (auto held = c_.store->base_hlc(m.collection, m.record_id); held && *held > record->base.hlc) {
+          newer = c_.store->base_text(m.collection, m.record_id);
+        }
+      }
+      if (newer) {
+        server_record = {{"collection", m.collection}, {"record", m.record_id},
+                         {"op", newer->deleted ? "delete" : "upsert"}, {"fields", json::parse(newer->fields)},
+                         {"hlc", newer->hlc}, {"field_hlc", json::parse(newer->field_hlc)},
+                         {"attachments", json::parse(newer->attachments)}};
+      }
+      c_.store->set_conflict(m.id, wire::error_message_of(body, reply.status), server_record);
+      if (record && !newer) {
         c_.store_base_and_view_locked(m.collection, m.record_id, record->base);
       } else {
         c_.recompute_view(m.collection, m.record_id);

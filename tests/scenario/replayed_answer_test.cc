@@ -59,3 +59,49 @@ TEST_CASE("a replayed answer to a retried delete does not take back a newer vers
   CHECK(a->get("notes", "x")->fields == json({{"v", 2}}));
   CHECK(b->get("notes", "x")->fields == json({{"v", 2}}));
 }
+
+TEST_CASE("a replayed 409 does not take back a newer version the client pulled meanwhile, and the conflict shows that version") {
+  ScratchDir dir;
+  ServerOptions so{.db_path = dir.file("server.db"), .durability = Durability::kNormal};
+  so.schema = *Schema::parse(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}}})");
+  auto server = open_server(std::move(so));
+  auto link = std::make_shared<ScriptedTransport>(server.get());
+  auto a = open_client({.path = dir.file("a.db"), .durability = Durability::kNormal,
+                        .sync = {.transport = link, .background = false}});
+  auto b = open_client({.path = dir.file("b.db"), .durability = Durability::kNormal,
+                        .sync = {.transport = make_in_process_transport(*server), .background = false}});
+  REQUIRE(a->put("tasks", "t", {{"status", "open"}}).is_ok());
+  REQUIRE(a->sync_once()->applied == 1);
+  REQUIRE(b->sync_once().is_ok());
+  REQUIRE(b->patch("tasks", "t", {{"status", "done"}}).is_ok());
+  REQUIRE(b->sync_once()->applied == 1);
+  // A's edit from the old version conflicts; the 409 is lost on the way back.
+  auto mine = a->patch("tasks", "t", {{"status", "cancelled"}});
+  REQUIRE(mine.is_ok());
+  link->set_lose_answers(true);
+  REQUIRE(a->sync_once().is_ok());
+  link->set_lose_answers(false);
+  // B edits again; A pulls that (its push refused by a 503), then retries and gets the stored 409.
+  REQUIRE(b->patch("tasks", "t", {{"status", "archived"}}).is_ok());
+  REQUIRE(b->sync_once()->applied == 1);
+  link->set_script([](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
+    if (r.method != "POST") return std::nullopt;
+    HttpResponse busy;
+    busy.status = 503;
+    return Result<HttpResponse>(busy);
+  });
+  REQUIRE(a->sync_once().is_ok());
+  link->set_script(nullptr);
+  auto report = a->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->conflicts == 1);
+  CHECK(a->get("tasks", "t")->fields["status"] == "archived");
+  auto conflict = a->mutation(*mine);
+  REQUIRE(conflict.is_ok());
+  CHECK(conflict->state == MutationState::kConflict);
+  CHECK(conflict->server_record["fields"]["status"] == "archived");
+  REQUIRE(a->resolve(*mine, Resolution::kTakeServer).is_ok());
+  REQUIRE(a->sync_once().is_ok());
+  CHECK(a->outbox()->empty());
+  CHECK(a->get("tasks", "t")->fields["status"] == "archived");
+}

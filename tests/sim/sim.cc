@@ -78,6 +78,9 @@ void World::open_relay() {
   o.schema = *Schema::parse(kSchema);
   o.clock = &relay_clock_;
   o.random = relay_random_.get();
+  o.log = [this](LogLevel level, std::string_view component, std::string_view message) {
+    if (level >= LogLevel::kWarning) note("relay log: " + std::string(component) + ": " + std::string(message));
+  };
   o.upstream.transport = std::make_shared<SimTransport>(network_, SimNetwork::kRelayUplink, "cloud");
   o.upstream.client_path = root_ + "/relay/upstream.db";
   o.upstream.manual = true;  // the simulation runs it, in its one thread
