@@ -227,13 +227,13 @@ void ClientStore::raise_id_high_water(const std::string& id) {
   s.exec();
 }
 
-void ClientStore::delete_mutation(const std::string& id) {
+void ClientStore::delete_mutation(const std::string& id, bool keep_high_water) {
   // Its id and key stay the high-water mark: a store reopened after its clock stepped back must
   // not issue them again (the server would take the new mutation for a retry of this one).
-  SQLite::Statement& keep = cached(
-      "INSERT INTO meta (key, value) SELECT 'ids.high_water', max(id, coalesce(idempotency_key, '')) FROM outbox "
-      "WHERE id=? ON CONFLICT (key) DO UPDATE SET value=excluded.value WHERE excluded.value > meta.value");
-  {
+  if (keep_high_water) {
+    SQLite::Statement& keep = cached(
+        "INSERT INTO meta (key, value) SELECT 'ids.high_water', max(id, coalesce(idempotency_key, '')) FROM outbox "
+        "WHERE id=? ON CONFLICT (key) DO UPDATE SET value=excluded.value WHERE excluded.value > meta.value");
     ResetOnExit kept(keep);
     keep.bind(1, id);
     keep.exec();

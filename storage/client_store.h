@@ -79,7 +79,8 @@ class ClientStore : public SqliteStore {
   void update_mutation_state(const std::string& id, MutationState state, int attempts,
                              int64_t next_attempt_at_ms, const std::string& last_error);
   void rebase_unsent(const std::string& collection, const std::string& record_id, const std::string& hlc);
-  void delete_mutation(const std::string& id);
+  // keep_high_water false: the caller raises the id high-water mark itself (once per batch).
+  void delete_mutation(const std::string& id, bool keep_high_water = true);
   std::optional<Mutation> mutation(const std::string& id);
   // The record's mutations in ULID order.
   std::vector<Mutation> mutations_of(const std::string& collection, const std::string& record_id);

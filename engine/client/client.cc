@@ -298,6 +298,7 @@ Status Client::acknowledge(const std::string& mutation_id, const nlohmann::json&
     }
     auto base = acknowledged_base(m->op, *record);
     if (!base) return base.status();
+    impl_->store->raise_id_high_water(std::max(m->id, m->idempotency_key));
     impl_->acknowledge_locked(*m, *base ? &**base : nullptr);
     return Status::ok();
   });
@@ -338,10 +339,11 @@ bool Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText
   // may have brought a later version (the answer was lost, the record changed, the retry got the
   // stored answer): that base stays, or the record would go back in time and, the cursor being
   // past its change, stay there.
+  // A fresh answer is the newest state (the server's HLC only grows, across restarts too): only a
+  // replayed one is compared.
   std::optional<storage::BaseText> newer;
-  if (auto held = store->base_hlc(m.collection, m.record_id); held && !held->empty()) {
-    bool older = answered.hlc.empty() ? replayed : answered.hlc < *held;
-    if (older) {
+  if (auto held = replayed ? store->base_hlc(m.collection, m.record_id) : std::nullopt; held && !held->empty()) {
+    if (answered.hlc.empty() || answered.hlc < *held) {
       if (auto row = store->base_text(m.collection, m.record_id)) newer = std::move(*row);
     }
   }
@@ -349,7 +351,7 @@ bool Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText
   // The list the app saw: the mutation's own when it set one, else the base's.
   std::string shown_attachments =
       !m.attachments.empty() ? nlohmann::json(m.attachments).dump() : store->base_attachments(m.collection, m.record_id);
-  store->delete_mutation(m.id);
+  store->delete_mutation(m.id, false);  // the caller keeps the high-water mark (raise_id_high_water)
   if (m.op == MutationOp::kDelete) store->delete_tombstone(m.id);
   // Not put_server_record_locked: even when a pull already brought this HLC, the mutation just
   // left the outbox and the view must be recomputed without it.

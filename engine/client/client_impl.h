@@ -131,6 +131,7 @@ struct Client::Impl {
   // fields or its attachments): usually not, when the server applied what the view already showed.
   // `replayed`: the answer is the server's stored answer to an earlier try, so its record may be
   // older than a base pulled since; the newer of the two is kept.
+  // The caller raises the id high-water mark (ClientStore::raise_id_high_water) for m.
   bool acknowledge_locked(const Mutation& m, const storage::BaseText* base, bool replayed = false);
   // Stores a record the server holds (a pulled change or a 200's record) as base and recomputes
   // the record's view. A record whose HLC the base already has (the echo of this client's own

@@ -1,5 +1,6 @@
 // The push half of a round: drains the outbox in ULID order, one batch in flight while the previous
 // one is settled, and records every answer as docs/protocol.md classifies it.
+#include <algorithm>
 #include <future>
 
 #include "engine/client/round.h"
@@ -281,6 +282,11 @@ void Round::settle(const Chunk& chunk, const std::vector<Reply>& replies, const 
       }
       settle_one(chunk.muts[i], replies[i], now);
     }
+    // Acknowledged mutations leave the outbox: their ids and keys stay the high-water mark, kept
+    // once for the chunk.
+    std::string newest;
+    for (const Mutation& m : chunk.muts) newest = std::max({newest, m.id, m.idempotency_key});
+    if (!newest.empty()) c_.store->raise_id_high_water(newest);
     return Status::ok();
   });
   if (!stored(s, "recording the server's answers")) {

@@ -366,8 +366,7 @@ class Client {
   Status begin_send(const std::string& mutation_id);
   // The server applied the mutation; server_record is the record of its 200 answer (docs/protocol.md).
   // Removes it from the outbox, stores the record as base, purges the tombstone of a delete,
-  // rebases later unsent mutations of the record and recomputes the record's view. A base already
-  // held with a later "hlc" (HLCs sort as strings, as a server issues them) is kept.
+  // rebases later unsent mutations of the record and recomputes the record's view.
   Status acknowledge(const std::string& mutation_id, const nlohmann::json& server_record);
   // The server refused the mutation for good: state rejected, message kept, view recomputed
   // without it. Later mutations of the record wait until it is discarded.
