@@ -13,6 +13,20 @@ using nlohmann::json;
 using namespace offsync;
 using namespace offsync::test;
 
+namespace {
+
+// The server is reached but busy for every push (503): the round's pull still happens.
+void refuse_pushes(ScriptedTransport& link) {
+  link.set_script([](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
+    if (r.method != "POST") return std::nullopt;
+    HttpResponse busy;
+    busy.status = 503;
+    return Result<HttpResponse>(busy);
+  });
+}
+
+}  // namespace
+
 TEST_CASE("a replayed answer to a retried delete does not take back a newer version the client pulled meanwhile") {
   ScratchDir dir;
   auto server = open_server({.db_path = dir.file("server.db"), .durability = Durability::kNormal});
@@ -37,12 +51,7 @@ TEST_CASE("a replayed answer to a retried delete does not take back a newer vers
   REQUIRE(b->sync_once()->applied == 1);
 
   // A's next round: its push fails, its pull brings B's version (the cursor moves past it).
-  link->set_script([](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
-    if (r.method != "POST") return std::nullopt;
-    HttpResponse busy;
-    busy.status = 503;
-    return Result<HttpResponse>(busy);
-  });
+  refuse_pushes(*link);
   auto pulled = a->sync_once();
   REQUIRE(pulled.is_ok());
   CHECK(pulled->pulled >= 1);
@@ -84,12 +93,7 @@ TEST_CASE("a replayed 409 does not take back a newer version the client pulled m
   // B edits again; A pulls that (its push refused by a 503), then retries and gets the stored 409.
   REQUIRE(b->patch("tasks", "t", {{"status", "archived"}}).is_ok());
   REQUIRE(b->sync_once()->applied == 1);
-  link->set_script([](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
-    if (r.method != "POST") return std::nullopt;
-    HttpResponse busy;
-    busy.status = 503;
-    return Result<HttpResponse>(busy);
-  });
+  refuse_pushes(*link);
   REQUIRE(a->sync_once().is_ok());
   link->set_script(nullptr);
   auto report = a->sync_once();
