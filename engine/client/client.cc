@@ -341,12 +341,8 @@ bool Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText
   // past its change, stay there.
   // A fresh answer is the newest state (the server's HLC only grows, across restarts too): only a
   // replayed one is compared.
-  std::optional<storage::BaseText> newer;
-  if (auto held = replayed ? store->base_hlc(m.collection, m.record_id) : std::nullopt; held && !held->empty()) {
-    if (answered.hlc.empty() || answered.hlc < *held) {
-      if (auto row = store->base_text(m.collection, m.record_id)) newer = std::move(*row);
-    }
-  }
+  std::optional<storage::BaseText> newer =
+      replayed ? newer_base_than(m.collection, m.record_id, answered.hlc) : std::nullopt;
   const storage::BaseText& base = newer ? *newer : answered;
   // The list the app saw: the mutation's own when it set one, else the base's.
   std::string shown_attachments =

@@ -131,6 +131,14 @@ struct Client::Impl {
   // fields or its attachments): usually not, when the server applied what the view already showed.
   // `replayed`: the answer is the server's stored answer to an earlier try, so its record may be
   // older than a base pulled since; the newer of the two is kept.
+  // The base held for the record when its HLC is later than `hlc` (or `hlc` is empty): an answer
+  // replayed from before a pull must not take the record back in time.
+  std::optional<storage::BaseText> newer_base_than(const std::string& collection, const std::string& record_id,
+                                                   const std::string& hlc) {
+    auto held = store->base_hlc(collection, record_id);
+    if (!held || held->empty() || (!hlc.empty() && hlc >= *held)) return std::nullopt;
+    return store->base_text(collection, record_id);
+  }
   // The caller raises the id high-water mark (ClientStore::raise_id_high_water) for m.
   bool acknowledge_locked(const Mutation& m, const storage::BaseText* base, bool replayed = false);
   // Stores a record the server holds (a pulled change or a 200's record) as base and recomputes

@@ -343,11 +343,7 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
       // A replayed 409 carries the record as it was then: a version pulled since is newer, and is
       // what the user resolves against (the base does not go back in time).
       std::optional<storage::BaseText> newer;
-      if (record && !record->base.hlc.empty()) {
-        if (auto held = c_.store->base_hlc(m.collection, m.record_id); held && *held > record->base.hlc) {
-          newer = c_.store->base_text(m.collection, m.record_id);
-        }
-      }
+      if (record && !record->base.hlc.empty()) newer = c_.newer_base_than(m.collection, m.record_id, record->base.hlc);
       if (newer) {
         server_record = {{"collection", m.collection}, {"record", m.record_id},
                          {"op", newer->deleted ? "delete" : "upsert"}, {"fields", json::parse(newer->fields)},

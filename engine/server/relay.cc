@@ -414,15 +414,19 @@ std::optional<OutboxSummary> Relay::upstream_summary() {
   for (const auto& lane : lanes()) {
     auto s = lane->client->summary();
     if (!s) return std::nullopt;
-    total.pending += s->pending;
-    total.rejected += s->rejected;
-    total.conflicts += s->conflicts;
-    if (s->oldest_pending_created_at_ms &&
-        (!total.oldest_pending_created_at_ms || *s->oldest_pending_created_at_ms < *total.oldest_pending_created_at_ms)) {
-      total.oldest_pending_created_at_ms = s->oldest_pending_created_at_ms;
-    }
+    add_outbox_summary(total, *s);
   }
   return total;
+}
+
+void add_outbox_summary(OutboxSummary& total, const OutboxSummary& one) {
+  total.pending += one.pending;
+  total.rejected += one.rejected;
+  total.conflicts += one.conflicts;
+  if (one.oldest_pending_created_at_ms &&
+      (!total.oldest_pending_created_at_ms || *one.oldest_pending_created_at_ms < *total.oldest_pending_created_at_ms)) {
+    total.oldest_pending_created_at_ms = one.oldest_pending_created_at_ms;
+  }
 }
 
 }  // namespace offsync

@@ -25,6 +25,9 @@
 
 namespace offsync {
 
+// Adds one upstream outbox's figures to a total (the oldest pending of both).
+void add_outbox_summary(OutboxSummary& total, const OutboxSummary& one);
+
 class Relay {
  public:
   // Opens the lanes known so far and starts the threads.

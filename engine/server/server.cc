@@ -123,11 +123,7 @@ Result<ServerStats> Server::stats() {
       auto s = storage::peek_outbox(path);
       if (!s) continue;
       if (!upstream) upstream = OutboxSummary{};
-      upstream->pending += s->pending;
-      if (s->oldest_pending_created_at_ms && (!upstream->oldest_pending_created_at_ms ||
-                                              *s->oldest_pending_created_at_ms < *upstream->oldest_pending_created_at_ms)) {
-        upstream->oldest_pending_created_at_ms = s->oldest_pending_created_at_ms;
-      }
+      add_outbox_summary(*upstream, *s);
     }
   }
   stats->relay = impl_->relay || upstream || stats->relay_handed_over > 0 || stats->relay_upstream_identities > 0;
