@@ -18,7 +18,7 @@ std::optional<HttpResponse> Round::get_page(const std::string& cursor) {
   std::string target = "/v1/sync?limit=" + std::to_string(std::max(1, c_.options.sync.pull_limit));
   if (!cursor.empty()) target += "&cursor=" + wire::cursor_query(cursor);
   HttpRequest r = request("GET", target);
-  r.headers.add("Offsync-Outbox", outbox_at_start_.empty() ? telemetry() : outbox_at_start_);
+  r.headers.add("Offsync-Outbox", telemetry());
   return send(r);
 }
 

@@ -20,9 +20,6 @@ Round::Round(Client::Impl& impl, bool explicit_request)
       backoff_(impl.options.sync.backoff_base_ms, impl.options.sync.backoff_cap_ms, impl.random) {}
 
 SyncReport Round::run() {
-  // The outbox as the round found it: what the server's sync metrics want (after the push, the
-  // writes that waited offline for hours would be gone from it).
-  outbox_at_start_ = telemetry();
   push();
   if (!stopped()) pull();
   finish();

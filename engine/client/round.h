@@ -111,7 +111,6 @@ class Round {
 
   // ---- pull.cc ----
   std::string telemetry();
-  std::string outbox_at_start_;  // telemetry() when the round began, sent with its pulls
   std::optional<HttpResponse> get_page(const std::string& cursor);
   void pull();
   template <typename Interrupt, typename Apply, typename Applied>
