@@ -49,6 +49,7 @@ void Round::push() {
   while (!stopped()) {
     Wave next = wave();
     if (next.empty()) return;
+    if (!next.records.empty() && report_.sent == 0) push_telemetry_ = telemetry();
     if (!next.records.empty()) push_records(next.records);
     for (const auto& id : next.requests) {
       if (stopped()) break;
@@ -70,6 +71,7 @@ Round::Chunk Round::begin_send(const std::vector<std::string>& ids) {
   if (!stored(s, "marking mutations as sent")) return Chunk{};
   for (const auto& m : out.muts) attempted_.insert(m.id);
   report_.sent += static_cast<int64_t>(out.muts.size());
+  out.telemetry = std::exchange(push_telemetry_, std::string());
   return out;
 }
 
@@ -191,6 +193,7 @@ Round::Exchange Round::exchange(const Chunk& chunk, bool batch) const {
   };
   if (batch) {
     HttpRequest r = request("POST", "/v1/mutations:batch");
+    if (!chunk.telemetry.empty()) r.headers.add("Offsync-Outbox", chunk.telemetry);
     r.body = chunk.batch_body;
     const HttpResponse* answer = transmit(r);
     if (!answer || (answer->status != 404 && answer->status != 405)) {
@@ -203,6 +206,7 @@ Round::Exchange Round::exchange(const Chunk& chunk, bool batch) const {
   for (size_t i = 0; i < chunk.muts.size() && !out.halt(); ++i) {
     HttpRequest r = request("POST", "/v1/mutations");
     r.headers.add("Idempotency-Key", chunk.muts[i].idempotency_key);
+    if (i == 0 && !chunk.telemetry.empty()) r.headers.add("Offsync-Outbox", chunk.telemetry);
     r.body = wire::mutation_body(chunk.muts[i], chunk.payloads[i], false);
     if (!transmit(r)) break;
   }

@@ -59,6 +59,7 @@ class Round {
     std::vector<Mutation> muts;
     std::vector<std::string> payloads;
     std::string batch_body;  // POST /v1/mutations:batch's body, built before the chunk is sent
+    std::string telemetry;   // Offsync-Outbox for the round's first push request, else empty
   };
   // What the transport brought back for a chunk, in request order: one batch answer, or one answer
   // per mutation sent through the single endpoint. Mutations past those answers got none.
@@ -110,7 +111,10 @@ class Round {
   int64_t uploads_failed_ = 0;                     // of which failed transiently
 
   // ---- pull.cc ----
+  // Offsync-Outbox's value: the outbox now. The round's first push request carries it as the
+  // round found it, so the server hears how long the writes it is about to receive waited.
   std::string telemetry();
+  std::string push_telemetry_;  // until the first chunk takes it
   std::optional<HttpResponse> get_page(const std::string& cursor);
   void pull();
   template <typename Interrupt, typename Apply, typename Applied>

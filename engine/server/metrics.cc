@@ -71,6 +71,11 @@ void ServerMetrics::observe_sync(const Telemetry& t, bool success) {
   if (t.oldest_age_s) outbox_age_.observe(static_cast<double>(*t.oldest_age_s));
 }
 
+void ServerMetrics::observe_push(const Telemetry& t) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (t.oldest_age_s) outbox_age_.observe(static_cast<double>(*t.oldest_age_s));
+}
+
 void ServerMetrics::observe_request(const std::string& endpoint, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_[{endpoint, status}];

@@ -31,6 +31,9 @@ class ServerMetrics {
     std::optional<int64_t> pending, oldest_age_s, rejected;
   };
   void observe_sync(const Telemetry& t, bool success);
+  // A push's report: only the oldest pending age (how long the writes it brings waited); a push
+  // is not a sync request, and pending/rejected are sampled once per sync.
+  void observe_push(const Telemetry& t);
   std::string render() const;
 
   // Distinct values a client-supplied label (app or OS version) may take; later ones are "other",

@@ -163,6 +163,9 @@ HttpResponse Server::Impl::handle(const HttpRequest& request) {
     if (a.status >= 500) log(LogLevel::kError, route + " answered " + std::to_string(a.status) + ": " + response.body);
   }
   if (route == kSyncPath) metrics.observe_sync(telemetry_of(request), response.status == 200);
+  if ((route == kMutationsPath || route == kBatchPath) && request.headers.get("Offsync-Outbox")) {
+    metrics.observe_push(telemetry_of(request));
+  }
   if (relay && (route == kMutationsPath || route == kBatchPath)) relay->applied();
   if (relay && route == kSyncPath) relay->local_pull();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

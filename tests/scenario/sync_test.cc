@@ -476,11 +476,15 @@ TEST_CASE("every sync carries the client's telemetry, and the server aggregates 
   w.sync();
   w.transport->set_down(false);
   w.sync();
-  std::string header;
+  std::string header, pushed;
   for (const auto& r : w.transport->sent()) {
     if (r.target.rfind("/v1/sync", 0) == 0) header = r.headers.get("Offsync-Outbox").value_or("");
+    if (r.target.rfind("/v1/mutations", 0) == 0) pushed = r.headers.get("Offsync-Outbox").value_or("");
   }
+  // The pull reports the outbox as the push left it; the push, as the round found it.
   CHECK(header == "pending=0, oldest_age_s=0, rejected=1");
+  CHECK(pushed.starts_with("pending=1, oldest_age_s="));
+  CHECK(pushed.ends_with(", rejected=0"));
   auto metrics = w.server->handle(HttpRequest{.method = "GET", .target = "/metrics"}).body;
   CHECK(metrics.find("offsync_sync_requests_total{app_version=\"1.4.2\",os_version=\"Android 14\",outcome=\"success\"} 1") !=
         std::string::npos);
