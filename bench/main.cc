@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   CLI::App* relay = app.add_subcommand("relay", "A client's mutations through a relay to the cloud vs straight to the cloud");
   relay->add_flag("--json", json, "Print one JSON object (the only format)");
   relay->add_option("--mutations", relay_config.mutations, "Mutations drained");
+  relay->add_option("--rounds", relay_config.rounds, "Rounds of direct then relayed; medians are reported");
   CLI11_PARSE(app, argc, argv);
   if (child->parsed()) return offsync::bench::drain_child(child_db, child_url);
   try {

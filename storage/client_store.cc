@@ -41,7 +41,7 @@ ClientStore::ClientStore(std::unique_ptr<SQLite::Database> db)
                       "WHERE fields IS NOT excluded.fields"),
       delete_view_(*db_, "DELETE FROM view WHERE collection=? AND record_id=?"),
       insert_mutation_(*db_, std::string("INSERT INTO outbox (") + kMutationColumns +
-                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                                 ", idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       last_mutation_of_(*db_, select_mutations("WHERE collection=? AND record_id=? ORDER BY id DESC LIMIT 1")),
       insert_tombstone_(*db_, "INSERT INTO tombstones (mutation_id, collection, record_id, deleted_at) "
                               "VALUES (?, ?, ?, ?)"),
@@ -185,6 +185,12 @@ void ClientStore::insert_mutation(const Mutation& m, const std::string* payload_
   bind_text_or_null(s, 13, m.module);
   bind_text_or_null(s, 14, m.action);
   s.bind(15, m.urgent ? 1 : 0);
+  // NULL: sent under its own id (a key equal to the id is the same thing).
+  if (m.idempotency_key.empty() || m.idempotency_key == m.id) {
+    s.bind(16);
+  } else {
+    s.bind(16, m.idempotency_key);
+  }
   s.exec();
 }
 

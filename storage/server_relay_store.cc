@@ -49,10 +49,11 @@ std::vector<ServerStore::Forward> ServerStore::forwards(const std::string& princ
   return out;
 }
 
-void ServerStore::delete_forward(int64_t seq) {
-  SQLite::Statement& s = cached("DELETE FROM relay_outbox WHERE seq=?");
+void ServerStore::delete_forwards_through(const std::string& principal, int64_t seq) {
+  SQLite::Statement& s = cached("DELETE FROM relay_outbox WHERE principal=? AND seq<=?");
   ResetOnExit done(s);
-  s.bind(1, seq);
+  s.bind(1, principal);
+  s.bind(2, seq);
   s.exec();
 }
 

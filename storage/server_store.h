@@ -173,7 +173,7 @@ class ServerStore : public SqliteStore {
   bool has_forward_for(const std::string& principal, const std::string& collection, const std::string& record_id);
   bool has_forwards();
   std::vector<Forward> forwards(const std::string& principal, int limit);  // the oldest first
-  void delete_forward(int64_t seq);
+  void delete_forwards_through(const std::string& principal, int64_t seq);  // its rows up to seq
   int64_t forward_count();
   void put_relay_sender(const std::string& principal, const std::string& key, const std::string& sender,
                         int64_t now_ms);

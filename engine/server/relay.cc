@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "engine/common/crypto.h"
-#include "engine/server/mutation_request.h"
+#include "engine/common/json_text.h"
 #include "engine/server/server_impl.h"
 #include "offsync/transport.h"
 
@@ -20,7 +20,7 @@ namespace {
 constexpr int64_t kDefaultPullIntervalMs = 30'000;  // the relay's own schedule, besides local pulls
 constexpr int64_t kMaxOfflineWaitMs = 60'000;       // an unreachable upstream is tried at least this often
 constexpr int64_t kHandOverRetryMs = 1'000;         // rows left behind (a fault, no identity yet)
-constexpr int kHandOverBatch = 500;
+constexpr int kHandOverBatch = 1000;
 
 // Writes what changed in a lane's view into the relay's change log, in the lane's partition.
 class ViewMirror final : public SyncObserver {
@@ -39,13 +39,42 @@ class ViewMirror final : public SyncObserver {
   Client& client_;
 };
 
-MutationOp client_op(ServerOp op) {
-  switch (op) {
-    case ServerOp::kUpsert: return MutationOp::kUpsert;
-    case ServerOp::kPatch: return MutationOp::kPatch;
-    case ServerOp::kDelete: return MutationOp::kDelete;
+// A stored mutation (the relay's own dump of what the client sent, so valid and canonical) as
+// the upstream client takes it: its fields pass on as text, never parsed into a tree and written
+// again. nullopt when it does not read back.
+std::optional<Client::Forwarded> forwarded_of(const storage::ServerStore::Forward& row) {
+  auto body = json_text::parse(row.mutation);
+  if (!body || !body->is_object()) return std::nullopt;
+  auto text_of = [&](std::string_view name) -> std::optional<std::string> {
+    auto v = json_text::member(*body, name);
+    if (!v || !v->is_string()) return std::nullopt;
+    return json_text::string_of(*v);
+  };
+  auto collection = text_of("collection"), record = text_of("record"), op = text_of("op");
+  if (!collection || !record || !op) return std::nullopt;
+  Client::Forwarded f{row.key, *collection, *record, MutationOp::kUpsert, json(), {}};
+  if (*op == "patch") {
+    f.op = MutationOp::kPatch;
+  } else if (*op == "delete") {
+    f.op = MutationOp::kDelete;
+  } else if (*op != "upsert") {
+    return std::nullopt;
   }
-  return MutationOp::kUpsert;
+  if (f.op != MutationOp::kDelete) {
+    auto fields = json_text::member(*body, "fields");
+    if (!fields || !fields->is_object()) return std::nullopt;
+    f.payload_text = std::string(fields->text);
+  }
+  if (auto listed = json_text::member(*body, "attachments"); listed && listed->is_array()) {
+    bool ok = true;
+    json_text::for_each_element(*listed, [&](const json_text::Value& id) {
+      ok = id.is_string();
+      if (ok) f.attachments.push_back(json_text::string_of(id));
+      return ok;
+    });
+    if (!ok) return std::nullopt;
+  }
+  return f;
 }
 
 bool authenticated(const ServerOptions& o) { return o.require_auth || static_cast<bool>(o.authenticate); }
@@ -266,14 +295,12 @@ bool Relay::hand_over_some(Lane& lane) {
   if (rows.empty()) return false;
   std::vector<Client::Forwarded> batch;
   for (const auto& row : rows) {
-    json body = json::parse(row.mutation, nullptr, false);
-    IncomingMutation m;
-    if (body.is_discarded() || parse_mutation(body, &m)) {
+    auto read = forwarded_of(row);
+    if (!read) {
       server_.log(LogLevel::kError, "relay: a stored mutation under key " + row.key + " does not read back; dropped");
       continue;
     }
-    Client::Forwarded f{row.key, m.collection, m.record_id, client_op(m.op), std::move(m.fields), {}};
-    if (m.attachments) f.attachments = m.attachments->get<std::vector<std::string>>();
+    Client::Forwarded f = std::move(*read);
     // The files go first: the upstream client uploads them before it sends the mutation.
     for (const auto& id : f.attachments) {
       if (Status copied = pass_on_attachment(lane, id); !copied) {
@@ -294,7 +321,8 @@ bool Relay::hand_over_some(Lane& lane) {
     std::lock_guard<std::mutex> lock(server_.db_mu);
     s = storage::guarded("finish a hand-over", [&]() -> Status {
       ServerTransaction tx(*server_.store);
-      for (const auto& row : rows) server_.store->delete_forward(row.seq);
+      // The rows are the principal's first ones, in seq order; later ones have higher seqs.
+      server_.store->delete_forwards_through(lane.principal, rows.back().seq);
       tx.commit();
       return Status::ok();
     });

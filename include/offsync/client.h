@@ -355,6 +355,8 @@ class Client {
     MutationOp op = MutationOp::kUpsert;
     nlohmann::json payload;
     std::vector<std::string> attachments;
+    // When not empty: the payload as JSON text (an object), taken as it is; `payload` is ignored.
+    std::string payload_text;
   };
   // Queues them, in order and in one transaction, to go upstream under their own keys, each based
   // on this store's base (upstream's HLC) and never folded into another. One whose key is already

@@ -1,0 +1,61 @@
+// Client::forward, the relay's way into its upstream outbox: the payload may come as text (the
+// relay's stored mutation, passed on without a parse and a dump), and the view follows each
+// forwarded mutation as it follows the app's own writes.
+#include <doctest/doctest.h>
+
+#include "offsync/client.h"
+#include "support.h"
+
+using namespace offsync;
+using namespace offsync::test;
+
+namespace {
+
+Client::Forwarded text_forward(std::string key, std::string record, MutationOp op, std::string text) {
+  Client::Forwarded f{std::move(key), "notes", std::move(record), op, nlohmann::json(), {}};
+  f.payload_text = std::move(text);
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("forwarded mutations given as text queue under their keys, and the view follows them") {
+  ScratchDir dir;
+  auto lane = open_client({.path = dir.file("lane.db"), .durability = Durability::kNormal, .coalesce = false});
+  auto queued = lane->forward({
+      text_forward("01KA0000000000000000000001", "a", MutationOp::kUpsert, R"({"title":"one","n":1})"),
+      text_forward("01KA0000000000000000000002", "a", MutationOp::kPatch, R"({"n":2,"done":true})"),
+      text_forward("01KA0000000000000000000003", "b", MutationOp::kUpsert, R"({"title":"two"})"),
+      {"01KA0000000000000000000004", "notes", "b", MutationOp::kDelete, nullptr, {}},
+  });
+  REQUIRE(queued.is_ok());
+  CHECK(*queued == 4);
+  CHECK(lane->get("notes", "a")->fields == nlohmann::json{{"title", "one"}, {"n", 2}, {"done", true}});
+  CHECK(lane->get("notes", "b").status().code() == StatusCode::kNotFound);
+  auto outbox = lane->outbox();
+  REQUIRE(outbox.is_ok());
+  REQUIRE(outbox->size() == 4);
+  CHECK((*outbox)[0].idempotency_key == "01KA0000000000000000000001");
+  CHECK((*outbox)[0].payload == nlohmann::json{{"title", "one"}, {"n", 1}});
+  CHECK((*outbox)[1].op == MutationOp::kPatch);
+  CHECK((*outbox)[1].payload == nlohmann::json{{"n", 2}, {"done", true}});
+  CHECK((*outbox)[3].idempotency_key == "01KA0000000000000000000004");
+  CHECK((*outbox)[3].payload.is_null());
+}
+
+TEST_CASE("a forwarded payload text that is not a JSON object is refused, and nothing of its batch is queued") {
+  ScratchDir dir;
+  auto lane = open_client({.path = dir.file("lane.db"), .durability = Durability::kNormal, .coalesce = false});
+  for (const char* bad : {R"({"title":)", "[1,2]", "\"text\"", "{} {}"}) {
+    CAPTURE(bad);
+    auto queued = lane->forward({
+        text_forward("01KA0000000000000000000001", "a", MutationOp::kUpsert, R"({"ok":true})"),
+        text_forward("01KA0000000000000000000002", "b", MutationOp::kUpsert, bad),
+    });
+    REQUIRE_FALSE(queued.is_ok());
+    CHECK(queued.status().code() == StatusCode::kInvalidArgument);
+    CHECK(queued.status().message().find("01KA0000000000000000000002") != std::string::npos);
+    CHECK(lane->outbox()->empty());
+    CHECK(lane->get("notes", "a").status().code() == StatusCode::kNotFound);
+  }
+}
