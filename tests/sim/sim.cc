@@ -107,9 +107,13 @@ void World::open_client(SimClient& c) {
   o.sync.background = false;  // the simulation runs every round itself, in one thread
   o.sync.app_version = "1.0.0";
   o.sync.batch_size = 1 + static_cast<int>(rng_() % 8);
+  o.sync.attachment_chunk_bytes = 256 + static_cast<int64_t>(rng_() % 1024);  // uploads of several requests
   auto client = Client::open(std::move(o));
   if (!client) return fail("client " + std::to_string(c.index) + " did not open: " + client.status().to_string());
   c.client = std::move(*client);
+  // Outcomes stored before a crash are delivered again now.
+  Status handled = c.client->register_handler("sim", "event", [this, &c](const RestOutcome& outcome) { on_outcome(c, outcome); });
+  note("c" + std::to_string(c.index) + " registers its request handler: " + handled.to_string());
 }
 
 bool World::crashed(SimClient& c) {
@@ -129,8 +133,10 @@ void World::one_step() {
   for (auto& c : clients_) c->clock.set(now_ + c->offset);
   SimClient& c = *clients_[rng_() % clients_.size()];
   int roll = static_cast<int>(rng_() % 100);
-  if (roll < 40) {
+  if (roll < 36) {
     write(c);
+  } else if (roll < 40) {
+    request(c);
   } else if (roll < 70) {
     sync(c);
   } else if (roll < 78) {
@@ -194,7 +200,23 @@ void World::write(SimClient& c) {
                   : json{{"v", step_}, {"by", who}};
     if (task && rng_() % 12 == 0) fields.erase("title");  // the server will refuse it
     what = "put " + key + " " + fields.dump();
-    id = c.client->put(collection, record, fields);
+    WriteOptions options;
+    if (rng_() % 4 == 0) {
+      // With a file: a photo of the note, uploaded (resumably) before the put is sent.
+      std::string bytes;
+      size_t size = 1 + rng_() % 2000;
+      while (bytes.size() < size) bytes += who + "@" + std::to_string(step_) + ";";
+      bytes.resize(size);
+      auto attached = c.client->add_attachment(bytes, "application/octet-stream");
+      note(who + " adds an attachment of " + std::to_string(size) + " bytes -> " +
+           (attached ? *attached : attached.status().to_string()));
+      if (CrashVfs::blown(c.dir)) return;
+      if (!attached) return fail(who + " could not add an attachment: " + attached.status().to_string());
+      attachments_[*attached] = bytes;
+      options.attachments = {*attached};
+      what += " with " + *attached;
+    }
+    id = c.client->put(collection, record, fields, options);
   } else if (kind < 80) {
     fields = task ? json{{"status", pick_status()}} : json{{"p", step_}};
     what = "patch " + key + " " + fields.dump();

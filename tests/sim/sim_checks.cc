@@ -145,8 +145,58 @@ void World::check_final() {
                   " does not converge with the cloud:" + diff);
     }
   }
+  check_requests();
+  if (!outcome_.ok) return;
+  check_attachments();
+  if (!outcome_.ok) return;
   note("all invariants hold: " + std::to_string(total) + " mutations applied, " + std::to_string(server.size()) +
        " live records, " + std::to_string(stats->replays) + " replays");
+}
+
+void World::check_attachments() {
+  // What the cloud lists for each live record (its change log, read to the end).
+  std::map<std::string, json> listed;
+  std::string cursor;
+  for (int page = 0; page < 1000; ++page) {
+    HttpRequest r{.method = "GET", .target = "/v1/sync?limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor)};
+    json body = json::parse(server_->handle(r).body, nullptr, false);
+    if (!body.is_object()) return fail("the cloud's change log cannot be read");
+    for (const auto& change : body["changes"]) {
+      std::string key = change["collection"].get<std::string>() + "/" + change["record"].get<std::string>();
+      if (change["op"] == "delete") {
+        listed.erase(key);
+      } else {
+        listed[key] = change.value("attachments", json::array());
+      }
+    }
+    cursor = body.value("cursor", "");
+    if (!body.value("has_more", false)) break;
+  }
+  for (auto& c : clients_) {
+    std::string who = "c" + std::to_string(c->index);
+    for (const auto& [key, ids] : listed) {
+      std::string collection = key.substr(0, key.find('/')), record = key.substr(key.find('/') + 1);
+      auto seen = c->client->attachments_of(collection, record);
+      if (!seen) return fail(who + " cannot list the attachments of " + key + ": " + seen.status().to_string());
+      if (json(*seen) != ids) {
+        return fail(who + " lists " + json(*seen).dump() + " as the attachments of " + key + ", the cloud " + ids.dump());
+      }
+      for (const std::string& id : *seen) {
+        auto known = attachments_.find(id);
+        if (known == attachments_.end()) return fail(key + " lists attachment " + id + ", which no app added");
+        auto info = c->client->attachment(id);
+        if (!info || info->state == AttachmentState::kRemote) {
+          Status got = c->client->download_attachment(id);
+          if (!got) return fail(who + " cannot download " + id + " of " + key + ": " + got.to_string());
+        }
+        auto bytes = c->client->read_attachment(id, 0, static_cast<int64_t>(known->second.size()));
+        if (!bytes || *bytes != known->second) {
+          return fail(who + " reads attachment " + id + " of " + key + " " +
+                      (bytes ? "as other bytes (" + std::to_string(bytes->size()) + " of them)" : bytes.status().to_string()));
+        }
+      }
+    }
+  }
 }
 
 }  // namespace offsync::sim

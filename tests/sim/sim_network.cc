@@ -33,6 +33,7 @@ HttpResponse SimNetwork::deliver(const std::string& target, const HttpRequest& o
     }
   }
   ++delivered;
+  if (request.path().starts_with("/api/")) return apis[target].handle(request);
   HttpResponse response = server->handle(request);
   observe(target, request, response);
   return response;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "offsync/server.h"
+#include "sim/sim_api.h"
 #include "offsync/transport.h"
 
 namespace offsync::sim {
@@ -43,6 +44,8 @@ class SimNetwork {
   std::set<int> partitioned;       // senders that reach nothing
   // Per target: body "id" of each mutation it applied (200, not a replay) -> how many times.
   std::map<std::string, std::map<std::string, int>> applied;
+  // Per target: the app's own API, reached by generic REST requests (/api/...).
+  std::map<std::string, SimApi> apis;
   int64_t delivered = 0;
 
  private:

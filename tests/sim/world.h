@@ -54,6 +54,15 @@ struct SimClient {
     std::string what;
   };
   std::map<std::string, Last> last;
+  // Generic REST requests the API acknowledged (enqueue_request returned), by token: the key they
+  // go with and whether the app's API is asked to refuse it.
+  struct Request {
+    std::string key;
+    bool refuse = false;
+  };
+  std::map<std::string, Request> requests;
+  std::map<std::string, int> outcomes;  // token -> the API's status its handler was given
+  int next_token = 0;
 };
 
 class World {
@@ -84,6 +93,14 @@ class World {
 
   std::string pick_status();
 
+  // ---- Generic REST requests to the app's own API (sim_requests.cc) ----
+  void request(SimClient& c);
+  // The app's handler: an answer that is not its API's (a captive portal's page) is sent again
+  // under the same Idempotency-Key; throwing keeps the outcome stored for another delivery.
+  void on_outcome(SimClient& c, const RestOutcome& outcome);
+  // Every acknowledged request took effect once (or was refused), and its handler heard so.
+  void check_requests();
+
   void sync(SimClient& c);
 
   // An `escalate` field in conflict is never merged: right after a round whose pull completed,
@@ -100,6 +117,11 @@ class World {
   std::map<std::string, json> server_state(Server& from);
 
   void check_final();
+
+  // Every client lists each live record's attachments as the cloud does, and reads their bytes
+  // as they were added (downloading them, through the relay for its apps).
+  void check_attachments();
+  std::map<std::string, std::string> attachments_;  // id -> bytes, of every attachment added
 
   void note(const std::string& line);
   void fail(const std::string& why);
