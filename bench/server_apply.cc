@@ -7,6 +7,7 @@
 #include "offsync/server.h"
 #include "offsync/ulid.h"
 #include "storage/server_store.h"
+#include "storage/sqlite_db.h"
 
 namespace offsync::bench {
 namespace {

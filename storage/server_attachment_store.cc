@@ -1,9 +1,9 @@
 // The server store's attachment tables (storage/migrations/server/0003_attachments.sql).
-#include "storage/server_store.h"
+#include "storage/sqlite_server_store.h"
 
 namespace offsync::storage {
 
-std::optional<ServerStore::Attachment> ServerStore::attachment(const std::string& principal, const std::string& id) {
+std::optional<ServerStore::Attachment> SqliteServerStore::attachment(const std::string& principal, const std::string& id) {
   SQLite::Statement& s = cached(
       "SELECT size, sha256, content_type, received, complete, created_at, updated_at, referenced FROM attachments "
       "WHERE principal=? AND id=?");
@@ -22,7 +22,7 @@ std::optional<ServerStore::Attachment> ServerStore::attachment(const std::string
                     s.getColumn(7).getInt() != 0};
 }
 
-void ServerStore::put_attachment(const std::string& principal, const Attachment& a) {
+void SqliteServerStore::put_attachment(const std::string& principal, const Attachment& a) {
   SQLite::Statement& s = cached(
       "INSERT OR REPLACE INTO attachments (principal, id, size, sha256, content_type, received, complete, created_at, "
       "updated_at, referenced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -40,7 +40,7 @@ void ServerStore::put_attachment(const std::string& principal, const Attachment&
   s.exec();
 }
 
-void ServerStore::delete_attachment(const std::string& principal, const std::string& id) {
+void SqliteServerStore::delete_attachment(const std::string& principal, const std::string& id) {
   delete_chunks(principal, id);
   SQLite::Statement& s = cached("DELETE FROM attachments WHERE principal=? AND id=?");
   ResetOnExit done(s);
@@ -49,14 +49,14 @@ void ServerStore::delete_attachment(const std::string& principal, const std::str
   s.exec();
 }
 
-int64_t ServerStore::attachment_bytes() {
+int64_t SqliteServerStore::attachment_bytes() {
   SQLite::Statement& s = cached("SELECT COALESCE(SUM(size), 0) FROM attachments");
   ResetOnExit done(s);
   s.executeStep();
   return s.getColumn(0).getInt64();
 }
 
-std::vector<std::string> ServerStore::reference_attachments(const std::string& principal,
+std::vector<std::string> SqliteServerStore::reference_attachments(const std::string& principal,
                                                             const std::vector<std::string>& ids) {
   std::vector<std::string> missing;
   for (const auto& id : ids) {
@@ -74,7 +74,7 @@ std::vector<std::string> ServerStore::reference_attachments(const std::string& p
   return missing;
 }
 
-std::vector<std::pair<std::string, std::string>> ServerStore::collectable_attachments(int64_t stale_before_ms,
+std::vector<std::pair<std::string, std::string>> SqliteServerStore::collectable_attachments(int64_t stale_before_ms,
                                                                                       int64_t unreferenced_before_ms,
                                                                                       int limit) {
   SQLite::Statement& s = cached(
@@ -89,7 +89,7 @@ std::vector<std::pair<std::string, std::string>> ServerStore::collectable_attach
   return out;
 }
 
-void ServerStore::put_chunk(const std::string& principal, const std::string& id, int64_t offset,
+void SqliteServerStore::put_chunk(const std::string& principal, const std::string& id, int64_t offset,
                             std::string_view bytes) {
   SQLite::Statement& s = cached("INSERT OR REPLACE INTO attachment_chunks (principal, id, offset, data) VALUES (?, ?, ?, ?)");
   ResetOnExit done(s);
@@ -100,7 +100,7 @@ void ServerStore::put_chunk(const std::string& principal, const std::string& id,
   s.exec();
 }
 
-std::string ServerStore::read_chunks(const std::string& principal, const std::string& id, int64_t offset,
+std::string SqliteServerStore::read_chunks(const std::string& principal, const std::string& id, int64_t offset,
                                      int64_t length) {
   if (length <= 0) return {};
   // The row holding `offset` starts at or before it; later rows start inside the range.
@@ -116,7 +116,7 @@ std::string ServerStore::read_chunks(const std::string& principal, const std::st
   return read_chunk_rows(s, "attachment_chunks", offset, length);
 }
 
-void ServerStore::delete_chunks(const std::string& principal, const std::string& id) {
+void SqliteServerStore::delete_chunks(const std::string& principal, const std::string& id) {
   SQLite::Statement& s = cached("DELETE FROM attachment_chunks WHERE principal=? AND id=?");
   ResetOnExit done(s);
   s.bind(1, principal);

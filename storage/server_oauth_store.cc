@@ -1,11 +1,11 @@
 // The server store's OAuth tables (storage/migrations/server/0002_oauth.sql).
 #include <nlohmann/json.hpp>
 
-#include "storage/server_store.h"
+#include "storage/sqlite_server_store.h"
 
 namespace offsync::storage {
 
-void ServerStore::put_oauth_client(const std::string& client_id, const std::vector<std::string>& redirect_uris) {
+void SqliteServerStore::put_oauth_client(const std::string& client_id, const std::vector<std::string>& redirect_uris) {
   SQLite::Statement& s = cached("INSERT OR REPLACE INTO oauth_clients (client_id, redirect_uris) VALUES (?, ?)");
   ResetOnExit done(s);
   s.bind(1, client_id);
@@ -13,7 +13,7 @@ void ServerStore::put_oauth_client(const std::string& client_id, const std::vect
   s.exec();
 }
 
-std::optional<std::vector<std::string>> ServerStore::oauth_client(const std::string& client_id) {
+std::optional<std::vector<std::string>> SqliteServerStore::oauth_client(const std::string& client_id) {
   SQLite::Statement& s = cached("SELECT redirect_uris FROM oauth_clients WHERE client_id=?");
   ResetOnExit done(s);
   s.bind(1, client_id);
@@ -21,7 +21,7 @@ std::optional<std::vector<std::string>> ServerStore::oauth_client(const std::str
   return nlohmann::json::parse(s.getColumn(0).getString()).get<std::vector<std::string>>();
 }
 
-void ServerStore::put_oauth_code(const std::string& code_hash, const OAuthCode& code) {
+void SqliteServerStore::put_oauth_code(const std::string& code_hash, const OAuthCode& code) {
   SQLite::Statement& s = cached(
       "INSERT INTO oauth_codes (code_hash, client_id, redirect_uri, code_challenge, principal, expires_at, used) "
       "VALUES (?, ?, ?, ?, ?, ?, 0)");
@@ -35,7 +35,7 @@ void ServerStore::put_oauth_code(const std::string& code_hash, const OAuthCode& 
   s.exec();
 }
 
-std::optional<ServerStore::OAuthCode> ServerStore::oauth_code(const std::string& code_hash) {
+std::optional<ServerStore::OAuthCode> SqliteServerStore::oauth_code(const std::string& code_hash) {
   SQLite::Statement& s = cached(
       "SELECT client_id, redirect_uri, code_challenge, principal, expires_at, used FROM oauth_codes WHERE code_hash=?");
   ResetOnExit done(s);
@@ -45,14 +45,14 @@ std::optional<ServerStore::OAuthCode> ServerStore::oauth_code(const std::string&
                    s.getColumn(3).getString(), s.getColumn(4).getInt64(), s.getColumn(5).getInt() != 0};
 }
 
-void ServerStore::use_oauth_code(const std::string& code_hash) {
+void SqliteServerStore::use_oauth_code(const std::string& code_hash) {
   SQLite::Statement& s = cached("UPDATE oauth_codes SET used=1 WHERE code_hash=?");
   ResetOnExit done(s);
   s.bind(1, code_hash);
   s.exec();
 }
 
-void ServerStore::put_oauth_token(const std::string& token_hash, const OAuthToken& token) {
+void SqliteServerStore::put_oauth_token(const std::string& token_hash, const OAuthToken& token) {
   SQLite::Statement& s = cached(
       "INSERT INTO oauth_tokens (token_hash, kind, client_id, principal, family, expires_at, revoked) "
       "VALUES (?, ?, ?, ?, ?, ?, 0)");
@@ -66,7 +66,7 @@ void ServerStore::put_oauth_token(const std::string& token_hash, const OAuthToke
   s.exec();
 }
 
-std::optional<ServerStore::OAuthToken> ServerStore::oauth_token(const std::string& token_hash) {
+std::optional<ServerStore::OAuthToken> SqliteServerStore::oauth_token(const std::string& token_hash) {
   SQLite::Statement& s =
       cached("SELECT kind, client_id, principal, family, expires_at, revoked FROM oauth_tokens WHERE token_hash=?");
   ResetOnExit done(s);
@@ -76,14 +76,14 @@ std::optional<ServerStore::OAuthToken> ServerStore::oauth_token(const std::strin
                     s.getColumn(3).getString(), s.getColumn(4).getInt64(), s.getColumn(5).getInt() != 0};
 }
 
-void ServerStore::revoke_oauth_token(const std::string& token_hash) {
+void SqliteServerStore::revoke_oauth_token(const std::string& token_hash) {
   SQLite::Statement& s = cached("UPDATE oauth_tokens SET revoked=1 WHERE token_hash=?");
   ResetOnExit done(s);
   s.bind(1, token_hash);
   s.exec();
 }
 
-void ServerStore::revoke_oauth_family(const std::string& family) {
+void SqliteServerStore::revoke_oauth_family(const std::string& family) {
   SQLite::Statement& s = cached("UPDATE oauth_tokens SET revoked=1 WHERE family=?");
   ResetOnExit done(s);
   s.bind(1, family);

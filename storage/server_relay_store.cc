@@ -1,10 +1,10 @@
 // The relay's tables (storage/migrations/server/0004_relay.sql to 0006_relay_identities.sql): the
 // hand-over, the senders and outcomes of forwarded mutations, the upstream identities.
-#include "storage/server_store.h"
+#include "storage/sqlite_server_store.h"
 
 namespace offsync::storage {
 
-void ServerStore::put_forward(const std::string& principal, const std::string& key, const std::string& collection,
+void SqliteServerStore::put_forward(const std::string& principal, const std::string& key, const std::string& collection,
                               const std::string& record_id, const std::string& mutation, int64_t now_ms) {
   SQLite::Statement& s = cached(
       "INSERT INTO relay_outbox (principal, key, collection, record_id, mutation, created_at) VALUES (?, ?, ?, ?, ?, ?)");
@@ -18,7 +18,7 @@ void ServerStore::put_forward(const std::string& principal, const std::string& k
   s.exec();
 }
 
-bool ServerStore::has_forward_for(const std::string& principal, const std::string& collection,
+bool SqliteServerStore::has_forward_for(const std::string& principal, const std::string& collection,
                                   const std::string& record_id) {
   SQLite::Statement& s =
       cached("SELECT 1 FROM relay_outbox WHERE collection=? AND record_id=? AND principal=? LIMIT 1");
@@ -29,13 +29,13 @@ bool ServerStore::has_forward_for(const std::string& principal, const std::strin
   return s.executeStep();
 }
 
-bool ServerStore::has_forwards() {
+bool SqliteServerStore::has_forwards() {
   SQLite::Statement& s = cached("SELECT 1 FROM relay_outbox LIMIT 1");
   ResetOnExit done(s);
   return s.executeStep();
 }
 
-std::vector<ServerStore::Forward> ServerStore::forwards(const std::string& principal, int limit) {
+std::vector<ServerStore::Forward> SqliteServerStore::forwards(const std::string& principal, int limit) {
   SQLite::Statement& s = cached(
       "SELECT seq, principal, key, mutation, created_at FROM relay_outbox WHERE principal=? ORDER BY seq LIMIT ?");
   ResetOnExit done(s);
@@ -49,7 +49,7 @@ std::vector<ServerStore::Forward> ServerStore::forwards(const std::string& princ
   return out;
 }
 
-void ServerStore::delete_forwards_through(const std::string& principal, int64_t seq) {
+void SqliteServerStore::delete_forwards_through(const std::string& principal, int64_t seq) {
   SQLite::Statement& s = cached("DELETE FROM relay_outbox WHERE principal=? AND seq<=?");
   ResetOnExit done(s);
   s.bind(1, principal);
@@ -57,14 +57,14 @@ void ServerStore::delete_forwards_through(const std::string& principal, int64_t 
   s.exec();
 }
 
-int64_t ServerStore::forward_count() {
+int64_t SqliteServerStore::forward_count() {
   SQLite::Statement& s = cached("SELECT COUNT(*) FROM relay_outbox");
   ResetOnExit done(s);
   s.executeStep();
   return s.getColumn(0).getInt64();
 }
 
-void ServerStore::put_relay_sender(const std::string& principal, const std::string& key, const std::string& sender,
+void SqliteServerStore::put_relay_sender(const std::string& principal, const std::string& key, const std::string& sender,
                                    int64_t now_ms) {
   SQLite::Statement& s =
       cached("INSERT OR REPLACE INTO relay_senders (principal, key, sender, created_at) VALUES (?, ?, ?, ?)");
@@ -76,7 +76,7 @@ void ServerStore::put_relay_sender(const std::string& principal, const std::stri
   s.exec();
 }
 
-std::string ServerStore::relay_sender(const std::string& principal, const std::string& key) {
+std::string SqliteServerStore::relay_sender(const std::string& principal, const std::string& key) {
   SQLite::Statement& s = cached("SELECT sender FROM relay_senders WHERE principal=? AND key=?");
   ResetOnExit done(s);
   s.bind(1, principal);
@@ -84,7 +84,7 @@ std::string ServerStore::relay_sender(const std::string& principal, const std::s
   return s.executeStep() ? s.getColumn(0).getString() : std::string();
 }
 
-void ServerStore::put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
+void SqliteServerStore::put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
                                     const std::string& sender, const std::string& outcome, int64_t now_ms) {
   SQLite::Statement& s = cached(
       "INSERT INTO relay_outcomes (seq, principal, mutation, sender, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?)");
@@ -98,7 +98,7 @@ void ServerStore::put_relay_outcome(const std::string& principal, int64_t seq, c
   s.exec();
 }
 
-int64_t ServerStore::sweep_relay(int64_t created_before_ms) {
+int64_t SqliteServerStore::sweep_relay(int64_t created_before_ms) {
   int64_t removed = 0;
   for (const char* sql : {"DELETE FROM relay_senders WHERE created_at < ?", "DELETE FROM relay_outcomes WHERE created_at < ?"}) {
     SQLite::Statement& s = cached(sql);
@@ -109,7 +109,7 @@ int64_t ServerStore::sweep_relay(int64_t created_before_ms) {
   return removed;
 }
 
-void ServerStore::put_relay_identity(const std::string& principal, const std::string& upstream_user,
+void SqliteServerStore::put_relay_identity(const std::string& principal, const std::string& upstream_user,
                                      const std::string& access_token, const std::string& refresh_token) {
   SQLite::Statement& s = cached(
       "INSERT INTO relay_identities (principal, upstream_user, access_token, refresh_token, version) "
@@ -123,7 +123,7 @@ void ServerStore::put_relay_identity(const std::string& principal, const std::st
   s.exec();
 }
 
-std::vector<ServerStore::RelayIdentity> ServerStore::relay_identities() {
+std::vector<ServerStore::RelayIdentity> SqliteServerStore::relay_identities() {
   SQLite::Statement& s = cached(
       "SELECT principal, upstream_user, access_token, refresh_token, version, applied_version, error "
       "FROM relay_identities ORDER BY principal");
@@ -137,7 +137,7 @@ std::vector<ServerStore::RelayIdentity> ServerStore::relay_identities() {
   return out;
 }
 
-void ServerStore::relay_identity_applied(const std::string& principal, int64_t version, const std::string& error) {
+void SqliteServerStore::relay_identity_applied(const std::string& principal, int64_t version, const std::string& error) {
   // The upstream client keeps the tokens now: they are not kept twice.
   SQLite::Statement& s = cached(
       "UPDATE relay_identities SET applied_version=?, error=?, access_token='', refresh_token='' "
@@ -150,7 +150,7 @@ void ServerStore::relay_identity_applied(const std::string& principal, int64_t v
   s.exec();
 }
 
-std::vector<std::pair<int64_t, std::string>> ServerStore::relay_outcomes(const std::string& principal,
+std::vector<std::pair<int64_t, std::string>> SqliteServerStore::relay_outcomes(const std::string& principal,
                                                                          const std::string& sender, int64_t after,
                                                                          int64_t upto) {
   SQLite::Statement& s = cached(
@@ -166,7 +166,7 @@ std::vector<std::pair<int64_t, std::string>> ServerStore::relay_outcomes(const s
   return out;
 }
 
-bool ServerStore::lists_attachment(const std::string& principal, const std::string& id) {
+bool SqliteServerStore::lists_attachment(const std::string& principal, const std::string& id) {
   // A scan of the principal's live records that list any attachment: only a relay's first
   // download of a file asks, once per file.
   SQLite::Statement& s = cached(

@@ -1,4 +1,4 @@
-#include "storage/server_store.h"
+#include "storage/sqlite_server_store.h"
 
 namespace offsync::storage {
 namespace {
@@ -8,7 +8,7 @@ constexpr const char* kRecordColumns =
 
 }  // namespace
 
-ServerStore::ServerStore(std::unique_ptr<SQLite::Database> db)
+SqliteServerStore::SqliteServerStore(std::unique_ptr<SQLite::Database> db)
     : SqliteStore(std::move(db)),
       get_answer_(*db_, "SELECT fingerprint, status, body, created_at FROM idempotency WHERE principal=? AND key=?"),
       put_answer_(*db_, "INSERT OR REPLACE INTO idempotency (principal, key, fingerprint, status, body, created_at) "
@@ -27,7 +27,7 @@ ServerStore::ServerStore(std::unique_ptr<SQLite::Database> db)
       release_(*db_, "RELEASE step"),
       rollback_to_(*db_, "ROLLBACK TO step") {}
 
-void ServerStore::begin() {
+void SqliteServerStore::begin() {
   fresh(begin_).exec();
   in_transaction_ = true;
   auto& s = fresh(read_seq_);
@@ -37,7 +37,7 @@ void ServerStore::begin() {
   applied_ = replays_ = 0;
 }
 
-void ServerStore::commit() {
+void SqliteServerStore::commit() {
   auto& w = fresh(write_seq_);
   w.bind(1, std::to_string(seq_));
   w.exec();
@@ -52,7 +52,7 @@ void ServerStore::commit() {
   in_transaction_ = false;
 }
 
-void ServerStore::rollback() noexcept {
+void SqliteServerStore::rollback() noexcept {
   if (!in_transaction_) return;
   in_transaction_ = false;
   try {
@@ -62,12 +62,12 @@ void ServerStore::rollback() noexcept {
   }
 }
 
-void ServerStore::savepoint() {
+void SqliteServerStore::savepoint() {
   fresh(savepoint_).exec();
   mark_ = {seq_, applied_, replays_};
 }
-void ServerStore::release_savepoint() { fresh(release_).exec(); }
-void ServerStore::rollback_to_savepoint() {
+void SqliteServerStore::release_savepoint() { fresh(release_).exec(); }
+void SqliteServerStore::rollback_to_savepoint() {
   fresh(rollback_to_).exec();
   fresh(release_).exec();
   seq_ = mark_.seq;
@@ -75,19 +75,25 @@ void ServerStore::rollback_to_savepoint() {
   replays_ = mark_.replays;
 }
 
-Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& options) {
+Result<std::unique_ptr<SqliteServerStore>> SqliteServerStore::open_sqlite(const DatabaseOptions& options) {
   DatabaseOptions with_page = options;
   if (with_page.page_size == 0) with_page.page_size = kServerPageSize;
   with_page.known_schema_versions = kServerMigrations.size();
   auto db = open_database(with_page);
   if (!db) return db.status();
   if (Status s = migrate(**db, kServerMigrations); !s) return s;
-  return guarded("prepare server store", [&]() -> Result<std::unique_ptr<ServerStore>> {
-    return std::unique_ptr<ServerStore>(new ServerStore(std::move(*db)));
+  return guarded("prepare server store", [&]() -> Result<std::unique_ptr<SqliteServerStore>> {
+    return std::unique_ptr<SqliteServerStore>(new SqliteServerStore(std::move(*db)));
   });
 }
 
-std::optional<StoredAnswer> ServerStore::answer(const std::string& principal, const std::string& key) {
+Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& options) {
+  auto store = SqliteServerStore::open_sqlite(options);
+  if (!store) return store.status();
+  return std::unique_ptr<ServerStore>(std::move(*store));
+}
+
+std::optional<StoredAnswer> SqliteServerStore::answer(const std::string& principal, const std::string& key) {
   auto& s = fresh(get_answer_);
   ResetOnExit done(s);
   s.bind(1, principal);
@@ -97,7 +103,7 @@ std::optional<StoredAnswer> ServerStore::answer(const std::string& principal, co
                       s.getColumn(3).getInt64()};
 }
 
-void ServerStore::put_answer(const std::string& principal, const std::string& key, const StoredAnswer& a) {
+void SqliteServerStore::put_answer(const std::string& principal, const std::string& key, const StoredAnswer& a) {
   auto& s = fresh(put_answer_);
   ResetOnExit done(s);
   s.bind(1, principal);
@@ -109,14 +115,14 @@ void ServerStore::put_answer(const std::string& principal, const std::string& ke
   s.exec();
 }
 
-int64_t ServerStore::sweep_answers(int64_t created_before_ms) {
+int64_t SqliteServerStore::sweep_answers(int64_t created_before_ms) {
   SQLite::Statement& s = cached("DELETE FROM idempotency WHERE created_at < ?");
   ResetOnExit done(s);
   s.bind(1, created_before_ms);
   return s.exec();
 }
 
-StoredRecord ServerStore::read_record(SQLite::Statement& s) {
+StoredRecord SqliteServerStore::read_record(SQLite::Statement& s) {
   StoredRecord r;
   r.collection = s.getColumn(0).getString();
   r.record_id = s.getColumn(1).getString();
@@ -130,7 +136,7 @@ StoredRecord ServerStore::read_record(SQLite::Statement& s) {
   return r;
 }
 
-std::optional<StoredRecord> ServerStore::record(const std::string& partition, const std::string& collection,
+std::optional<StoredRecord> SqliteServerStore::record(const std::string& partition, const std::string& collection,
                                                 const std::string& record_id) {
   auto& s = fresh(get_record_);
   ResetOnExit done(s);
@@ -141,9 +147,9 @@ std::optional<StoredRecord> ServerStore::record(const std::string& partition, co
   return read_record(s);
 }
 
-int64_t ServerStore::next_seq() { return ++seq_; }
+int64_t SqliteServerStore::next_seq() { return ++seq_; }
 
-void ServerStore::put_record(const std::string& partition, const StoredRecord& r, const std::string& fields_text,
+void SqliteServerStore::put_record(const std::string& partition, const StoredRecord& r, const std::string& fields_text,
                              const std::string& field_hlc_text, const std::string& attachments_text) {
   auto& s = fresh(put_record_);
   ResetOnExit done(s);
@@ -160,7 +166,7 @@ void ServerStore::put_record(const std::string& partition, const StoredRecord& r
   s.exec();
 }
 
-std::vector<ServerStore::RecordText> ServerStore::changes_after_text(const std::string& partition, int64_t after,
+std::vector<ServerStore::RecordText> SqliteServerStore::changes_after_text(const std::string& partition, int64_t after,
                                                                     int64_t limit) {
   SQLite::Statement& s = cached(std::string("SELECT ") + kRecordColumns +
                                 " FROM records WHERE partition=? AND seq > ? ORDER BY seq LIMIT ?");
@@ -185,7 +191,7 @@ std::vector<ServerStore::RecordText> ServerStore::changes_after_text(const std::
   return out;
 }
 
-ServerStore::Purge ServerStore::purge_tombstones(int64_t changed_before_ms) {
+ServerStore::Purge SqliteServerStore::purge_tombstones(int64_t changed_before_ms) {
   SQLite::Statement& top = cached("SELECT COALESCE(MAX(seq), 0) FROM records WHERE deleted=1 AND changed_at < ?");
   ResetOnExit done_top(top);
   top.bind(1, changed_before_ms);
@@ -199,7 +205,7 @@ ServerStore::Purge ServerStore::purge_tombstones(int64_t changed_before_ms) {
   return purge;
 }
 
-std::optional<std::string> ServerStore::max_hlc() {
+std::optional<std::string> SqliteServerStore::max_hlc() {
   SQLite::Statement& s = cached("SELECT MAX(hlc) FROM records");
   ResetOnExit done(s);
   if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
@@ -207,7 +213,7 @@ std::optional<std::string> ServerStore::max_hlc() {
 }
 
 
-ServerCounts ServerStore::counts() {
+ServerCounts SqliteServerStore::counts() {
   ServerCounts c;
   auto one = [&](const char* sql) { return db_->execAndGet(sql).getInt64(); };
   c.mutations_applied = one("SELECT value FROM counters WHERE name='mutations_applied'");
@@ -220,7 +226,7 @@ ServerCounts ServerStore::counts() {
   return c;
 }
 
-std::vector<CursorKey> ServerStore::cursor_keys() {
+std::vector<CursorKey> SqliteServerStore::cursor_keys() {
   SQLite::Statement& s = cached("SELECT version, secret, retired FROM cursor_keys ORDER BY version");
   ResetOnExit done(s);
   std::vector<CursorKey> out;
@@ -233,7 +239,7 @@ std::vector<CursorKey> ServerStore::cursor_keys() {
   return out;
 }
 
-void ServerStore::add_cursor_key(const CursorKey& key) {
+void SqliteServerStore::add_cursor_key(const CursorKey& key) {
   SQLite::Statement& s = cached("INSERT INTO cursor_keys (version, secret, retired) VALUES (?, ?, ?)");
   ResetOnExit done(s);
   s.bind(1, static_cast<int64_t>(key.version));
@@ -242,7 +248,7 @@ void ServerStore::add_cursor_key(const CursorKey& key) {
   s.exec();
 }
 
-void ServerStore::retire_cursor_keys_below(uint32_t version) {
+void SqliteServerStore::retire_cursor_keys_below(uint32_t version) {
   SQLite::Statement& s = cached("UPDATE cursor_keys SET retired=1 WHERE version < ?");
   ResetOnExit done(s);
   s.bind(1, static_cast<int64_t>(version));

@@ -1,12 +1,12 @@
-// The server's SQLite store: records with their change-log positions, stored answers for
-// idempotency, counters and cursor keys. No merge or protocol logic lives here.
+// The server's store, as the engine sees it: records with their change-log positions, stored
+// answers for idempotency, counters, cursor keys, OAuth, attachments and the relay's tables. No
+// merge or protocol logic lives here. Implementations: SQLite (storage/sqlite_server_store.h, the
+// embedded default).
 //
-// Thread safety: none; the Server serialises every call. Errors are thrown as SQLite::Exception
-// and turned into Status by the caller with storage::guarded().
+// Thread safety: none; the Server serialises every call. Errors are thrown as exceptions of the
+// implementation's database library and turned into Status by storage::guarded(), or classified by
+// storage::store_fault() (storage/store_fault.h).
 #pragma once
-
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Statement.h>
 
 #include <cstdint>
 #include <memory>
@@ -17,7 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/sqlite_db.h"
+#include "offsync/durability.h"
+#include "offsync/status.h"
+#include "storage/store.h"
 
 namespace offsync::storage {
 
@@ -63,52 +65,59 @@ struct ServerCounts {
 // SQLite's 4 KiB default here (offsync-bench server-apply). Existing stores keep their page size.
 constexpr int kServerPageSize = 8192;
 
-class ServerStore : public SqliteStore {
+class ServerStore {
  public:
+  virtual ~ServerStore() = default;
+  // The embedded default: a SQLite file (storage/sqlite_server_store.cc).
   static Result<std::unique_ptr<ServerStore>> open(const DatabaseOptions& options);
-  std::optional<StoredAnswer> answer(const std::string& principal, const std::string& key);
-  void put_answer(const std::string& principal, const std::string& key, const StoredAnswer& answer);
-  // Deletes answers created before the time; returns how many.
-  int64_t sweep_answers(int64_t created_before_ms);
 
-  std::optional<StoredRecord> record(const std::string& partition, const std::string& collection,
-                                     const std::string& record_id);
+  // The meta table: small named values (node id, compaction mark, relay contact).
+  virtual std::optional<std::string> meta(const std::string& key) = 0;
+  virtual void set_meta(const std::string& key, const std::string& value) = 0;
+
+  virtual std::optional<StoredAnswer> answer(const std::string& principal, const std::string& key) = 0;
+  virtual void put_answer(const std::string& principal, const std::string& key, const StoredAnswer& answer) = 0;
+  // Deletes answers created before the time; returns how many.
+  virtual int64_t sweep_answers(int64_t created_before_ms) = 0;
+
+  virtual std::optional<StoredRecord> record(const std::string& partition, const std::string& collection,
+                                     const std::string& record_id) = 0;
   // Starts a write transaction (BEGIN IMMEDIATE). Change-log positions and counter increments of
   // the transaction are kept in memory and written once by commit(); rollback() forgets them.
-  void begin();
-  void commit();
-  void rollback() noexcept;
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() noexcept = 0;
   // A nested atomic step inside the transaction (SQL savepoints); rolling back also restores the
   // sequence and counters kept in memory until commit. One level deep.
-  void savepoint();
-  void release_savepoint();
-  void rollback_to_savepoint();
+  virtual void savepoint() = 0;
+  virtual void release_savepoint() = 0;
+  virtual void rollback_to_savepoint() = 0;
 
   // Hands out the next change-log position (inside a transaction begun with begin()).
-  int64_t next_seq();
+  virtual int64_t next_seq() = 0;
   // The *_text arguments are record.fields, record.field_hlc and record.attachments serialised.
-  void put_record(const std::string& partition, const StoredRecord& record, const std::string& fields_text,
-                  const std::string& field_hlc_text, const std::string& attachments_text);
+  virtual void put_record(const std::string& partition, const StoredRecord& record, const std::string& fields_text,
+                  const std::string& field_hlc_text, const std::string& attachments_text) = 0;
   // Up to `limit` records of the partition whose seq is above `after`, in seq order, with their JSON
   // columns left as stored text (the record's JSON members stay empty).
   struct RecordText {
     StoredRecord record;
     std::string fields, field_hlc, attachments;
   };
-  std::vector<RecordText> changes_after_text(const std::string& partition, int64_t after, int64_t limit);
+  virtual std::vector<RecordText> changes_after_text(const std::string& partition, int64_t after, int64_t limit) = 0;
   // Removes tombstones last changed before the time.
   struct Purge {
     int64_t removed = 0;
     int64_t max_seq = 0;  // the highest change-log position removed (0: none)
   };
-  Purge purge_tombstones(int64_t changed_before_ms);
+  virtual Purge purge_tombstones(int64_t changed_before_ms) = 0;
   // The newest HLC stored, to seed the clock after a restart.
-  std::optional<std::string> max_hlc();
+  virtual std::optional<std::string> max_hlc() = 0;
 
   enum class Counter { kMutationsApplied, kReplays };
   // Adds to a counter when the transaction commits.
-  void bump(Counter counter) { ++(counter == Counter::kReplays ? replays_ : applied_); }
-  ServerCounts counts();
+  virtual void bump(Counter counter) = 0;
+  virtual ServerCounts counts() = 0;
 
   // ---- OAuth (storage/server_oauth_store.cc) ----
   struct OAuthCode {
@@ -122,15 +131,15 @@ class ServerStore : public SqliteStore {
     int64_t expires_at_ms = 0;
     bool revoked = false;
   };
-  void put_oauth_client(const std::string& client_id, const std::vector<std::string>& redirect_uris);
-  std::optional<std::vector<std::string>> oauth_client(const std::string& client_id);
-  void put_oauth_code(const std::string& code_hash, const OAuthCode& code);
-  std::optional<OAuthCode> oauth_code(const std::string& code_hash);
-  void use_oauth_code(const std::string& code_hash);
-  void put_oauth_token(const std::string& token_hash, const OAuthToken& token);
-  std::optional<OAuthToken> oauth_token(const std::string& token_hash);
-  void revoke_oauth_token(const std::string& token_hash);
-  void revoke_oauth_family(const std::string& family);
+  virtual void put_oauth_client(const std::string& client_id, const std::vector<std::string>& redirect_uris) = 0;
+  virtual std::optional<std::vector<std::string>> oauth_client(const std::string& client_id) = 0;
+  virtual void put_oauth_code(const std::string& code_hash, const OAuthCode& code) = 0;
+  virtual std::optional<OAuthCode> oauth_code(const std::string& code_hash) = 0;
+  virtual void use_oauth_code(const std::string& code_hash) = 0;
+  virtual void put_oauth_token(const std::string& token_hash, const OAuthToken& token) = 0;
+  virtual std::optional<OAuthToken> oauth_token(const std::string& token_hash) = 0;
+  virtual void revoke_oauth_token(const std::string& token_hash) = 0;
+  virtual void revoke_oauth_family(const std::string& family) = 0;
 
   // ---- Attachments (storage/server_attachment_store.cc) ----
   struct Attachment {
@@ -143,23 +152,23 @@ class ServerStore : public SqliteStore {
     int64_t created_at_ms = 0, updated_at_ms = 0;
     bool referenced = false;
   };
-  std::optional<Attachment> attachment(const std::string& principal, const std::string& id);
-  void put_attachment(const std::string& principal, const Attachment& a);
-  void delete_attachment(const std::string& principal, const std::string& id);
+  virtual std::optional<Attachment> attachment(const std::string& principal, const std::string& id) = 0;
+  virtual void put_attachment(const std::string& principal, const Attachment& a) = 0;
+  virtual void delete_attachment(const std::string& principal, const std::string& id) = 0;
   // Bytes declared by every attachment and session held: what a quota counts.
-  int64_t attachment_bytes();
+  virtual int64_t attachment_bytes() = 0;
   // Marks attachments as listed by an applied mutation; returns the ids that are not complete
   // (unknown, or still uploading), marking none when there is any.
-  std::vector<std::string> reference_attachments(const std::string& principal, const std::vector<std::string>& ids);
+  virtual std::vector<std::string> reference_attachments(const std::string& principal, const std::vector<std::string>& ids) = 0;
   // Up to `limit` (principal, id) to collect: sessions not touched since `stale_before_ms`, and
   // complete attachments no mutation listed, completed before `unreferenced_before_ms`.
-  std::vector<std::pair<std::string, std::string>> collectable_attachments(int64_t stale_before_ms,
-                                                                           int64_t unreferenced_before_ms, int limit);
+  virtual std::vector<std::pair<std::string, std::string>> collectable_attachments(int64_t stale_before_ms,
+                                                                           int64_t unreferenced_before_ms, int limit) = 0;
   // Chunk rows (the bytes when the store holds them).
-  void put_chunk(const std::string& principal, const std::string& id, int64_t offset, std::string_view bytes);
+  virtual void put_chunk(const std::string& principal, const std::string& id, int64_t offset, std::string_view bytes) = 0;
   // Bytes [offset, offset + length) from the chunk rows (fewer when the rows end sooner).
-  std::string read_chunks(const std::string& principal, const std::string& id, int64_t offset, int64_t length);
-  void delete_chunks(const std::string& principal, const std::string& id);
+  virtual std::string read_chunks(const std::string& principal, const std::string& id, int64_t offset, int64_t length) = 0;
+  virtual void delete_chunks(const std::string& principal, const std::string& id) = 0;
 
   // ---- The relay's hand-over (storage/server_relay_store.cc) ----
   struct Forward {
@@ -167,55 +176,41 @@ class ServerStore : public SqliteStore {
     std::string principal, key, mutation;
     int64_t created_at_ms = 0;
   };
-  void put_forward(const std::string& principal, const std::string& key, const std::string& collection,
-                   const std::string& record_id, const std::string& mutation, int64_t now_ms);
+  virtual void put_forward(const std::string& principal, const std::string& key, const std::string& collection,
+                   const std::string& record_id, const std::string& mutation, int64_t now_ms) = 0;
   // Whether a mutation of the record waits to be handed over.
-  bool has_forward_for(const std::string& principal, const std::string& collection, const std::string& record_id);
-  bool has_forwards();
-  std::vector<Forward> forwards(const std::string& principal, int limit);  // the oldest first
-  void delete_forwards_through(const std::string& principal, int64_t seq);  // its rows up to seq
-  int64_t forward_count();
-  void put_relay_sender(const std::string& principal, const std::string& key, const std::string& sender,
-                        int64_t now_ms);
-  std::string relay_sender(const std::string& principal, const std::string& key);  // "" when unknown
-  void put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
-                         const std::string& sender, const std::string& outcome, int64_t now_ms);
+  virtual bool has_forward_for(const std::string& principal, const std::string& collection, const std::string& record_id) = 0;
+  virtual bool has_forwards() = 0;
+  virtual std::vector<Forward> forwards(const std::string& principal, int limit) = 0;  // the oldest first
+  virtual void delete_forwards_through(const std::string& principal, int64_t seq) = 0;  // its rows up to seq
+  virtual int64_t forward_count() = 0;
+  virtual void put_relay_sender(const std::string& principal, const std::string& key, const std::string& sender,
+                        int64_t now_ms) = 0;
+  virtual std::string relay_sender(const std::string& principal, const std::string& key) = 0;  // "" when unknown
+  virtual void put_relay_outcome(const std::string& principal, int64_t seq, const std::string& mutation,
+                         const std::string& sender, const std::string& outcome, int64_t now_ms) = 0;
   // Whether a live record of the principal lists the attachment.
-  bool lists_attachment(const std::string& principal, const std::string& id);
+  virtual bool lists_attachment(const std::string& principal, const std::string& id) = 0;
   // Senders and outcomes stored before the time (with the stored answers); returns how many went.
-  int64_t sweep_relay(int64_t created_before_ms);
+  virtual int64_t sweep_relay(int64_t created_before_ms) = 0;
   struct RelayIdentity {
     std::string principal, upstream_user, access_token, refresh_token;
     int64_t version = 0, applied_version = 0;
     std::string error;
   };
   // New credentials for the principal's upstream identity (a newer version for the relay to take).
-  void put_relay_identity(const std::string& principal, const std::string& upstream_user,
-                          const std::string& access_token, const std::string& refresh_token);
-  std::vector<RelayIdentity> relay_identities();
+  virtual void put_relay_identity(const std::string& principal, const std::string& upstream_user,
+                          const std::string& access_token, const std::string& refresh_token) = 0;
+  virtual std::vector<RelayIdentity> relay_identities() = 0;
   // The relay took that version (error: why it could not), and its tokens are blanked here.
-  void relay_identity_applied(const std::string& principal, int64_t version, const std::string& error);
+  virtual void relay_identity_applied(const std::string& principal, int64_t version, const std::string& error) = 0;
   // The outcomes for that sender with seq in (after, upto], in seq order, as stored JSON text.
-  std::vector<std::pair<int64_t, std::string>> relay_outcomes(const std::string& principal, const std::string& sender,
-                                                              int64_t after, int64_t upto);
+  virtual std::vector<std::pair<int64_t, std::string>> relay_outcomes(const std::string& principal, const std::string& sender,
+                                                              int64_t after, int64_t upto) = 0;
 
-  std::vector<CursorKey> cursor_keys();
-  void add_cursor_key(const CursorKey& key);
-  void retire_cursor_keys_below(uint32_t version);
-
- private:
-  explicit ServerStore(std::unique_ptr<SQLite::Database> db);
-  StoredRecord read_record(SQLite::Statement& s);
-
-  SQLite::Statement get_answer_, put_answer_, get_record_, put_record_, read_seq_, write_seq_, bump_, begin_,
-      commit_, rollback_, savepoint_, release_, rollback_to_;
-  // Pending in the open transaction.
-  bool in_transaction_ = false;
-  int64_t seq_ = 0;
-  int64_t applied_ = 0, replays_ = 0;
-  struct Mark {
-    int64_t seq, applied, replays;
-  } mark_{};  // at the last savepoint
+  virtual std::vector<CursorKey> cursor_keys() = 0;
+  virtual void add_cursor_key(const CursorKey& key) = 0;
+  virtual void retire_cursor_keys_below(uint32_t version) = 0;
 };
 
 // begin() on construction; rollback() on destruction unless commit() succeeded.

@@ -21,18 +21,10 @@
 
 #include "offsync/durability.h"
 #include "offsync/status.h"
+#include "storage/store.h"
 
 namespace offsync::storage {
 
-struct DatabaseOptions {
-  std::string path;                      // file path; created if missing
-  Durability durability = Durability::kFull;
-  int busy_timeout_ms = 5000;            // how long to wait for another connection's lock
-  int64_t max_page_count = 0;            // > 0 caps the file at this many pages (a quota)
-  int page_size = 0;                     // bytes per page of a database created now; 0: SQLite's default
-  size_t known_schema_versions = 0;      // > 0: a database of a newer schema is refused untouched
-  std::string vfs;                       // a registered SQLite VFS; empty: the default one
-};
 
 // Opens (creating if needed) a database in WAL mode with the durability's synchronous setting.
 Result<std::unique_ptr<SQLite::Database>> open_database(const DatabaseOptions& options);
@@ -112,25 +104,5 @@ class SqliteStore {
  private:
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;  // destroyed before db_
 };
-
-// Runs fn, turning the exceptions of SQLite and of JSON parsing into a Status. fn returns a Status
-// or a Result<T>.
-template <typename Fn>
-auto guarded(std::string_view what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SQLite::Exception& e) {
-    return status_from_sqlite(e, what);
-  } catch (const std::bad_alloc&) {
-    return Status::resource_exhausted(std::string(what) + ": out of memory");
-  } catch (const nlohmann::json::exception& e) {
-    // Stored JSON that does not read back is not what offsync wrote.
-    return Status::corrupt(std::string(what) + ": " + e.what());
-  } catch (const std::exception& e) {
-    return Status::internal(std::string(what) + ": " + e.what());
-  } catch (...) {
-    return Status::internal(std::string(what) + ": an unknown exception");
-  }
-}
 
 }  // namespace offsync::storage

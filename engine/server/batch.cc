@@ -50,7 +50,8 @@ Answer Server::Impl::batch(const HttpRequest& r, const std::string& principal) {
       }
       tx.commit();
       return Answer{};
-    } catch (const SQLite::Exception&) {
+    } catch (const std::exception& e) {
+      if (!storage::is_store_failure(e)) throw;
       // Applied again below, item by item; the keys claimed stay claimed by this batch.
     }
     items = read_items(SIZE_MAX);
@@ -110,7 +111,8 @@ Answer Server::Impl::batch_item(const std::string& principal, const std::string&
     Answer a = process(principal, key, std::move(item), "", json_text::Problem{}, sender);
     store->release_savepoint();
     return a;
-  } catch (const SQLite::Exception& e) {
+  } catch (const std::exception& e) {
+    if (!storage::is_store_failure(e)) throw;
     store->rollback_to_savepoint();
     return unavailable(std::string("the store failed: ") + e.what());
   }

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <sqlite3.h>
+
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -154,14 +154,13 @@ struct Server::Impl {
       Answer full = error(507, "storage_full", std::string("the server's disk is full: ") + e.what(), "transient");
       full.retry_after_s = 60;
       return full;
-    } catch (const SQLite::Exception& e) {
-      if (e.getErrorCode() == SQLITE_FULL) {
+    } catch (const std::exception& e) {
+      if (storage::is_store_full(e)) {
         Answer full = error(507, "storage_full", std::string("the server's store is full: ") + e.what(), "transient");
         full.retry_after_s = 60;
         return full;
       }
-      return unavailable(std::string("the store failed: ") + e.what());
-    } catch (const std::exception& e) {
+      if (storage::is_store_failure(e)) return unavailable(std::string("the store failed: ") + e.what());
       return unavailable(std::string("internal error: ") + e.what());
     }
   }
