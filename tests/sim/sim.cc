@@ -226,11 +226,15 @@ void World::write(SimClient& c) {
     id = c.client->remove(collection, record);
   }
   note(who + " " + what + " -> " + (id ? (id->empty() ? std::string("(nothing to send)") : *id) : id.status().to_string()));
-  if (CrashVfs::blown(c.dir)) return;  // it may or may not have been written: not acknowledged
+  bool dying = CrashVfs::blown(c.dir);
   if (!id) {
+    if (dying) return;  // failed as the process died: it may or may not be stored, and was not acknowledged
     if (id.status().code() == StatusCode::kNotFound) return;  // no such record here
     return fail(who + " " + what + " failed: " + id.status().to_string());
   }
+  // Acknowledged: its transaction committed, even when the process died right after (in a
+  // checkpoint, say). Found by seed 5187: a remove that cancelled an unsent put returned, the
+  // process died, and the simulation still expected the put.
   ++outcome_.writes;
   // Folded into an unsent mutation, it goes with that one's key (a new one after a resolution).
   std::string sent_as = *id;
@@ -238,6 +242,7 @@ void World::write(SimClient& c) {
     if (auto m = c.client->mutation(*id); m && !m->idempotency_key.empty()) sent_as = m->idempotency_key;
   }
   c.last[key] = {*id, sent_as, false, who + " " + what};
+  if (dying) return;  // nothing to read: the process is gone
   // Read your writes: the app sees what it just wrote.
   auto seen = c.client->get(collection, record);
   if (kind >= 80) {

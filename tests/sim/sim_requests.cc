@@ -22,8 +22,10 @@ void World::request(SimClient& c) {
   if (int lane = static_cast<int>(rng_() % 3); lane > 0) r.ordering_key = "q" + std::to_string(lane);
   auto id = c.client->enqueue_request(r);
   note(who + " request " + token + (refuse ? " (to be refused)" : "") + " -> " + (id ? *id : id.status().to_string()));
-  if (CrashVfs::blown(c.dir)) return;  // it may or may not have been queued: not acknowledged
-  if (!id) return fail(who + " could not queue request " + token + ": " + id.status().to_string());
+  if (!id) {
+    if (CrashVfs::blown(c.dir)) return;  // failed as the process died: not acknowledged
+    return fail(who + " could not queue request " + token + ": " + id.status().to_string());
+  }
   c.requests[token] = {*id, refuse};
 }
 
