@@ -12,6 +12,7 @@ OFFSYNC_PACKAGES=(
   systemd  # systemd-socket-activate, for the socket activation test
   python3 python3-oauthlib  # a third-party OAuth client in the OAuth test
   prometheus  # promtool checks the /metrics text
+  libpqxx-dev postgresql  # the PostgreSQL server store and its tests' throwaway cluster
 )
 
 offsync_install_deps() {

@@ -70,6 +70,8 @@ class ServerStore {
   virtual ~ServerStore() = default;
   // The embedded default: a SQLite file (storage/sqlite_server_store.cc).
   static Result<std::unique_ptr<ServerStore>> open(const DatabaseOptions& options);
+  // A PostgreSQL database (storage/pg_server_store.h); kInvalidArgument when built without it.
+  static Result<std::unique_ptr<ServerStore>> open_postgres(const std::string& conninfo);
 
   // The meta table: small named values (node id, compaction mark, relay contact).
   virtual std::optional<std::string> meta(const std::string& key) = 0;

@@ -165,18 +165,3 @@ std::string SqliteStore::read_chunk_rows(SQLite::Statement& rows, const char* ta
 
 }  // namespace offsync::storage
 
-namespace offsync::storage {
-
-Status store_status(const std::exception& e, std::string_view what) {
-  if (const auto* sqlite = dynamic_cast<const SQLite::Exception*>(&e)) return status_from_sqlite(*sqlite, what);
-  return Status::internal(std::string(what) + ": " + e.what());
-}
-
-bool is_store_failure(const std::exception& e) { return dynamic_cast<const SQLite::Exception*>(&e) != nullptr; }
-
-bool is_store_full(const std::exception& e) {
-  const auto* sqlite = dynamic_cast<const SQLite::Exception*>(&e);
-  return sqlite && sqlite->getErrorCode() == SQLITE_FULL;
-}
-
-}  // namespace offsync::storage

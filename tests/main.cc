@@ -1,8 +1,10 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <vector>
 
 namespace {
 
@@ -32,7 +34,26 @@ REGISTER_LISTENER("count_cases", 1, CountCases);
 // As doctest's own main, except that a run naming a test case that matches none fails: CTest runs
 // each case by name, and a name that no longer matches (renamed, or split by CTest at a ';') must
 // not pass silently.
+//
+// --postgres (CTest's "pg: " run): every server the tests open stores in the throwaway PostgreSQL
+// cluster scripts/test started (OFFSYNC_PG_CONNINFO; tests/pg_support.h). Without a cluster the
+// run is skipped (exit 77), never pointed at a database it did not make.
 int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--postgres") != 0) {
+      args.push_back(argv[i]);
+      continue;
+    }
+    const char* conninfo = std::getenv("OFFSYNC_PG_CONNINFO");
+    if (!conninfo || !*conninfo) {
+      std::cerr << "skipped: no PostgreSQL test cluster (scripts/test starts one and sets OFFSYNC_PG_CONNINFO)\n";
+      return 77;
+    }
+    setenv("OFFSYNC_TEST_POSTGRES", conninfo, 1);
+  }
+  argc = static_cast<int>(args.size());
+  argv = args.data();
   doctest::Context context(argc, argv);
   int result = context.run();
   if (context.shouldExit()) return result;

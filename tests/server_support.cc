@@ -1,12 +1,14 @@
 #include "server_support.h"
 
 #include "engine/common/crypto.h"
+#include "pg_support.h"
 
 #include <doctest/doctest.h>
 
 namespace offsync::test {
 
 std::unique_ptr<Server> open_server(ServerOptions options) {
+  if (options.postgres.empty() && !options.db_path.empty()) options.postgres = test_postgres_for(options.db_path);
   auto server = Server::open(std::move(options));
   REQUIRE_MESSAGE(server.is_ok(), server.status().to_string());
   return std::move(server).value();

@@ -19,7 +19,8 @@ Server::~Server() = default;
 Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   storage::DatabaseOptions db_options{options.db_path, options.durability};
   db_options.vfs = options.vfs;
-  auto store = storage::ServerStore::open(db_options);
+  auto store = options.postgres.empty() ? storage::ServerStore::open(db_options)
+                                         : storage::ServerStore::open_postgres(options.postgres);
   if (!store) return store.status();
   std::unique_ptr<AttachmentBlobs> dir_blobs;
   if (!options.attachments_dir.empty()) {

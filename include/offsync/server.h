@@ -53,6 +53,9 @@ struct UpstreamOptions {
 struct ServerOptions {
   // --- Behaviour ---
   std::string db_path;                        // the SQLite store; created if missing
+  std::string postgres;                       // not empty: a libpq connection string, and the store is
+                                              // that PostgreSQL database instead (several server
+                                              // processes may share it; docs/operations.md)
   Durability durability = Durability::kFull;  // what an applied mutation survives (durability.h)
   Schema schema;                              // default: every collection, every field lww
   std::optional<std::string> min_app_version; // older Offsync-App-Version gets 426 (overrides the schema's)

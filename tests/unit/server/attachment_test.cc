@@ -2,6 +2,8 @@
 // hostile chunks, downloads by range, quotas and collection, in the store and under a directory.
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include <filesystem>
 
 #include "engine/common/crypto.h"
@@ -287,7 +289,8 @@ TEST_CASE("with attachments_dir the bytes are files, durable and resumable the s
     }
   }
   CHECK(file_count == 1);
-  auto opened = Server::open({.db_path = dir.file("t.db"), .attachments_dir = dir.file("s.db")});
+  std::ofstream(dir.file("plain-file")) << "not a directory";
+  auto opened = Server::open({.db_path = dir.file("t.db"), .attachments_dir = dir.file("plain-file")});
   CHECK(opened.status().code() == StatusCode::kInvalidArgument);  // a file, not a directory
 }
 

@@ -1,7 +1,7 @@
-#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
 #include "offsync/hlc.h"
+#include "pg_support.h"
 #include "server_support.h"
 #include "support.h"
 
@@ -398,12 +398,14 @@ TEST_CASE("a malformed, misshapen or oversized batch is refused whole with its c
 TEST_CASE("a store fault in one batch item undoes that item only: it answers 503, the others are applied once") {
   Fixture f;
   REQUIRE(f.server->handle(post_mutation(mutation("notes", "n1", "upsert", {{"v", "before"}}), new_key())).status == 200);
-  {
-    // The fault strikes after the item's record was written, when its answer is stored.
-    SQLite::Database db(f.dir.file("s.db"), SQLite::OPEN_READWRITE);
-    db.exec("CREATE TRIGGER fault BEFORE INSERT ON idempotency WHEN NEW.body LIKE '%boom%' "
-            "BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END");
-  }
+  // The fault strikes after the item's record was written, when its answer is stored.
+  run_in_server_store(f.dir.file("s.db"),
+                      "CREATE TRIGGER fault BEFORE INSERT ON idempotency WHEN NEW.body LIKE '%boom%' "
+                      "BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END",
+                      "CREATE FUNCTION fault() RETURNS trigger AS $$ BEGIN IF NEW.body LIKE '%boom%' THEN "
+                      "RAISE EXCEPTION 'disk I/O error (test)' USING ERRCODE = '58030'; END IF; RETURN NEW; END "
+                      "$$ LANGUAGE plpgsql; CREATE TRIGGER fault BEFORE INSERT ON idempotency FOR EACH ROW "
+                      "EXECUTE FUNCTION fault()");
   std::vector<std::string> keys = {new_key(), new_key(), new_key()};
   json items = json::array();
   items.push_back(mutation("notes", "n0", "upsert", {{"v", 0}}));
@@ -427,10 +429,7 @@ TEST_CASE("a store fault in one batch item undoes that item only: it answers 503
   }
   CHECK(f.server->stats()->mutations_applied == 3);  // the first write, n0 and n2
   // Once the store is healthy the same key applies the item, and the others replay.
-  {
-    SQLite::Database db(f.dir.file("s.db"), SQLite::OPEN_READWRITE);
-    db.exec("DROP TRIGGER fault");
-  }
+  run_in_server_store(f.dir.file("s.db"), "DROP TRIGGER fault", "DROP TRIGGER fault ON idempotency");
   json again = body_of(f.server->handle(r))["results"];
   CHECK(again[0]["replayed"] == true);
   CHECK(again[1]["status"] == 200);
