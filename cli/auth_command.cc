@@ -3,13 +3,14 @@
 #include <iostream>
 
 #include "cli/output.h"
+#include "cli/store_options.h"
 #include "offsync/server.h"
 
 namespace offsync::cli {
 
 std::function<int()> add_auth_command(CLI::App& app) {
   struct AuthArgs {
-    std::string db;
+    StoreArgs store;
     AuthorizationApproval approval;
     std::vector<std::string> redirect_uris;
     std::string principal;
@@ -19,7 +20,7 @@ std::function<int()> add_auth_command(CLI::App& app) {
   auto a = std::make_shared<AuthArgs>();
   CLI::App* auth = app.add_subcommand("auth", "Offline OAuth (RFC 8252, PKCE S256): register clients, approve sign-ins");
   auth->require_subcommand(1);
-  auth->add_option("--db", a->db, "The server's SQLite store")->required();
+  add_store_options(auth, a->store, "The server's SQLite store", false);
   auth->add_flag("--json", a->json, "Machine-readable output");
   CLI::App* approve = auth->add_subcommand("approve", "What a consent button calls: prints the redirect URI with the code");
   approve->add_option("--client-id", a->approval.client_id, "The registered client")->required();
@@ -40,7 +41,7 @@ std::function<int()> add_auth_command(CLI::App& app) {
   for (CLI::App* sub : {approve, reg, upstream}) sub->fallthrough();
   return [=]() -> int {
     if (!auth->parsed()) return -1;
-    auto server = Server::open(ServerOptions{.db_path = a->db});
+    auto server = Server::open(a->store.server_options());
     if (!server) return fail(server.status());
     if (upstream->parsed()) {
       Status s = (*server)->set_upstream_credentials(a->principal, a->upstream);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/output.h"
+#include "cli/store_options.h"
 #include "cli/stop_signals.h"
 #include "offsync/server.h"
 #include "offsync/listener.h"
@@ -17,7 +18,8 @@ namespace offsync::cli {
 namespace {
 
 struct ServeArgs {
-  std::string db, listen, unix_path, schema, min_app_version;
+  StoreArgs store;
+  std::string listen, unix_path, schema, min_app_version;
   size_t max_body_bytes = limits::kMaxBodyBytes;
   int threads = 4;
   double idle_exit_s = 0;
@@ -47,7 +49,8 @@ Result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text
 
 int serve(const ServeArgs& a) {
   ServerOptions options;
-  options.db_path = a.db;
+  options.db_path = a.store.db;
+  options.postgres = a.store.postgres;
   options.max_body_bytes = a.max_body_bytes;
   options.require_auth = a.require_auth;
   options.attachments_dir = a.attachments_dir;
@@ -107,7 +110,7 @@ int serve(const ServeArgs& a) {
                   : !a.unix_path.empty() ? Listener::listen_unix(**server, a.unix_path, listener_options)
                                          : Listener::listen_inherited(**server, listener_options);
   if (!listener) return fail(listener.status());
-  std::cout << "offsync: serving " << a.db << " on " << (*listener)->address() << std::endl;
+  std::cout << "offsync: serving " << (a.store.db.empty() ? std::string("a PostgreSQL database") : a.store.db) << " on " << (*listener)->address() << std::endl;
 
   return run_until_stopped([&] { (*listener)->run(); }, [&] { (*listener)->stop(); });
 }
@@ -145,7 +148,7 @@ std::function<int()> add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand(
       "serve", "The server half over HTTP: --listen HOST:PORT, --unix PATH, or the socket systemd passes (LISTEN_FDS)");
-  cmd->add_option("--db", a->db, "The server's SQLite store (created if missing)")->required();
+  add_store_options(cmd, a->store, "The server's SQLite store (created if missing)", false);
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: any free port, printed)");
   cmd->add_flag("--require-auth", a->require_auth,
                 "Every /v1 endpoint but health, and /metrics, needs a bearer token from /oauth/token");
@@ -182,7 +185,8 @@ std::function<int()> add_serve_command(CLI::App& app) {
 
 std::function<int()> add_admin_command(CLI::App& app) {
   struct AdminArgs {
-    std::string db, before;
+    StoreArgs store;
+    std::string before;
     bool json = false;
   };
   auto a = std::make_shared<AdminArgs>();
@@ -192,14 +196,14 @@ std::function<int()> add_admin_command(CLI::App& app) {
   CLI::App* compact = admin->add_subcommand("compact", "Purge tombstones older than --before; older cursors get 410");
   CLI::App* rotate = admin->add_subcommand("rotate-cursor", "Retire the cursor encoding: older cursors get 410");
   // Options before or after the subcommand: `admin --db S stats` and `admin stats --db S` alike.
-  admin->add_option("--db", a->db, "The server's SQLite store")->required()->check(CLI::ExistingFile);
+  add_store_options(admin, a->store, "The server's SQLite store", true);
   admin->add_flag("--json", a->json, "Machine-readable output");
   for (CLI::App* sub : {stats, compact, rotate}) sub->fallthrough();
   compact->add_option("--before", a->before, "RFC 3339 time, e.g. 2026-11-01T00:00:00Z")->required();
 
   return [=]() -> int {
     if (!admin->parsed()) return -1;
-    auto server = Server::open(ServerOptions{.db_path = a->db});
+    auto server = Server::open(a->store.server_options());
     if (!server) return fail(server.status());
     if (stats->parsed()) {
       auto s = (*server)->stats();
