@@ -149,6 +149,11 @@ Answer Server::Impl::apply(const std::string& principal, const IncomingMutation&
     }
   }
   int64_t now_ms = clock.now_ms();
+  // The receive rule of a hybrid logical clock: this change comes after the record's last one,
+  // whichever process made it (several server processes on one database each have a clock).
+  if (current) {
+    if (auto last = Hlc::parse(current->hlc)) hlc->observe(*last);
+  }
   MergeResult result = merge_mutation(options.schema, current, m, hlc->now(), now_ms);
   if (result.kind == MergeResult::Kind::kApplied && !result.record->deleted) {
     if (auto v = options.validators.find(m.collection); v != options.validators.end()) {
