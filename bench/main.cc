@@ -6,6 +6,9 @@
 #include "bench/attachment_bench.h"
 #include "bench/ipc_bench.h"
 #include "bench/local_write.h"
+#if OFFSYNC_WITH_POSTGRES
+#include "bench/load_bench.h"
+#endif
 #include "bench/relay_bench.h"
 #include "bench/server_apply.h"
 #include "bench/sync_bench.h"
@@ -61,7 +64,23 @@ int main(int argc, char** argv) {
   relay->add_flag("--json", json, "Print one JSON object (the only format)");
   relay->add_option("--mutations", relay_config.mutations, "Mutations drained");
   relay->add_option("--rounds", relay_config.rounds, "Rounds of direct then relayed; medians are reported");
+#if OFFSYNC_WITH_POSTGRES
+  offsync::bench::LoadConfig load_config;
+  load_config.self = argv[0];
+  CLI::App* load = app.add_subcommand("load", "Many devices through SQLite (1 process) and PostgreSQL (1 and 2 processes)");
+  load->add_flag("--json", json, "Print one JSON object (the only format)");
+  load->add_option("--devices", load_config.devices, "Devices");
+  load->add_option("--mutations", load_config.mutations, "Mutations per device");
+  load->add_option("--threads", load_config.threads, "Devices syncing at once");
+  load->add_option("--postgres", load_config.postgres, "A libpq connection string (default: $OFFSYNC_PG_CONNINFO)");
+  std::string serve_postgres;
+  CLI::App* serve_child = app.add_subcommand("serve-child", "Internal: a server process of the load run")->group("");
+  serve_child->add_option("postgres", serve_postgres)->required();
+#endif
   CLI11_PARSE(app, argc, argv);
+#if OFFSYNC_WITH_POSTGRES
+  if (serve_child->parsed()) return offsync::bench::serve_child(serve_postgres);
+#endif
   if (child->parsed()) return offsync::bench::drain_child(child_db, child_url);
   try {
     nlohmann::json result;
@@ -72,6 +91,9 @@ int main(int argc, char** argv) {
     if (ipc->parsed()) result = offsync::bench::run_ipc(ipc_config);
     if (attachments->parsed()) result = offsync::bench::run_attachments(attachment_config);
     if (relay->parsed()) result = offsync::bench::run_relay(relay_config);
+#if OFFSYNC_WITH_POSTGRES
+    if (load->parsed()) result = offsync::bench::run_load(load_config);
+#endif
     std::cout << (json ? result.dump() : result.dump(2)) << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "offsync-bench: " << e.what() << "\n";
