@@ -62,8 +62,7 @@ class PgServerStore final : public ServerStore {
   void put_attachment(const std::string& principal, const Attachment& a) override;
   void delete_attachment(const std::string& principal, const std::string& id) override;
   int64_t attachment_bytes() override;
-  std::vector<std::string> reference_attachments(const std::string& principal,
-                                                 const std::vector<std::string>& ids) override;
+  void mark_referenced(const std::string& principal, const std::string& id) override;
   std::vector<std::pair<std::string, std::string>> collectable_attachments(int64_t stale_before_ms,
                                                                            int64_t unreferenced_before_ms,
                                                                            int limit) override;

@@ -112,19 +112,8 @@ int64_t PgServerStore::attachment_bytes() {
   return number(session_->exec("SELECT COALESCE(SUM(size), 0) FROM attachments")[0][0]);
 }
 
-std::vector<std::string> PgServerStore::reference_attachments(const std::string& principal,
-                                                              const std::vector<std::string>& ids) {
-  std::vector<std::string> missing;
-  for (const auto& id : ids) {
-    auto a = attachment(principal, id);
-    if (!a || !a->complete) missing.push_back(id);
-  }
-  if (!missing.empty()) return missing;
-  for (const auto& id : ids) {
-    session_->exec_params("UPDATE attachments SET referenced=1 WHERE principal=$1 AND id=$2 AND referenced=0",
-                          principal, id);
-  }
-  return missing;
+void PgServerStore::mark_referenced(const std::string& principal, const std::string& id) {
+  session_->exec_params("UPDATE attachments SET referenced=1 WHERE principal=$1 AND id=$2 AND referenced=0", principal, id);
 }
 
 std::vector<std::pair<std::string, std::string>> PgServerStore::collectable_attachments(int64_t stale_before_ms,

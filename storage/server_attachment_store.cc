@@ -56,22 +56,12 @@ int64_t SqliteServerStore::attachment_bytes() {
   return s.getColumn(0).getInt64();
 }
 
-std::vector<std::string> SqliteServerStore::reference_attachments(const std::string& principal,
-                                                            const std::vector<std::string>& ids) {
-  std::vector<std::string> missing;
-  for (const auto& id : ids) {
-    auto a = attachment(principal, id);
-    if (!a || !a->complete) missing.push_back(id);
-  }
-  if (!missing.empty()) return missing;
+void SqliteServerStore::mark_referenced(const std::string& principal, const std::string& id) {
   SQLite::Statement& s = cached("UPDATE attachments SET referenced=1 WHERE principal=? AND id=? AND referenced=0");
-  for (const auto& id : ids) {
-    ResetOnExit done(s);
-    s.bind(1, principal);
-    s.bind(2, id);
-    s.exec();
-  }
-  return missing;
+  ResetOnExit done(s);
+  s.bind(1, principal);
+  s.bind(2, id);
+  s.exec();
 }
 
 std::vector<std::pair<std::string, std::string>> SqliteServerStore::collectable_attachments(int64_t stale_before_ms,

@@ -87,6 +87,19 @@ Result<std::unique_ptr<SqliteServerStore>> SqliteServerStore::open_sqlite(const 
   });
 }
 
+// Whatever the database: the ids must all be complete before any is marked.
+std::vector<std::string> ServerStore::reference_attachments(const std::string& principal,
+                                                          const std::vector<std::string>& ids) {
+  std::vector<std::string> missing;
+  for (const auto& id : ids) {
+    auto a = attachment(principal, id);
+    if (!a || !a->complete) missing.push_back(id);
+  }
+  if (!missing.empty()) return missing;
+  for (const auto& id : ids) mark_referenced(principal, id);
+  return missing;
+}
+
 Result<std::unique_ptr<ServerStore>> ServerStore::open(const DatabaseOptions& options) {
   auto store = SqliteServerStore::open_sqlite(options);
   if (!store) return store.status();

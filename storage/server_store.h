@@ -161,7 +161,9 @@ class ServerStore {
   virtual int64_t attachment_bytes() = 0;
   // Marks attachments as listed by an applied mutation; returns the ids that are not complete
   // (unknown, or still uploading), marking none when there is any.
-  virtual std::vector<std::string> reference_attachments(const std::string& principal, const std::vector<std::string>& ids) = 0;
+  std::vector<std::string> reference_attachments(const std::string& principal, const std::vector<std::string>& ids);
+  // Marks one attachment as listed by an applied mutation (reference_attachments' write).
+  virtual void mark_referenced(const std::string& principal, const std::string& id) = 0;
   // Up to `limit` (principal, id) to collect: sessions not touched since `stale_before_ms`, and
   // complete attachments no mutation listed, completed before `unreferenced_before_ms`.
   virtual std::vector<std::pair<std::string, std::string>> collectable_attachments(int64_t stale_before_ms,
