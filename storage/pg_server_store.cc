@@ -78,12 +78,30 @@ void PgServerStore::set_meta(const std::string& key, const std::string& value) {
 // ---- Transactions ----
 
 void PgServerStore::begin() {
-  session_->exec("BEGIN");
+  if (!claimed_) session_->exec("BEGIN");
+  claimed_ = false;
   in_transaction_ = true;
   // Writers take turns here, across processes: see the header.
   auto r = session_->exec("SELECT value FROM meta WHERE key='seq' FOR UPDATE");
   seq_ = r.empty() ? 0 : std::stoll(text(r[0][0]));
   applied_ = replays_ = 0;
+}
+
+std::vector<size_t> PgServerStore::claim_keys(const std::string& principal, const std::vector<std::string>& keys) {
+  if (keys.empty()) return {};
+  // One round trip with BEGIN; never waits (pg_try_advisory_xact_lock).
+  std::string sql = "BEGIN; SELECT i - 1 FROM unnest(ARRAY[";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i > 0) sql += ',';
+    sql += session_->statements.quote(principal + '\n' + keys[i]);
+  }
+  sql += "]::text[]) WITH ORDINALITY AS claim(k, i) WHERE NOT pg_try_advisory_xact_lock(hashtextextended(k, 0))";
+  in_transaction_ = true;
+  auto rows = session_->exec(sql);
+  claimed_ = true;
+  std::vector<size_t> held;
+  for (const auto& row : rows) held.push_back(static_cast<size_t>(number(row[0])));
+  return held;
 }
 
 void PgServerStore::commit() {
@@ -96,6 +114,7 @@ void PgServerStore::commit() {
 }
 
 void PgServerStore::rollback() noexcept {
+  claimed_ = false;
   if (!in_transaction_) return;
   in_transaction_ = false;
   try {

@@ -7,6 +7,12 @@
 // are committed in their order (a client's cursor never passes a change committed later), and a
 // record is read, merged and written by one writer at a time. Reads outside a transaction see
 // committed data only.
+//
+// Idempotency keys in flight are claimed across processes with transaction-level advisory locks
+// (claim_keys), taken before the turn: a retry reaching another process while the first attempt
+// waits for or holds its turn finds the key held and answers 409 at once. A lock is keyed by a
+// 64-bit hash of (principal, key); two keys sharing a hash make a rare needless 409, which a
+// client retries like any other.
 #pragma once
 
 #include <memory>
@@ -34,6 +40,7 @@ class PgServerStore final : public ServerStore {
   std::optional<StoredRecord> record(const std::string& partition, const std::string& collection,
                                      const std::string& record_id) override;
   void begin() override;
+  std::vector<size_t> claim_keys(const std::string& principal, const std::vector<std::string>& keys) override;
   void commit() override;
   void rollback() noexcept override;
   void savepoint() override;
@@ -102,6 +109,7 @@ class PgServerStore final : public ServerStore {
 
   std::unique_ptr<Session> session_;
   bool in_transaction_ = false;
+  bool claimed_ = false;  // claim_keys began the transaction; begin() takes the turn only
   int64_t seq_ = 0;
   int64_t applied_ = 0, replays_ = 0;
   struct Mark {

@@ -87,6 +87,16 @@ class ServerStore {
   // Starts a write transaction (BEGIN IMMEDIATE). Change-log positions and counter increments of
   // the transaction are kept in memory and written once by commit(); rollback() forgets them.
   virtual void begin() = 0;
+  // Across every process sharing the store: claims each (principal, key) for the write transaction
+  // begun next by begin(), until that transaction ends, and returns the positions in `keys` of
+  // those another process's transaction holds (the in-flight rule: 409 request_in_progress). Call
+  // it just before begin(), or end with rollback() without beginning. A store one process owns
+  // (SQLite) claims nothing here: the Server's own claims cover its requests.
+  virtual std::vector<size_t> claim_keys(const std::string& principal, const std::vector<std::string>& keys) {
+    (void)principal;
+    (void)keys;
+    return {};
+  }
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;
   // A nested atomic step inside the transaction (SQL savepoints); rolling back also restores the
@@ -221,19 +231,37 @@ class ServerStore {
 class ServerTransaction {
  public:
   explicit ServerTransaction(ServerStore& store) : store_(store) { store_.begin(); }
+  // Claims the principal's idempotency keys first (ServerStore::claim_keys); begins unless every
+  // key is held by another process (then there is nothing to do but answer 409).
+  ServerTransaction(ServerStore& store, const std::string& principal, const std::vector<std::string>& keys)
+      : store_(store), begun_(false) {
+    held_elsewhere_ = store_.claim_keys(principal, keys);
+    if (keys.empty() || held_elsewhere_.size() < keys.size()) {
+      store_.begin();
+      begun_ = true;
+    }
+  }
   ~ServerTransaction() {
     if (!done_) store_.rollback();
   }
   ServerTransaction(const ServerTransaction&) = delete;
   ServerTransaction& operator=(const ServerTransaction&) = delete;
   void commit() {
-    store_.commit();
+    if (begun_) {
+      store_.commit();
+    } else {
+      store_.rollback();
+    }
     done_ = true;
   }
+  // Positions of the keys another process holds (see ServerStore::claim_keys).
+  const std::vector<size_t>& held_elsewhere() const { return held_elsewhere_; }
 
  private:
   ServerStore& store_;
   bool done_ = false;
+  bool begun_ = true;
+  std::vector<size_t> held_elsewhere_;
 };
 
 }  // namespace offsync::storage

@@ -35,6 +35,19 @@ Answer Server::Impl::batch(const HttpRequest& r, const std::string& principal) {
     return error(413, "batch_too_large",
                  "a batch holds at most " + std::to_string(options.max_batch_items) + " mutations");
   }
+  // The items' keys, claimed across processes with the transaction (ServerTransaction); those
+  // another process is running answer 409.
+  std::vector<std::string> keys;
+  for (const auto& item : items) {
+    if (auto key = item_key(item)) keys.push_back(std::move(*key));
+  }
+  std::set<std::string> held;
+  auto claimed_transaction = [&] {
+    auto tx = std::make_unique<ServerTransaction>(*store, principal, keys);
+    held.clear();
+    for (size_t i : tx->held_elsewhere()) held.insert(keys.at(i));
+    return tx;
+  };
   std::vector<std::unique_ptr<KeyClaim>> claims;
   std::vector<Answer> answers(items.size());
   std::lock_guard<std::mutex> lock(db_mu);
@@ -44,22 +57,22 @@ Answer Server::Impl::batch(const HttpRequest& r, const std::string& principal) {
     // cost more than the items. A store fault rolls it all back, and the batch is applied again
     // with a savepoint per item, so that the fault undoes that item only (answered 503).
     try {
-      ServerTransaction tx(*store);
+      auto tx = claimed_transaction();
       for (size_t i = 0; i < items.size(); ++i) {
-        answers[i] = batch_item(principal, sender, std::move(items[i]), claims, Atomicity::kWholeBatch);
+        answers[i] = batch_item(principal, sender, std::move(items[i]), held, claims, Atomicity::kWholeBatch);
       }
-      tx.commit();
+      tx->commit();
       return Answer{};
     } catch (const std::exception& e) {
       if (!storage::is_store_failure(e)) throw;
       // Applied again below, item by item; the keys claimed stay claimed by this batch.
     }
     items = read_items(SIZE_MAX);
-    ServerTransaction tx(*store);
+    auto tx = claimed_transaction();
     for (size_t i = 0; i < items.size(); ++i) {
-      answers[i] = batch_item(principal, sender, std::move(items[i]), claims, Atomicity::kEachItem);
+      answers[i] = batch_item(principal, sender, std::move(items[i]), held, claims, Atomicity::kEachItem);
     }
-    tx.commit();
+    tx->commit();
     return Answer{};
   });
   if (failed.status >= 500) return failed;
@@ -80,18 +93,28 @@ Answer Server::Impl::batch(const HttpRequest& r, const std::string& principal) {
 
 // One batch item, answered as the single endpoint would. kEachItem makes it atomic on its own (a
 // savepoint); with kWholeBatch a store fault escapes and the caller undoes the whole batch.
+std::optional<std::string> Server::Impl::item_key(const json& item) {
+  if (!item.is_object()) return std::nullopt;
+  auto key_it = item.find("idempotency_key");
+  if (key_it == item.end() || !key_it->is_string()) return std::nullopt;
+  auto ulid = Ulid::parse(key_it->get<std::string>());
+  if (!ulid) return std::nullopt;
+  return ulid->to_string();  // the canonical text is the key
+}
+
 Answer Server::Impl::batch_item(const std::string& principal, const std::string& sender, json item,
-                                std::vector<std::unique_ptr<KeyClaim>>& claims,
-                  Atomicity atomicity) {
+                                const std::set<std::string>& held_elsewhere,
+                                std::vector<std::unique_ptr<KeyClaim>>& claims, Atomicity atomicity) {
   if (!item.is_object()) return error(400, "invalid_request", "a batch item must be a JSON object");
   auto key_it = item.find("idempotency_key");
   if (key_it == item.end() || !key_it->is_string() || key_it->get<std::string>().empty()) {
     return error(400, "idempotency_key_missing", "every batch item needs an \"idempotency_key\"");
   }
-  auto ulid = Ulid::parse(key_it->get<std::string>());
-  if (!ulid) return error(400, "invalid_idempotency_key", "idempotency_key must be a ULID");
-  std::string key = ulid->to_string();  // the canonical text is the key
+  auto canonical = item_key(item);
+  if (!canonical) return error(400, "invalid_idempotency_key", "idempotency_key must be a ULID");
+  std::string key = std::move(*canonical);
   item.erase(key_it);
+  if (held_elsewhere.count(key) != 0) return in_progress();
   auto claim = std::make_unique<KeyClaim>(this, principal, key);
   bool mine = claim->held;
   if (!mine) {

@@ -78,7 +78,9 @@ Answer Server::Impl::single_mutation(const HttpRequest& r, const std::string& pr
   std::lock_guard<std::mutex> lock(db_mu);
   return guarded_answer([&] {
     maybe_sweep();
-    ServerTransaction tx(*store);
+    // Claimed across processes too: one sharing the store may be running this key.
+    ServerTransaction tx(*store, principal, {canonical});
+    if (!tx.held_elsewhere().empty()) return in_progress();
     Answer a = process(principal, canonical, std::move(body), r.body, document.problem(), sender_of(r));
     tx.commit();
     return a;

@@ -109,9 +109,12 @@ struct Server::Impl {
   // ---- batch.cc ----
   enum class Atomicity { kWholeBatch, kEachItem };
   Answer batch(const HttpRequest& r, const std::string& principal);
+  // held_elsewhere: canonical keys another process sharing the store is running.
   Answer batch_item(const std::string& principal, const std::string& sender, nlohmann::json item,
-                    std::vector<std::unique_ptr<KeyClaim>>& claims,
+                    const std::set<std::string>& held_elsewhere, std::vector<std::unique_ptr<KeyClaim>>& claims,
                     Atomicity atomicity);
+  // A batch item's Idempotency-Key in its canonical text; nullopt when it has none or no ULID.
+  static std::optional<std::string> item_key(const nlohmann::json& item);
 
   // ---- oauth.cc ----
   Answer oauth_authorize(const HttpRequest& r);

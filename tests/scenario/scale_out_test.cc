@@ -172,3 +172,61 @@ TEST_CASE("a write through a process whose clock is behind still comes after the
   CHECK(hlc_of(*b) > second);
   CHECK(body_of(b->handle(get_sync("", 100)))["changes"][0]["fields"]["title"] == "third");
 }
+
+TEST_CASE("a retry reaching another process while the first attempt runs answers 409 at once") {
+  // The in-flight rule across processes holds where processes share a PostgreSQL database; on a
+  // SQLite file a second process waits for the write turn instead (docs/operations.md).
+  if (!testing_postgres()) return;
+  ScratchDir dir;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  ServerOptions slow_options{.db_path = dir.file("shared.db"), .durability = Durability::kNormal};
+  slow_options.validators["slow"] = [&](const json&) -> std::optional<SchemaViolation> {
+    std::unique_lock<std::mutex> lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return std::nullopt;
+  };
+  auto a = open_server(std::move(slow_options));
+  auto b = open_server({.db_path = dir.file("shared.db"), .durability = Durability::kNormal});
+  json slow = {{"collection", "slow"}, {"record", "s1"}, {"op", "upsert"}, {"fields", {{"v", 1}}}};
+  std::string key = new_key();
+  HttpResponse first;
+  std::thread held([&] { first = a->handle(post_mutation(slow, key)); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; }));
+  }
+  // While A holds the key: B answers the retry, alone or in a batch, without waiting for A.
+  std::atomic<bool> answered{false};
+  HttpResponse single, batched;
+  std::thread retry([&] {
+    single = b->handle(post_mutation(slow, key));
+    json item = slow;
+    item["idempotency_key"] = key;
+    batched = b->handle(batch_of(json::array({item})));
+    answered = true;
+  });
+  for (int i = 0; i < 500 && !answered; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  bool answered_while_held = answered;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  held.join();
+  retry.join();
+  CHECK(answered_while_held);
+  CHECK(single.status == 409);
+  CHECK(body_of(single)["error"]["code"] == "request_in_progress");
+  CHECK(single.headers.get("Retry-After").has_value());
+  CHECK(body_of(batched)["results"][0]["status"] == 409);
+  // The first attempt then answers, and the retry gets its answer replayed.
+  REQUIRE(first.status == 200);
+  auto again = b->handle(post_mutation(slow, key));
+  CHECK(again.status == 200);
+  CHECK(again.headers.get("Idempotent-Replayed") == std::optional<std::string>("true"));
+  CHECK(a->stats()->mutations_applied == 1);
+}
