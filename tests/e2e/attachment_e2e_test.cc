@@ -55,7 +55,7 @@ TEST_CASE("curl alone uploads a file in chunks, stops half-way with the server, 
     for (uint64_t at = 0; at < total; at += chunk) {
       write_file(dir.file("part" + std::to_string(at / chunk)), bytes.substr(at, chunk));
     }
-    std::vector<std::string> args = {"--db", dir.file("s.db")};
+    std::vector<std::string> args = {store_flag(), store_arg(dir.file("s.db"))};
     if (in_dir) args.insert(args.end(), {"--attachments-dir", dir.file("files")});
     std::string base;
     auto server = serve(args, &base);
@@ -91,7 +91,7 @@ TEST_CASE("curl alone uploads a file in chunks, stops half-way with the server, 
 TEST_CASE("offsync client: attach, write, sync killed mid-upload, sync again, and another device downloads it verified") {
   ScratchDir dir;
   std::string base;
-  auto server = serve({"--db", dir.file("s.db")}, &base);
+  auto server = serve({store_flag(), store_arg(dir.file("s.db"))}, &base);
   const std::string bytes = pattern_bytes(48 << 20, 21);
   write_file(dir.file("video.bin"), bytes);
   auto client = [&](const std::string& db, std::vector<std::string> args) {
@@ -155,7 +155,7 @@ TEST_CASE("offsync client: attach, write, sync killed mid-upload, sync again, an
 TEST_CASE("over local IPC an attachment goes up with its record and curl --unix-socket reads it back") {
   ScratchDir dir;
   std::string socket = dir.file("lms.sock");
-  ChildProcess server({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket, "--attachments-dir",
+  ChildProcess server({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--unix", socket, "--attachments-dir",
                        dir.file("files")});
   const std::string bytes = pattern_bytes(2'600'000, 31);
   write_file(dir.file("scan.pdf"), bytes);

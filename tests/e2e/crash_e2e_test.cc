@@ -22,7 +22,7 @@ namespace {
 constexpr int kKills = 50;
 
 json server_stats(const std::string& db) {
-  auto r = run_process({OFFSYNC_BIN, "admin", "stats", "--db", db, "--json"});
+  auto r = run_process({OFFSYNC_BIN, "admin", "stats", store_flag(), store_arg(db), "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   return json::parse(r.out);
 }
@@ -74,7 +74,7 @@ void check_exactly_once(const std::string& client_db, const std::string& server_
 TEST_CASE("crash: a client killed with SIGKILL 50 times while it drains, then a clean sync, applies each mutation exactly once") {
   ScratchDir dir;
   std::string server_db = dir.file("server.db"), client_db = dir.file("client.db");
-  ChildProcess server({OFFSYNC_BIN, "serve", "--db", server_db, "--listen", "127.0.0.1:0"});
+  ChildProcess server({OFFSYNC_BIN, "serve", store_flag(), store_arg(server_db), "--listen", "127.0.0.1:0"});
   std::string url = http_url_of(server);
   int64_t mutations = fill_outbox(client_db);
   std::mt19937 random(20261206);

@@ -42,7 +42,7 @@ CurlReply post_note(const std::string& socket, const std::string& record) {
 TEST_CASE("offsync serve --unix answers curl --unix-socket, health and a mutation, on a 0600 socket") {
   ScratchDir dir;
   std::string socket = dir.file("api.sock");
-  ChildProcess server({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket});
+  ChildProcess server({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--unix", socket});
   CHECK(server.first_line().find("on unix:/") != std::string::npos);
   struct stat st {};
   REQUIRE(lstat(socket.c_str(), &st) == 0);
@@ -63,22 +63,22 @@ TEST_CASE("a stale socket file is replaced, a live one or a file that is not a s
   std::string socket = dir.file("api.sock");
   {
     // A crashed run leaves its socket file behind.
-    ChildProcess crashed({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket});
+    ChildProcess crashed({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--unix", socket});
     crashed.stop(SIGKILL);
   }
   REQUIRE(access(socket.c_str(), F_OK) == 0);
-  ChildProcess server({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket});
+  ChildProcess server({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--unix", socket});
   REQUIRE(server.first_line().find("serving") != std::string::npos);
   CHECK(curl({"--unix-socket", socket, "http://localhost/v1/health"}).status == 200);
 
-  auto second = run_process({OFFSYNC_BIN, "serve", "--db", dir.file("other.db"), "--unix", socket});
+  auto second = run_process({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("other.db")), "--unix", socket});
   CHECK(second.exit_code == 1);
   CHECK(second.err.find("another server is listening on") != std::string::npos);
   CHECK(curl({"--unix-socket", socket, "http://localhost/v1/health"}).status == 200);  // untouched
 
   std::string plain = dir.file("not-a-socket");
   std::ofstream(plain) << "precious";
-  auto refused = run_process({OFFSYNC_BIN, "serve", "--db", dir.file("third.db"), "--unix", plain});
+  auto refused = run_process({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("third.db")), "--unix", plain});
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("is not a socket") != std::string::npos);
   std::ifstream kept(plain);
@@ -117,7 +117,7 @@ TEST_CASE("a peer the policy does not admit gets 403 and is logged") {
 TEST_CASE("--idle-exit stops the server once no connection has been open for that long") {
   ScratchDir dir;
   std::string socket = dir.file("api.sock");
-  ChildProcess server({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket, "--idle-exit", "0.5"});
+  ChildProcess server({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--unix", socket, "--idle-exit", "0.5"});
   REQUIRE(server.first_line().find("serving") != std::string::npos);
   CHECK(post_note(socket, "n1").status == 200);
   CHECK(server.wait_exit(5000) == std::optional<int>(0));
@@ -130,8 +130,8 @@ TEST_CASE("under systemd-socket-activate the first request wakes the server, whi
   }
   ScratchDir dir;
   std::string socket = dir.file("api.sock");
-  ChildProcess activator({"/usr/bin/systemd-socket-activate", "-l", socket, OFFSYNC_BIN, "serve", "--db",
-                          dir.file("s.db"), "--idle-exit", "0.5"},
+  ChildProcess activator({"/usr/bin/systemd-socket-activate", "-l", socket, OFFSYNC_BIN, "serve", store_flag(),
+                          store_arg(dir.file("s.db")), "--idle-exit", "0.5"},
                          false);
   REQUIRE(wait_for_file(socket));
   // Nothing runs yet but the activator; the first connection starts offsync on the bound socket.
@@ -139,14 +139,14 @@ TEST_CASE("under systemd-socket-activate the first request wakes the server, whi
   CHECK(first.status == 200);
   CHECK(curl({"--unix-socket", socket, "http://localhost/v1/health"}).status == 200);
   CHECK(activator.wait_exit(5000) == std::optional<int>(0));
-  auto stats = run_process({OFFSYNC_BIN, "admin", "stats", "--db", dir.file("s.db"), "--json"});
+  auto stats = run_process({OFFSYNC_BIN, "admin", "stats", store_flag(), store_arg(dir.file("s.db")), "--json"});
   REQUIRE(stats.exit_code == 0);
   CHECK(json::parse(stats.out)["mutations_applied"] == 1);
 }
 
 TEST_CASE("without --listen, --unix or an inherited socket, serve says what it needs") {
   ScratchDir dir;
-  auto r = run_process({OFFSYNC_BIN, "serve", "--db", dir.file("s.db")});
+  auto r = run_process({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db"))});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("LISTEN_FDS") != std::string::npos);
 }
@@ -158,14 +158,14 @@ TEST_CASE("a client with --ipc-service starts its provider through the registry,
   std::filesystem::create_directories(services);
   std::ofstream(services + "/org.example.lms.service")
       << "[Service]\nName=org.example.lms\nSocket=" << socket << "\nExec=" << OFFSYNC_BIN << " serve --unix " << socket
-      << " --db " << dir.file("lms-api.db") << " --idle-exit 0.3\n";
+      << store_exec_args(dir.file("lms-api.db")) << " --idle-exit 0.3\n";
   setenv("OFFSYNC_SERVICES_DIR", services.c_str(), 1);
   auto client = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "org.example.lms"});
     return run_process(args);
   };
   auto stats = [&] {
-    auto r = run_process({OFFSYNC_BIN, "admin", "stats", "--db", dir.file("lms-api.db"), "--json"});
+    auto r = run_process({OFFSYNC_BIN, "admin", "stats", store_flag(), store_arg(dir.file("lms-api.db")), "--json"});
     REQUIRE(r.exit_code == 0);
     return json::parse(r.out);
   };
@@ -190,7 +190,7 @@ TEST_CASE("a client with --ipc-service starts its provider through the registry,
 TEST_CASE("offsync proxy serves curl over loopback TCP by forwarding to the IPC server, only with its secret") {
   ScratchDir dir;
   std::string socket = dir.file("api.sock");
-  ChildProcess server({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket});
+  ChildProcess server({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--unix", socket});
   REQUIRE(server.first_line().find("serving") != std::string::npos);
   ChildProcess proxy({OFFSYNC_BIN, "proxy", "--ipc-service", "unix:" + socket, "--listen", "127.0.0.1:0"});
   const std::string& line = proxy.first_line();
@@ -234,8 +234,8 @@ TEST_CASE("an inherited TCP socket is served too, and the address is printed") {
     port = (*probe)->port();
   }
   std::string address = "127.0.0.1:" + std::to_string(port);
-  ChildProcess activator({"/usr/bin/systemd-socket-activate", "-l", address, OFFSYNC_BIN, "serve", "--db",
-                          dir.file("s.db"), "--idle-exit", "0.5"},
+  ChildProcess activator({"/usr/bin/systemd-socket-activate", "-l", address, OFFSYNC_BIN, "serve", store_flag(),
+                          store_arg(dir.file("s.db")), "--idle-exit", "0.5"},
                          false);
   CurlReply health;
   for (int i = 0; i < 200 && health.status != 200; ++i) {

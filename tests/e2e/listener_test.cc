@@ -1,7 +1,6 @@
 // The Beast listener around a Server in this process: stopping lets requests in flight finish.
 #include <doctest/doctest.h>
 
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <future>
 #include <thread>
@@ -57,8 +56,7 @@ TEST_CASE("health and metrics answer within 100 ms while another process holds t
   std::string base = "http://127.0.0.1:" + std::to_string((*listener)->port());
   std::thread serving([&] { (*listener)->run(); });
   // Another process's backup or `admin compact` holds the write lock.
-  SQLite::Database locker(dir.file("s.db"), SQLite::OPEN_READWRITE);
-  locker.exec("BEGIN EXCLUSIVE");
+  auto locker = std::make_unique<StoreWriteLock>(dir.file("s.db"));
   json m = {{"collection", "notes"}, {"record", "r"}, {"op", "upsert"}, {"fields", {{"v", 1}}}};
   std::vector<std::future<CurlReply>> waiting;
   for (int i = 0; i < 10; ++i) {
@@ -76,7 +74,7 @@ TEST_CASE("health and metrics answer within 100 ms while another process holds t
     // curl's own start-up is included in the 100 ms.
     CHECK(took < std::chrono::milliseconds(100));
   }
-  locker.exec("ROLLBACK");
+  locker.reset();
   int applied = 0, refused = 0;
   for (auto& f : waiting) {
     CurlReply r = f.get();

@@ -140,7 +140,7 @@ std::string http_url_of(const ChildProcess& server) {
 }
 
 std::string reserve_server_url(const std::string& db) {
-  ChildProcess probe({OFFSYNC_BIN, "serve", "--db", db, "--listen", "127.0.0.1:0"});
+  ChildProcess probe({OFFSYNC_BIN, "serve", store_flag(), store_arg(db), "--listen", "127.0.0.1:0"});
   std::string url = http_url_of(probe);
   probe.stop(SIGTERM);
   return url;
@@ -149,7 +149,7 @@ std::string reserve_server_url(const std::string& db) {
 std::unique_ptr<ChildProcess> start_server_at(const std::string& db, const std::string& url) {
   std::string host_port = url.substr(std::string("http://").size());
   for (int attempt = 0; attempt < 50; ++attempt) {
-    auto server = std::make_unique<ChildProcess>(std::vector<std::string>{OFFSYNC_BIN, "serve", "--db", db, "--listen", host_port});
+    auto server = std::make_unique<ChildProcess>(std::vector<std::string>{OFFSYNC_BIN, "serve", store_flag(), store_arg(db), "--listen", host_port});
     if (server->first_line().find("http://") != std::string::npos) return server;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the port is still in TIME_WAIT
   }

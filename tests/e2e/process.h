@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "pg_support.h"
+
 namespace offsync::test {
 
 struct ProcessResult {

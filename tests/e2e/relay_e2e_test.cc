@@ -20,7 +20,7 @@ using namespace offsync::test;
 namespace {
 
 json stats(const std::string& db) {
-  auto r = run_process({OFFSYNC_BIN, "admin", "stats", "--db", db, "--json"});
+  auto r = run_process({OFFSYNC_BIN, "admin", "stats", store_flag(), store_arg(db), "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   return json::parse(r.out);
 }
@@ -41,7 +41,7 @@ TEST_CASE("relay: the math app works through an on-demand LMS relay while the cl
   std::filesystem::create_directories(services);
   std::ofstream(services + "/org.example.lms.service")
       << "[Service]\nName=org.example.lms\nSocket=" << socket << "\nExec=" << OFFSYNC_BIN << " serve --unix " << socket
-      << " --db " << dir.file("lms.db") << " --upstream " << cloud_url << " --idle-exit 1\n";
+      << store_exec_args(dir.file("lms.db")) << " --upstream " << cloud_url << " --idle-exit 1\n";
   setenv("OFFSYNC_SERVICES_DIR", services.c_str(), 1);
   auto math = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "org.example.lms"});
@@ -83,7 +83,7 @@ TEST_CASE("relay: killed with SIGKILL 25 times while it drains, every write reac
   std::string cloud_db = dir.file("cloud.db"), lms_db = dir.file("lms.db"), socket = dir.file("lms.sock");
   std::string cloud_url = reserve_server_url(cloud_db);
   // Small batches upstream, so that the kills land in the middle of the drain.
-  std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, "--db", lms_db, "--upstream", cloud_url,
+  std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, store_flag(), store_arg(lms_db), "--upstream", cloud_url,
                                          "--upstream-batch-size", "1"};
   auto math = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "unix:" + socket});
@@ -148,11 +148,11 @@ TEST_CASE("relay: a conflict and a refusal made on the cloud while the device wa
   std::ofstream(dir.file("schema.json"))
       << R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}, "orders": {"required": ["title"]}}})";
   std::string cloud_db = dir.file("cloud.db"), socket = dir.file("lms.sock");
-  ChildProcess cloud({OFFSYNC_BIN, "serve", "--db", cloud_db, "--listen", "127.0.0.1:0", "--schema", dir.file("schema.json")});
+  ChildProcess cloud({OFFSYNC_BIN, "serve", store_flag(), store_arg(cloud_db), "--listen", "127.0.0.1:0", "--schema", dir.file("schema.json")});
   std::string cloud_url = http_url_of(cloud);
   // The relay's way to the cloud goes through a port that can be cut: a second cloud address is
   // not needed, the relay is simply stopped while the device is "offline".
-  std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, "--db", dir.file("lms.db"),
+  std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, store_flag(), store_arg(dir.file("lms.db")),
                                          "--upstream", cloud_url};
   auto math = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "unix:" + socket});
@@ -209,7 +209,7 @@ TEST_CASE("relay: a conflict and a refusal made on the cloud while the device wa
 TEST_CASE("offsync auth upstream gives a local user its upstream identity, and a relay with auth refuses one token for all") {
   ScratchDir dir;
   std::string db = dir.file("lms.db");
-  auto given = run_process({OFFSYNC_BIN, "auth", "--db", db, "--json", "upstream", "--user", "alice", "--upstream-user",
+  auto given = run_process({OFFSYNC_BIN, "auth", store_flag(), store_arg(db), "--json", "upstream", "--user", "alice", "--upstream-user",
                             "cloud-alice", "--access-token", "AT-alice", "--refresh-token", "RT-alice"});
   REQUIRE_MESSAGE(given.exit_code == 0, given.err);
   CHECK(json::parse(given.out) == json{{"user", "alice"}, {"upstream_user", "cloud-alice"}});
@@ -217,10 +217,10 @@ TEST_CASE("offsync auth upstream gives a local user its upstream identity, and a
   REQUIRE(s.contains("relay"));
   CHECK(s["relay"]["upstream_identities"] == 1);
   CHECK(s["relay"]["handed_over"] == 0);
-  auto incomplete = run_process({OFFSYNC_BIN, "auth", "--db", db, "upstream", "--user", "bob", "--upstream-user", "cloud-bob"});
+  auto incomplete = run_process({OFFSYNC_BIN, "auth", store_flag(), store_arg(db), "upstream", "--user", "bob", "--upstream-user", "cloud-bob"});
   CHECK(incomplete.exit_code != 0);
   CHECK(incomplete.err.find("--access-token") != std::string::npos);
-  auto shared = run_process({OFFSYNC_BIN, "serve", "--db", db, "--require-auth", "--listen", "127.0.0.1:0", "--upstream",
+  auto shared = run_process({OFFSYNC_BIN, "serve", store_flag(), store_arg(db), "--require-auth", "--listen", "127.0.0.1:0", "--upstream",
                              "http://127.0.0.1:9", "--upstream-token", "one-for-all"});
   CHECK(shared.exit_code != 0);
   CHECK(shared.err.find("one user's data under another's identity") != std::string::npos);

@@ -32,7 +32,7 @@ struct LiveServer {
 
   explicit LiveServer(std::vector<std::string> extra = {}) {
     std::ofstream(dir.file("schema.json")) << kSchema;
-    std::vector<std::string> argv = {OFFSYNC_BIN, "serve", "--db", db, "--listen", "127.0.0.1:0",
+    std::vector<std::string> argv = {OFFSYNC_BIN, "serve", store_flag(), store_arg(db), "--listen", "127.0.0.1:0",
                                      "--schema", dir.file("schema.json")};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process = std::make_unique<ChildProcess>(argv);
@@ -52,7 +52,7 @@ struct LiveServer {
     return curl(extra);
   }
   json stats() {
-    auto r = run_process({OFFSYNC_BIN, "admin", "stats", "--db", db, "--json"});
+    auto r = run_process({OFFSYNC_BIN, "admin", "stats", store_flag(), store_arg(db), "--json"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     return json::parse(r.out);
   }
@@ -132,7 +132,7 @@ TEST_CASE("over TCP, a tombstone syncs, cursors are 400 when tampered and 410 af
   auto bad = s.sync(tampered);
   CHECK(bad.status == 400);
   CHECK(error_of(bad) == "invalid_cursor");
-  auto rotated = run_process({OFFSYNC_BIN, "admin", "rotate-cursor", "--db", s.db, "--json"});
+  auto rotated = run_process({OFFSYNC_BIN, "admin", "rotate-cursor", store_flag(), store_arg(s.db), "--json"});
   REQUIRE_MESSAGE(rotated.exit_code == 0, rotated.err);
   auto expired = s.sync(cursor);
   CHECK(expired.status == 410);
@@ -145,11 +145,11 @@ TEST_CASE("offsync admin compact expires older cursors") {
   std::string cursor = json::parse(s.sync().body)["cursor"];
   REQUIRE(s.post(order("o1", {}, "delete"), new_key()).status == 200);
   REQUIRE(s.post(order("o2", {{"title", "u"}}), new_key()).status == 200);
-  auto compacted = run_process({OFFSYNC_BIN, "admin", "compact", "--db", s.db, "--before", "2999-01-01T00:00:00Z", "--json"});
+  auto compacted = run_process({OFFSYNC_BIN, "admin", "compact", store_flag(), store_arg(s.db), "--before", "2999-01-01T00:00:00Z", "--json"});
   REQUIRE_MESSAGE(compacted.exit_code == 0, compacted.err);
   CHECK(json::parse(compacted.out)["tombstones_purged"] == 1);
   CHECK(s.sync(cursor).status == 410);
-  CHECK(run_process({OFFSYNC_BIN, "admin", "compact", "--db", s.db, "--before", "yesterday"}).exit_code != 0);
+  CHECK(run_process({OFFSYNC_BIN, "admin", "compact", store_flag(), store_arg(s.db), "--before", "yesterday"}).exit_code != 0);
 }
 
 TEST_CASE("over TCP, old app versions get 426 and the deprecated shape gets Sunset") {
@@ -191,11 +191,11 @@ TEST_CASE("SIGTERM stops the server cleanly and what it applied stays applied") 
 TEST_CASE("serve refuses bad options with one line naming the problem") {
   ScratchDir dir;
   std::ofstream(dir.file("bad.json")) << R"({"collections": {"x": {"fields": {"f": {"merge": "sometimes"}}}}})";
-  auto bad_schema = run_process({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--listen", "127.0.0.1:0", "--schema",
+  auto bad_schema = run_process({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--listen", "127.0.0.1:0", "--schema",
                                  dir.file("bad.json")});
   CHECK(bad_schema.exit_code != 0);
   CHECK(bad_schema.err.find("collections.x.fields.f.merge") != std::string::npos);
-  auto bad_listen = run_process({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--listen", "nowhere"});
+  auto bad_listen = run_process({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--listen", "nowhere"});
   CHECK(bad_listen.exit_code != 0);
   CHECK(bad_listen.err.find("HOST:PORT") != std::string::npos);
 }

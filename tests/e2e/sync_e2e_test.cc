@@ -33,7 +33,7 @@ struct Setup {
 
   void start(const std::string& listen = "127.0.0.1:0") {
     server = std::make_unique<ChildProcess>(std::vector<std::string>{
-        OFFSYNC_BIN, "serve", "--db", server_db, "--listen", listen, "--schema", schema});
+        OFFSYNC_BIN, "serve", store_flag(), store_arg(server_db), "--listen", listen, "--schema", schema});
     url = http_url_of(*server);
   }
 
@@ -45,7 +45,7 @@ struct Setup {
   }
 
   json stats() {
-    auto r = run_process({OFFSYNC_BIN, "admin", "stats", "--db", server_db, "--json"});
+    auto r = run_process({OFFSYNC_BIN, "admin", "stats", store_flag(), store_arg(server_db), "--json"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     return json::parse(r.out);
   }
@@ -147,7 +147,7 @@ TEST_CASE("after offsync admin rotate-cursor the client refreshes fully and keep
   s.start();
   REQUIRE(s.client({"put", "notes", "a", R"({"v":1})"}).exit_code == 0);
   REQUIRE(s.client({"sync"}).exit_code == 0);
-  REQUIRE(run_process({OFFSYNC_BIN, "admin", "rotate-cursor", "--db", s.server_db}).exit_code == 0);
+  REQUIRE(run_process({OFFSYNC_BIN, "admin", "rotate-cursor", store_flag(), store_arg(s.server_db)}).exit_code == 0);
   REQUIRE(s.client({"put", "notes", "b", R"({"v":2})"}).exit_code == 0);
   auto r = s.client({"sync", "--json"});
   CHECK(r.exit_code == 0);
