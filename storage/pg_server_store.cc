@@ -23,8 +23,7 @@ PgServerStore::~PgServerStore() { rollback(); }
 Result<std::unique_ptr<PgServerStore>> PgServerStore::open_postgres(const std::string& conninfo) {
   return guarded("open the PostgreSQL store", [&]() -> Result<std::unique_ptr<PgServerStore>> {
     std::unique_ptr<PgServerStore> store(new PgServerStore(std::make_unique<Session>(conninfo)));
-    pqxx::nontransaction& s = store->session_->statements;
-    s.exec("SET client_min_messages = warning");
+    pqxx::nontransaction& s = store->session_->raw();
     // One process migrates at a time; the others wait, then find the schema current.
     s.exec_params("SELECT pg_advisory_lock($1)", kMigrationLock);
     struct Unlock {
@@ -78,9 +77,8 @@ void PgServerStore::set_meta(const std::string& key, const std::string& value) {
 // ---- Transactions ----
 
 void PgServerStore::begin() {
-  if (!claimed_) session_->exec("BEGIN");
+  if (!claimed_) session_->begin("BEGIN");
   claimed_ = false;
-  in_transaction_ = true;
   // Writers take turns here, across processes: see the header.
   auto r = session_->exec("SELECT value FROM meta WHERE key='seq' FOR UPDATE");
   seq_ = r.empty() ? 0 : std::stoll(text(r[0][0]));
@@ -93,11 +91,10 @@ std::vector<size_t> PgServerStore::claim_keys(const std::string& principal, cons
   std::string sql = "BEGIN; SELECT i - 1 FROM unnest(ARRAY[";
   for (size_t i = 0; i < keys.size(); ++i) {
     if (i > 0) sql += ',';
-    sql += session_->statements.quote(principal + '\n' + keys[i]);
+    sql += session_->quote(principal + '\n' + keys[i]);
   }
   sql += "]::text[]) WITH ORDINALITY AS claim(k, i) WHERE NOT pg_try_advisory_xact_lock(hashtextextended(k, 0))";
-  in_transaction_ = true;
-  auto rows = session_->exec(sql);
+  auto rows = session_->begin(sql);
   claimed_ = true;
   std::vector<size_t> held;
   for (const auto& row : rows) held.push_back(static_cast<size_t>(number(row[0])));
@@ -110,13 +107,14 @@ void PgServerStore::commit() {
     if (n != 0) session_->exec_params("UPDATE counters SET value = value + $1 WHERE name=$2", n, std::string(name));
   }
   session_->exec("COMMIT");
-  in_transaction_ = false;
+  session_->end();
 }
 
 void PgServerStore::rollback() noexcept {
   claimed_ = false;
-  if (!in_transaction_) return;
-  in_transaction_ = false;
+  if (!session_->in_transaction()) return;
+  session_->end();
+  if (session_->broken()) return;  // the server rolled it back with the connection
   try {
     session_->exec("ROLLBACK");
   } catch (...) {

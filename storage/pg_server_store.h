@@ -104,11 +104,10 @@ class PgServerStore final : public ServerStore {
   void retire_cursor_keys_below(uint32_t version) override;
 
  private:
-  struct Session;  // the connection (storage/pg_session.h)
+  class Session;  // the connection (storage/pg_session.h)
   explicit PgServerStore(std::unique_ptr<Session> session);
 
   std::unique_ptr<Session> session_;
-  bool in_transaction_ = false;
   bool claimed_ = false;  // claim_keys began the transaction; begin() takes the turn only
   int64_t seq_ = 0;
   int64_t applied_ = 0, replays_ = 0;

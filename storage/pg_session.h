@@ -11,17 +11,83 @@ namespace offsync::storage {
 
 // Statements go through one nontransaction, in autocommit mode unless begin() sent BEGIN: the
 // store's transactions (and savepoints) are SQL, as with SQLite.
-struct PgServerStore::Session {
-  explicit Session(const std::string& conninfo) : connection(conninfo), statements(connection) {}
-  pqxx::connection connection;
-  pqxx::nontransaction statements;
+//
+// A broken connection (the database restarted or failed over, the backend was ended) fails the
+// statement that found it, and with it the transaction it was in (503: the client retries under
+// the same key). The next statement outside a transaction connects again; a statement that begins
+// a transaction, having done nothing yet, connects again and is sent once more at once.
+class PgServerStore::Session {
+ private:
+  template <typename F>
+  decltype(auto) noting_breaks(F f) {
+    try {
+      return f();
+    } catch (const pqxx::failure&) {
+      // A backend ended by the server answers its next statement with an error (57P01) and
+      // closes: either way the connection is gone.
+      if (!connection_->is_open()) broken_ = true;
+      throw;
+    }
+  }
 
-  pqxx::result exec(const std::string& sql) { return statements.exec(sql); }
+
+ public:
+  explicit Session(std::string conninfo) : conninfo_(std::move(conninfo)) { connect(); }
+
+  pqxx::result exec(const std::string& sql) {
+    return noting_breaks([&] { return statements().exec(sql); });
+  }
   template <typename... Args>
   pqxx::result exec_params(const std::string& sql, Args&&... args) {
-    return statements.exec_params(sql, std::forward<Args>(args)...);
+    return noting_breaks([&] { return statements().exec_params(sql, std::forward<Args>(args)...); });
   }
-  pqxx::nontransaction* operator->() { return &statements; }
+  // Sends `sql`, which begins a transaction ("BEGIN", or BEGIN with statements that only lock).
+  pqxx::result begin(const std::string& sql) {
+    in_transaction_ = false;
+    pqxx::result r;
+    try {
+      r = exec(sql);
+    } catch (const pqxx::failure&) {
+      if (!broken_) throw;
+      r = exec(sql);  // connects again: nothing had been done
+    }
+    in_transaction_ = true;
+    return r;
+  }
+  // The transaction ended (committed, or rolled back, or lost with the connection).
+  void end() { in_transaction_ = false; }
+  bool in_transaction() const { return in_transaction_; }
+  bool broken() const { return broken_; }
+  // A string literal in SQL, escaped for this connection.
+  std::string quote(const std::string& text) {
+    return noting_breaks([&] { return statements().quote(text); });
+  }
+  // For the store's migration, right after connecting.
+  pqxx::nontransaction& raw() { return *statements_; }
+
+ private:
+  void connect() {
+    statements_.reset();
+    connection_.reset();
+    connection_ = std::make_unique<pqxx::connection>(conninfo_);
+    statements_ = std::make_unique<pqxx::nontransaction>(*connection_);
+    statements_->exec("SET client_min_messages = warning");
+    broken_ = false;
+  }
+  pqxx::nontransaction& statements() {
+    if (broken_ || !connection_->is_open()) {
+      // Inside a transaction its work is gone with the connection: never go on in autocommit.
+      if (in_transaction_) throw pqxx::broken_connection("the connection to PostgreSQL broke during the transaction");
+      connect();
+    }
+    return *statements_;
+  }
+
+  std::string conninfo_;
+  std::unique_ptr<pqxx::connection> connection_;
+  std::unique_ptr<pqxx::nontransaction> statements_;
+  bool in_transaction_ = false;
+  bool broken_ = false;
 };
 
 }  // namespace offsync::storage
