@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 
@@ -21,9 +22,24 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "Steps before healing")->check(CLI::Range(0, 10'000'000))->capture_default_str();
   app.add_option("--plant", plant_name, "A bug planted on purpose: none, no-idempotency, phantom-delete-ack, skipped-change")
       ->capture_default_str();
+  std::string postgres;
+  bool postgres_from_env = false;
+  app.add_option("--postgres", postgres,
+                 "A libpq connection string: the server and the relay store in PostgreSQL (a fresh schema each, "
+                 "dropped after the run)");
+  app.add_flag("--postgres-from-env", postgres_from_env,
+               "--postgres from OFFSYNC_PG_CONNINFO (the test cluster of scripts/test); exit 77 when unset");
   app.add_flag("--trace", trace, "Print every step as it happens");
   app.add_flag("--json", json, "Print a JSON summary line");
   CLI11_PARSE(app, argc, argv);
+  if (postgres_from_env) {
+    const char* conninfo = std::getenv("OFFSYNC_PG_CONNINFO");
+    if (!conninfo || !*conninfo) {
+      std::cerr << "skipped: no PostgreSQL test cluster (OFFSYNC_PG_CONNINFO)\n";
+      return 77;
+    }
+    postgres = conninfo;
+  }
   offsync::sim::Plant plant;
   if (!offsync::sim::parse_plant(plant_name, &plant)) {
     std::cerr << "offsync-sim: unknown --plant '" << plant_name << "'\n";
@@ -49,7 +65,7 @@ int main(int argc, char** argv) {
   int failed = 0;
   int64_t crashes = 0, restarts = 0, conflicts = 0, writes = 0;
   for (uint64_t s = first; s <= last; ++s) {
-    offsync::sim::Outcome out = offsync::sim::run({s, clients, steps, plant, trace});
+    offsync::sim::Outcome out = offsync::sim::run({s, clients, steps, plant, trace, postgres});
     crashes += out.crashes;
     restarts += out.restarts;
     conflicts += out.conflicts;

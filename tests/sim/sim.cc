@@ -2,14 +2,53 @@
 // are in sim_checks.cc.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <stdexcept>
 
 #include "offsync/schema.h"
 #include "sim/crash_vfs.h"
 #include "sim/world.h"
 
+#if OFFSYNC_WITH_POSTGRES
+#include <pqxx/pqxx>
+#endif
+
 namespace offsync::sim {
+
+namespace {
+
+// Runs SQL on the PostgreSQL the simulation was given.
+void run_sql(const std::string& conninfo, const std::string& sql) {
+#if OFFSYNC_WITH_POSTGRES
+  pqxx::connection c(conninfo);
+  pqxx::nontransaction s(c);
+  s.exec("SET client_min_messages = warning");
+  s.exec(sql);
+#else
+  (void)conninfo;
+  (void)sql;
+  throw std::runtime_error("offsync-sim was built without PostgreSQL");
+#endif
+}
+
+}  // namespace
+
+// The store of a server of this run: a SQLite file under root_, or a fresh PostgreSQL schema.
+void World::place_store(ServerOptions& o, const std::string& name) {
+  o.db_path = root_ + "/" + name + "/" + name + ".db";
+  if (config_.postgres.empty()) return;
+  std::string schema = "sim_" + std::filesystem::path(root_).filename().string() + "_" + name;
+  for (char& ch : schema) {
+    if (ch == '-') ch = '_';
+  }
+  if (std::find(schemas_.begin(), schemas_.end(), schema) == schemas_.end()) {
+    run_sql(config_.postgres, "DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema);
+    schemas_.push_back(schema);
+  }
+  o.postgres = config_.postgres + " options='-c search_path=" + schema + "'";
+}
 
 World::World(const Config& config)
     : config_(config),
@@ -52,6 +91,13 @@ World::~World() {
   server_.reset();
   std::error_code ignored;
   std::filesystem::remove_all(root_, ignored);
+  for (const auto& schema : schemas_) {
+    try {
+      run_sql(config_.postgres, "DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    } catch (const std::exception&) {
+      // Left for the throwaway cluster's removal.
+    }
+  }
 }
 
 Outcome World::run() {
@@ -63,7 +109,8 @@ Outcome World::run() {
 }
 
 void World::open_server() {
-  ServerOptions o{.db_path = root_ + "/server/server.db", .durability = Durability::kNormal};
+  ServerOptions o{.durability = Durability::kNormal};
+  place_store(o, "server");
   o.schema = *Schema::parse(kSchema);
   o.clock = &server_clock_;
   o.random = server_random_.get();
@@ -74,7 +121,8 @@ void World::open_server() {
 }
 
 void World::open_relay() {
-  ServerOptions o{.db_path = root_ + "/relay/relay.db", .durability = Durability::kNormal};
+  ServerOptions o{.durability = Durability::kNormal};
+  place_store(o, "relay");
   o.schema = *Schema::parse(kSchema);
   o.clock = &relay_clock_;
   o.random = relay_random_.get();

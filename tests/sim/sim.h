@@ -18,6 +18,9 @@ struct Config {
   int steps = 300;
   Plant plant = Plant::kNone;
   bool echo = false;  // print the trace while running
+  // A libpq connection string: the cloud server and the relay then store in PostgreSQL, each in a
+  // schema of its own made for the run and dropped after it. Empty: SQLite files.
+  std::string postgres;
 };
 
 struct Outcome {

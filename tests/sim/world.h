@@ -74,6 +74,7 @@ class World {
 
  private:
   // ---- Actors ----
+  void place_store(ServerOptions& options, const std::string& name);
   void open_server();
 
   // The provider app's server half on the device: it serves its local apps and relays to the cloud.
@@ -131,6 +132,7 @@ class World {
   SimNetwork network_;
   Outcome outcome_;
   std::string root_;
+  std::vector<std::string> schemas_;  // PostgreSQL schemas of this run (config_.postgres)
   int step_ = 0;
   int64_t now_ = kStart;
   ManualClock server_clock_;
