@@ -156,8 +156,13 @@ Answer Server::Impl::put_attachment_chunk(const HttpRequest& r, const std::strin
                                              std::to_string(range->last - range->first + 1) + " bytes, the body has " +
                                              std::to_string(r.body.size()));
   }
-  KeyClaim claim(this, principal, "attachment/" + id);
-  if (!claim.held) return in_progress();
+  // A chunk claims the upload; asking where to resume only reads, and never makes a concurrent
+  // start or chunk of the same upload answer 409.
+  std::optional<KeyClaim> claim;
+  if (range->has_range) {
+    claim.emplace(this, principal, "attachment/" + id);
+    if (!claim->held) return in_progress();
+  }
   std::lock_guard<std::mutex> lock(db_mu);
   return guarded_answer([&]() -> Answer {
     ServerTransaction tx(*store);

@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <thread>
 
 #include <filesystem>
 
 #include "engine/common/crypto.h"
+#include "pg_support.h"
 #include "server_support.h"
 #include "support.h"
 
@@ -309,4 +311,24 @@ TEST_CASE("one principal can neither read nor extend another's attachment") {
   as_bob.headers.add("Authorization", "Bearer bob");
   CHECK(server->handle(as_bob).status == 404);
   CHECK(server->handle(put_chunk("a1", 0, bytes, bytes.size(), "bob")).status == 404);
+}
+
+TEST_CASE("asking where to resume never makes a concurrent start of the same upload answer 409") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  std::string bytes = pattern_bytes(1000);
+  // The probe is held inside the server (another process holds the store's write lock) ...
+  auto locker = std::make_unique<StoreWriteLock>(dir.file("s.db"));
+  HttpRequest probe{.method = "PUT", .target = "/v1/attachments/clip"};
+  probe.headers.add("Content-Range", "bytes */1000");
+  std::thread probing([&] { server->handle(probe); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // ... while the client starts the upload: it waits its turn rather than hear 409.
+  HttpResponse created;
+  std::thread creating([&] { created = server->handle(post_attachment("clip", bytes)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  locker.reset();
+  probing.join();
+  creating.join();
+  CHECK_MESSAGE(created.status == 201, created.body);
 }
