@@ -77,10 +77,10 @@ void PgServerStore::set_meta(const std::string& key, const std::string& value) {
 // ---- Transactions ----
 
 void PgServerStore::begin() {
-  if (!claimed_) session_->begin("BEGIN");
+  // Writers take turns here, across processes: see the header. One round trip with BEGIN.
+  constexpr const char* kTurn = "SELECT value FROM meta WHERE key='seq' FOR UPDATE";
+  auto r = claimed_ ? session_->exec(kTurn) : session_->begin(std::string("BEGIN; ") + kTurn);
   claimed_ = false;
-  // Writers take turns here, across processes: see the header.
-  auto r = session_->exec("SELECT value FROM meta WHERE key='seq' FOR UPDATE");
   seq_ = r.empty() ? 0 : std::stoll(text(r[0][0]));
   applied_ = replays_ = 0;
 }
@@ -102,11 +102,12 @@ std::vector<size_t> PgServerStore::claim_keys(const std::string& principal, cons
 }
 
 void PgServerStore::commit() {
-  session_->exec_params("UPDATE meta SET value=$1 WHERE key='seq'", std::to_string(seq_));
+  // One round trip: the values are numbers this store computed.
+  std::string sql = "UPDATE meta SET value='" + std::to_string(seq_) + "' WHERE key='seq'; ";
   for (auto [name, n] : {std::pair{"mutations_applied", applied_}, std::pair{"replays", replays_}}) {
-    if (n != 0) session_->exec_params("UPDATE counters SET value = value + $1 WHERE name=$2", n, std::string(name));
+    if (n != 0) sql += "UPDATE counters SET value = value + " + std::to_string(n) + " WHERE name='" + name + "'; ";
   }
-  session_->exec("COMMIT");
+  session_->exec(sql + "COMMIT");
   session_->end();
 }
 

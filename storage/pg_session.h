@@ -4,6 +4,8 @@
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "storage/pg_server_store.h"
 
@@ -37,9 +39,15 @@ class PgServerStore::Session {
   pqxx::result exec(const std::string& sql) {
     return noting_breaks([&] { return statements().exec(sql); });
   }
+  // A statement with parameters is prepared on its first use on each connection (its SQL is a
+  // constant of the store: a bounded set) and executed by name after: PostgreSQL parses and plans
+  // it once per connection, not per call.
   template <typename... Args>
   pqxx::result exec_params(const std::string& sql, Args&&... args) {
-    return noting_breaks([&] { return statements().exec_params(sql, std::forward<Args>(args)...); });
+    return noting_breaks([&] {
+      pqxx::nontransaction& s = statements();
+      return s.exec_prepared(prepared(sql), std::forward<Args>(args)...);
+    });
   }
   // Sends `sql`, which begins a transaction ("BEGIN", or BEGIN with statements that only lock).
   pqxx::result begin(const std::string& sql) {
@@ -66,7 +74,14 @@ class PgServerStore::Session {
   pqxx::nontransaction& raw() { return *statements_; }
 
  private:
+  const std::string& prepared(const std::string& sql) {
+    auto it = names_.find(sql);
+    if (it == names_.end()) it = names_.emplace(sql, "offsync_" + std::to_string(names_.size())).first;
+    if (prepared_here_.insert(it->second).second) connection_->prepare(it->second, sql);
+    return it->second;
+  }
   void connect() {
+    prepared_here_.clear();
     statements_.reset();
     connection_.reset();
     connection_ = std::make_unique<pqxx::connection>(conninfo_);
@@ -88,6 +103,8 @@ class PgServerStore::Session {
   std::unique_ptr<pqxx::nontransaction> statements_;
   bool in_transaction_ = false;
   bool broken_ = false;
+  std::unordered_map<std::string, std::string> names_;  // SQL text -> statement name
+  std::unordered_set<std::string> prepared_here_;        // names prepared on this connection
 };
 
 }  // namespace offsync::storage
