@@ -133,7 +133,8 @@ TEST_CASE("a PostgreSQL connection cut inside a write transaction loses all of i
   auto answered = server->handle(batch);
   REQUIRE(answered.status == 200);
   CHECK(cuts == 0);
-  for (const auto& r : body_of(answered)["results"]) {
+  json answered_body = body_of(answered);
+  for (const auto& r : answered_body["results"]) {
     CHECK(r["status"] == 200);
     CHECK_FALSE(r.value("replayed", false));
   }
