@@ -12,6 +12,7 @@ int64_t ClientStore::unsent_count() {
 }
 
 void ClientStore::wipe_user_data() {
+  touched_all_ = true;
   if (auto newest = newest_mutation_id()) raise_id_high_water(*newest);  // ids stay unique after a sign-out
   for (const char* table : {"base", "view", "outbox", "tombstones", "request_outcomes", "base_incoming", "attachments", "attachment_chunks"}) {
     db_->exec(std::string("DELETE FROM ") + table);

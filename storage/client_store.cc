@@ -144,7 +144,9 @@ bool ClientStore::set_view(const std::string& collection, const std::string& rec
   auto& s = fresh(delete_view_);
   s.bind(1, collection);
   s.bind(2, record_id);
-  return s.exec() > 0;
+  bool changed = s.exec() > 0;
+  if (changed) touched_.insert(collection);
+  return changed;
 }
 
 bool ClientStore::set_view_text(const std::string& collection, const std::string& record_id,
@@ -153,7 +155,18 @@ bool ClientStore::set_view_text(const std::string& collection, const std::string
   s.bind(1, collection);
   s.bind(2, record_id);
   s.bind(3, fields);
-  return s.exec() > 0;  // the upsert writes nothing when the text is the same
+  bool changed = s.exec() > 0;  // the upsert writes nothing when the text is the same
+  if (changed) touched_.insert(collection);
+  return changed;
+}
+
+bool ClientStore::take_touched(std::set<std::string>* collections, bool* all) {
+  if (touched_.empty() && !touched_all_) return false;
+  *collections = std::move(touched_);
+  touched_.clear();
+  *all = touched_all_;
+  touched_all_ = false;
+  return true;
 }
 
 std::vector<Record> ClientStore::list_view(const std::string& collection) {

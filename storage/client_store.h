@@ -10,7 +10,9 @@
 #include <SQLiteCpp/Statement.h>
 
 #include <functional>
+#include <list>
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <optional>
 #include <string>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "offsync/client.h"
+#include "storage/client_query.h"
 #include "storage/sqlite_db.h"
 
 namespace offsync::storage {
@@ -71,6 +74,16 @@ class ClientStore : public SqliteStore {
   // Writes an already serialised JSON object as the view row (the hot path of put()).
   bool set_view_text(const std::string& collection, const std::string& record_id, const std::string& fields);
   std::vector<Record> list_view(const std::string& collection);
+  // Collections whose view rows were written since the last call (`all`: a wipe touched every
+  // one); false when none. For the watched queries.
+  bool take_touched(std::set<std::string>* collections, bool* all);
+
+  // ---- storage/client_query_store.cc: queries (storage/client_query.h) ----
+  std::vector<Record> query_view(const std::string& collection, const QuerySql& query);
+  int64_t count_view(const QuerySql& query);
+  QueryPlan explain_view(const QuerySql& query);
+  // Builds the declared indexes not there yet and drops those no longer declared, in one transaction.
+  Status apply_indexes(const std::vector<IndexSpec>& indexes);
 
   // payload_text, when given, is m.payload already serialised (saves a second dump on the hot path).
   void insert_mutation(const Mutation& m, const std::string* payload_text = nullptr);
@@ -194,6 +207,13 @@ class ClientStore : public SqliteStore {
   explicit ClientStore(std::unique_ptr<SQLite::Database> db);
   // payload_text, when given, receives the payload's stored text and m.payload stays null.
   Mutation read_mutation(SQLite::Statement& s, std::string* payload_text = nullptr);
+
+  // A query's prepared statement, the most recently used kQueryStatements kept.
+  SQLite::Statement& query_statement(const std::string& sql);
+  static constexpr size_t kQueryStatements = 32;
+  std::list<std::pair<std::string, std::unique_ptr<SQLite::Statement>>> query_statements_;
+  std::set<std::string> touched_;
+  bool touched_all_ = false;
 
   // Hot-path statements, prepared once.
   SQLite::Statement get_base_, get_view_, set_view_, delete_view_, insert_mutation_,

@@ -62,7 +62,7 @@ std::string_view attachment_state_name(AttachmentState state) {
 }
 
 void Client::Impl::tell_progress(const AttachmentProgress& progress) {
-  for (auto& o : observers_copy()) tell(*o, [&](SyncObserver& s) { s.on_attachment_progress(progress); });
+  for (auto& o : observers_copy()) tell(o, [&](SyncObserver& s) { s.on_attachment_progress(progress); });
 }
 
 bool Client::Impl::requeue_attachments_locked(const Mutation& m) {

@@ -36,7 +36,10 @@ std::string_view mutation_state_name(MutationState s) {
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Client::~Client() { impl_->stop_worker(); }
+Client::~Client() {
+  impl_->live.reset();  // watched queries stop first: their runs use the Client
+  impl_->stop_worker();
+}
 
 Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   storage::DatabaseOptions db_options{options.path, options.durability, options.busy_timeout_ms,
@@ -60,6 +63,8 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
     return Status::ok();
   });
   if (!ready) return ready;
+  Status indexed = impl->locked("build the declared indexes", [&] { return impl->store->apply_indexes(impl->options.indexes); });
+  if (!indexed) return indexed;
   impl->token = impl->options.sync.token;
   impl->load_stored_token();
   if (impl->options.sync.transport && impl->options.sync.background) impl->start_worker();

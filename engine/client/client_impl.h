@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/client/live_queries.h"
 #include "engine/client/view.h"
 #include "offsync/client.h"
 #include "offsync/transport.h"
@@ -30,7 +31,24 @@ struct Client::Impl {
         clock(options.clock ? *options.clock : system_clock()),
         random(options.random ? *options.random : system_random()),
         ulids(clock, random),
-        store(std::move(s)) {}
+        store(std::move(s)) {
+    alive->impl = this;
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(alive->mu);
+      alive->impl = nullptr;
+    }
+    live.reset();  // its runs use the store: they end first
+  }
+
+  // How an ObserverHandle finds the Client, or finds it gone.
+  struct Alive {
+    std::mutex mu;
+    Impl* impl = nullptr;
+  };
+  std::shared_ptr<Alive> alive = std::make_shared<Alive>();
 
   ClientOptions options;
   const Clock& clock;
@@ -111,7 +129,9 @@ struct Client::Impl {
   template <typename Fn>
   auto locked(std::string_view what, Fn&& fn) -> decltype(fn()) {
     std::lock_guard<std::mutex> lock(mu);
-    return guarded(what, std::forward<Fn>(fn));
+    auto result = guarded(what, std::forward<Fn>(fn));
+    view_touched();
+    return result;
   }
 
   // Runs fn in one write transaction under the store lock.
@@ -213,11 +233,13 @@ struct Client::Impl {
   Status refresh_tokens();
   // To options.log, if set; a sink that throws loses its message.
   void log(LogLevel level, std::string_view component, const std::string& message) const;
-  // Calls an observer; one that throws is logged, and the worker and the other observers go on.
+  // Calls an observer unless it was removed meanwhile; one that throws is logged, and the worker
+  // and the other observers go on.
   template <typename Fn>
-  void tell(SyncObserver& observer, Fn&& fn) const {
+  void tell(const std::shared_ptr<SyncObserver>& observer, Fn&& fn) const {
+    if (!registered(observer)) return;
     try {
-      fn(observer);
+      fn(*observer);
     } catch (const std::exception& e) {
       log(LogLevel::kError, "sync", std::string("a sync observer threw: ") + e.what());
     } catch (...) {
@@ -225,6 +247,13 @@ struct Client::Impl {
     }
   }
   std::vector<std::shared_ptr<SyncObserver>> observers_copy() const;
+  bool registered(const std::shared_ptr<SyncObserver>& observer) const;
+
+  // ---- queries.cc, live_queries.h ----
+  Result<storage::QuerySql> compile(const Query& query);
+  // Under `mu`: tells the watched queries of the collections whose view changed since last time.
+  void view_touched();
+  std::unique_ptr<LiveQueries> live;  // made under `mu` by the first watch(), then kept
 };
 
 

@@ -95,7 +95,7 @@ void Round::finish() {
 void Round::tell_observers() {
   auto observers = c_.observers_copy();
   for (const auto& o : observers) {
-    c_.tell(*o, [&](SyncObserver& x) {
+    c_.tell(o, [&](SyncObserver& x) {
       if (!changed_.empty()) x.on_view_changed(changed_);
       for (const auto& m : rejected_) x.on_rejected(m);
       for (const auto& m : conflicts_) x.on_conflict(m);

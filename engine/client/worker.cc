@@ -1,5 +1,6 @@
 // The sync worker: one thread per Client that runs rounds when woken (a write, sync_now(), a
 // connectivity change) or when a timer is due, and the public face of sync (status, observers).
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -99,7 +100,7 @@ void Client::Impl::set_status(SyncStatus s) {
     status = s;
     copy = observers;
   }
-  for (const auto& o : copy) tell(*o, [&](SyncObserver& x) { x.on_state(s); });
+  for (const auto& o : copy) tell(o, [&](SyncObserver& x) { x.on_state(s); });
 }
 
 std::vector<std::shared_ptr<SyncObserver>> Client::Impl::observers_copy() const {
@@ -197,9 +198,28 @@ SyncStatus Client::sync_status() const {
   return impl_->status;
 }
 
-void Client::add_observer(std::shared_ptr<SyncObserver> observer) {
-  std::lock_guard<std::mutex> lock(impl_->state_mu);
-  impl_->observers.push_back(std::move(observer));
+ObserverHandle Client::add_observer(std::shared_ptr<SyncObserver> observer) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
+    impl_->observers.push_back(observer);
+  }
+  // The handle must not keep the Client alive, nor fail after it is gone: it holds the observer
+  // and finds the Client through a weak link.
+  std::weak_ptr<Impl::Alive> alive = impl_->alive;
+  return ObserverHandle([alive, observer] {
+    auto link = alive.lock();
+    if (!link) return;
+    std::lock_guard<std::mutex> gone(link->mu);
+    if (!link->impl) return;
+    std::lock_guard<std::mutex> lock(link->impl->state_mu);
+    auto& list = link->impl->observers;
+    list.erase(std::remove(list.begin(), list.end(), observer), list.end());
+  });
+}
+
+bool Client::Impl::registered(const std::shared_ptr<SyncObserver>& observer) const {
+  std::lock_guard<std::mutex> lock(state_mu);
+  return std::find(observers.begin(), observers.end(), observer) != observers.end();
 }
 
 Result<std::optional<std::pair<std::string, int64_t>>> Client::cursor() {

@@ -33,6 +33,7 @@
 #include "offsync/clock.h"
 #include "offsync/durability.h"
 #include "offsync/log.h"
+#include "offsync/query.h"
 #include "offsync/status.h"
 
 namespace offsync {
@@ -161,6 +162,28 @@ struct WriteOptions {
 
 class Transport;
 
+// A registered observer or watched query; remove() takes it away. Copies share the registration.
+// Destroying a handle does not remove anything (an observer added and forgotten stays until the
+// Client goes). After remove() returns, the callback is not running and never runs again, unless
+// remove() was called from that callback itself (then it ends normally). Safe to call more than
+// once and after the Client was destroyed.
+class ObserverHandle {
+ public:
+  ObserverHandle() = default;
+  explicit ObserverHandle(std::function<void()> remove) : remove_(std::move(remove)) {}
+  void remove();
+
+ private:
+  std::function<void()> remove_;
+};
+
+// Runs a task on a thread the app chooses (its UI loop, a pool). It may run it at once, on the
+// calling thread, or later; it must run every task it was given, once.
+using Executor = std::function<void(std::function<void()> task)>;
+
+// A watched query's new result and what changed from the last one the callback heard.
+using QueryCallback = std::function<void(const std::vector<Record>& result, const QueryChange& change)>;
+
 // What the app knows of the network. The worker also learns from its own requests.
 enum class Connectivity { kOnline, kOffline, kMetered };
 
@@ -247,6 +270,9 @@ struct ClientOptions {
   bool coalesce = true;                     // fold unsent mutations of one record (docs/architecture.md)
   std::set<std::string> no_coalesce;        // collections where every write is sent as written
   size_t max_payload_bytes = 1 << 20;       // a write whose JSON is larger is refused
+  // Indexes over the view, kept by SQLite in the same transaction as each change (offsync/query.h).
+  // Opening builds the ones not there yet and drops those no longer declared.
+  std::vector<IndexSpec> indexes;
   // --- Injection (tests, simulation); null means the system's ---
   const Clock* clock = nullptr;             // must outlive the Client
   RandomSource* random = nullptr;           // must outlive the Client
@@ -300,6 +326,19 @@ class Client {
   // ---- Reads: the optimistic view. ----
   Result<Record> get(const std::string& collection, const std::string& record_id);
   Result<std::vector<Record>> list(const std::string& collection);
+  // A query over one collection's records (offsync/query.h): kInvalidArgument names what is wrong
+  // with it. count() ignores the query's order, limit and after().
+  Result<std::vector<Record>> query(const Query& query);
+  Result<int64_t> count(const Query& query);
+  // How SQLite would run it: whether a declared index serves it.
+  Result<QueryPlan> explain(const Query& query);
+  // Watches a query: the callback hears its first result (every record "added"), then each new
+  // result after any local write, pull, acknowledgement, revert or sign-out that changes it; never
+  // an unchanged result. Changes arriving while it runs are coalesced into one more run. It runs
+  // on `executor`, or when that is null on the Client's notifier thread (one per Client, started
+  // by the first such watch); never under the store lock, never twice at once for one watch. It
+  // may call the Client. Runs taking long hold back that thread's other watches.
+  Result<ObserverHandle> watch(const Query& query, QueryCallback callback, Executor executor = nullptr);
 
   // ---- The outbox. ----
   // Every unacknowledged mutation, in ULID order (what the app shows as "not yet sent").
@@ -389,8 +428,8 @@ class Client {
   // New credentials (after a 401): resumes a paused queue and wakes the worker.
   void set_token(const std::string& token);
   SyncStatus sync_status() const;
-  // Observers are kept until the Client is destroyed.
-  void add_observer(std::shared_ptr<SyncObserver> observer);
+  // Observers are kept until removed (the handle) or the Client is destroyed.
+  ObserverHandle add_observer(std::shared_ptr<SyncObserver> observer);
   // Settles a mutation in conflict. kEdited takes the edited record (a JSON object).
   Status resolve(const std::string& mutation_id, Resolution resolution, const nlohmann::json& edited = nullptr);
   // The opaque sync cursor and when it was stored (ms), if any.
