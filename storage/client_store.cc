@@ -8,8 +8,8 @@ constexpr const char* kMutationColumns =
     "last_error, attachments, created_at, module, action, urgent";
 
 std::string select_mutations(const std::string& tail) {
-  return std::string("SELECT ") + kMutationColumns + ", COALESCE(idempotency_key, id), server_record FROM outbox " +
-         tail;
+  return std::string("SELECT ") + kMutationColumns +
+         ", COALESCE(idempotency_key, id), server_record, error_code, http_status FROM outbox " + tail;
 }
 
 void bind_optional(SQLite::Statement& s, int index, const std::optional<std::string>& v) {
@@ -218,7 +218,8 @@ void ClientStore::update_mutation_payload(const std::string& id, MutationOp op, 
 
 void ClientStore::update_mutation_state(const std::string& id, MutationState state, int attempts,
                                         int64_t next_attempt_at_ms, const std::string& last_error) {
-  SQLite::Statement& s = cached("UPDATE outbox SET state=?, attempts=?, next_attempt_at=?, last_error=? WHERE id=?");
+  SQLite::Statement& s =
+      cached("UPDATE outbox SET state=?, attempts=?, next_attempt_at=?, last_error=?, error_code='', http_status=0 WHERE id=?");
   ResetOnExit done(s);
   s.bind(1, static_cast<int>(state));
   s.bind(2, attempts);
@@ -288,6 +289,8 @@ Mutation ClientStore::read_mutation(SQLite::Statement& s, std::string* payload_t
   m.urgent = s.getColumn(14).getInt() != 0;
   m.idempotency_key = s.getColumn(15).getString();
   if (!s.getColumn(16).isNull()) m.server_record = nlohmann::json::parse(s.getColumn(16).getString());
+  m.error_code = s.getColumn(17).getString();
+  m.http_status = s.getColumn(18).getInt();
   return m;
 }
 

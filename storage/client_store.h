@@ -78,6 +78,15 @@ class ClientStore : public SqliteStore {
   // one); false when none. For the watched queries.
   bool take_touched(std::set<std::string>* collections, bool* all);
 
+  // ---- storage/client_outbox_progress.cc ----
+  // What the server said of a rejected mutation, besides its message.
+  void set_rejection(const std::string& id, const std::string& error_code, int http_status);
+  struct OutboxProgress {
+    int64_t waiting = 0;                   // pending or in flight, up to the id
+    std::optional<Mutation> stuck;         // the first rejected or in conflict, up to the id
+  };
+  OutboxProgress outbox_progress(const std::string& up_to_id);
+
   // ---- storage/client_query_store.cc: queries (storage/client_query.h) ----
   std::vector<Record> query_view(const std::string& collection, const QuerySql& query);
   int64_t count_view(const QuerySql& query);

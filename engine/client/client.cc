@@ -73,135 +73,6 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
 
 const std::string& Client::client_id() const { return impl_->client_id; }
 
-namespace {
-
-// A write that lists attachments or is urgent is its own mutation: folding would merge lists.
-bool plain(const WriteOptions& write) { return write.attachments.empty() && !write.urgent; }
-
-Status check_write(const WriteOptions& write) {
-  if (write.attachments.size() > 256) return Status::invalid_argument("a write lists at most 256 attachments");
-  for (const auto& id : write.attachments) {
-    if (Status s = input_rules::check_record_id(id); !s) return Status::invalid_argument("attachment id: " + s.message());
-  }
-  return Status::ok();
-}
-
-}  // namespace
-
-Result<std::string> Client::put(const std::string& collection, const std::string& record_id,
-                                const nlohmann::json& fields, const WriteOptions& write) {
-  if (Status s = input_rules::check_collection(collection); !s) return s;
-  if (Status s = input_rules::check_record_id(record_id); !s) return s;
-  if (Status s = check_write(write); !s) return s;
-  auto text = input_rules::check_payload(fields, impl_->options.max_payload_bytes, "payload");
-  if (!text) return text.status();
-  auto written = impl_->write("put", [&]() -> Result<std::string> {
-    auto& store = *impl_->store;
-    std::string id;
-    auto last = store.last_mutation_of(collection, record_id);
-    if (impl_->coalesces(collection) && plain(write) && last && unsent(*last) && last->op != MutationOp::kDelete) {
-      // An upsert replaces the record whole: the unsent upsert or patch before it is superseded.
-      store.update_mutation_payload(last->id, MutationOp::kUpsert, *text);
-      id = last->id;
-    } else {
-      Mutation m = impl_->new_mutation(collection, record_id, MutationOp::kUpsert, fields);
-      m.attachments = write.attachments;
-      m.urgent = write.urgent;
-      store.insert_mutation(m, &*text);
-      id = m.id;
-    }
-    store.set_view_text(collection, record_id, *text);
-    return id;
-  });
-  if (written) impl_->notify_write();
-  return written;
-}
-
-Result<Client::Created> Client::create(const std::string& collection, const nlohmann::json& fields,
-                                       const WriteOptions& write) {
-  auto record_id = guarded("create", [&]() -> Result<std::string> { return impl_->next_id(); });
-  if (!record_id) return record_id.status();
-  auto mutation_id = put(collection, *record_id, fields, write);
-  if (!mutation_id) return mutation_id.status();
-  return Created{*record_id, *mutation_id};
-}
-
-Result<std::string> Client::patch(const std::string& collection, const std::string& record_id,
-                                  const nlohmann::json& merge_patch, const WriteOptions& write) {
-  if (Status s = input_rules::check_collection(collection); !s) return s;
-  if (Status s = input_rules::check_record_id(record_id); !s) return s;
-  if (Status s = check_write(write); !s) return s;
-  auto text = input_rules::check_payload(merge_patch, impl_->options.max_payload_bytes, "patch");
-  if (!text) return text.status();
-  auto written = impl_->write("patch", [&]() -> Result<std::string> {
-    auto& store = *impl_->store;
-    auto current = store.view(collection, record_id);
-    if (!current) return Status::not_found("no record " + collection + "/" + record_id + " to patch");
-    nlohmann::json updated = apply_merge_patch(*current, merge_patch);
-    if (updated.dump().size() > impl_->options.max_payload_bytes) {
-      return Status::invalid_argument("the patched record would exceed the limit of " +
-                                      std::to_string(impl_->options.max_payload_bytes) + " bytes");
-    }
-    std::optional<std::string> folded_into;
-    auto last = store.last_mutation_of(collection, record_id);
-    if (impl_->coalesces(collection) && plain(write) && last && unsent(*last)) {
-      if (last->op == MutationOp::kUpsert) {
-        store.update_mutation_payload(last->id, MutationOp::kUpsert, apply_merge_patch(last->payload, merge_patch).dump());
-        folded_into = last->id;
-      } else if (last->op == MutationOp::kPatch) {
-        if (auto composed = compose_merge_patches(last->payload, merge_patch)) {
-          store.update_mutation_payload(last->id, MutationOp::kPatch, composed->dump());
-          folded_into = last->id;
-        }
-      }
-    }
-    std::string id;
-    if (folded_into) {
-      id = *folded_into;
-    } else {
-      Mutation m = impl_->new_mutation(collection, record_id, MutationOp::kPatch, merge_patch);
-      m.attachments = write.attachments;
-      m.urgent = write.urgent;
-      store.insert_mutation(m, &*text);
-      id = m.id;
-    }
-    store.set_view(collection, record_id, updated);
-    return id;
-  });
-  if (written) impl_->notify_write();
-  return written;
-}
-
-Result<std::string> Client::remove(const std::string& collection, const std::string& record_id) {
-  if (Status s = input_rules::check_collection(collection); !s) return s;
-  if (Status s = input_rules::check_record_id(record_id); !s) return s;
-  auto written = impl_->write("remove", [&]() -> Result<std::string> {
-    auto& store = *impl_->store;
-    if (!store.view(collection, record_id)) {
-      return Status::not_found("no record " + collection + "/" + record_id + " to remove");
-    }
-    bool server_may_know = false;
-    if (auto base = store.base(collection, record_id); base && !base->deleted) server_may_know = true;
-    for (const Mutation& m : store.mutations_of(collection, record_id)) {
-      if (impl_->coalesces(collection) && unsent(m)) {
-        // The delete supersedes every unsent write of the record.
-        store.delete_mutation(m.id);
-        if (m.op == MutationOp::kDelete) store.delete_tombstone(m.id);
-      } else {
-        server_may_know = true;  // sent (or kept): the server may hold its effect
-      }
-    }
-    store.set_view(collection, record_id, std::nullopt);
-    if (!server_may_know) return std::string();  // a create never sent, now cancelled: nothing to send
-    Mutation m = impl_->new_mutation(collection, record_id, MutationOp::kDelete, nullptr);
-    store.insert_mutation(m);
-    store.insert_tombstone(Tombstone{collection, record_id, m.created_at_ms, m.id});
-    return m.id;
-  });
-  if (written) impl_->notify_write();
-  return written;
-}
-
 Result<Record> Client::get(const std::string& collection, const std::string& record_id) {
   if (Status s = input_rules::check_collection(collection); !s) return s;
   if (Status s = input_rules::check_record_id(record_id); !s) return s;
@@ -363,17 +234,20 @@ bool Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText
   return view_changed || (!base.deleted && base.attachments != shown_attachments);
 }
 
-Status Client::reject(const std::string& mutation_id, const std::string& message) {
+Status Client::reject(const std::string& mutation_id, const std::string& message, const std::string& error_code,
+                      int http_status) {
   return impl_->write("reject", [&]() -> Status {
     auto m = impl_->store->mutation(mutation_id);
     if (!m) return Status::not_found("no mutation " + mutation_id + " in the outbox");
-    impl_->reject_locked(*m, message);
+    impl_->reject_locked(*m, message, error_code, http_status);
     return Status::ok();
   });
 }
 
-void Client::Impl::reject_locked(const Mutation& m, const std::string& message) {
+void Client::Impl::reject_locked(const Mutation& m, const std::string& message, const std::string& error_code,
+                                 int http_status) {
   store->update_mutation_state(m.id, MutationState::kRejected, m.attempts, m.next_attempt_at_ms, message);
+  if (!error_code.empty() || http_status != 0) store->set_rejection(m.id, error_code, http_status);
   if (m.op != MutationOp::kRequest) recompute_view(m.collection, m.record_id);
 }
 

@@ -131,6 +131,7 @@ struct Client::Impl {
     std::lock_guard<std::mutex> lock(mu);
     auto result = guarded(what, std::forward<Fn>(fn));
     view_touched();
+    store_cv.notify_all();
     return result;
   }
 
@@ -168,7 +169,17 @@ struct Client::Impl {
   bool put_server_record_locked(const std::string& collection, const std::string& record_id,
                                 const storage::BaseText& base);
   // Refused for good: state rejected with the message, view recomputed without it.
-  void reject_locked(const Mutation& m, const std::string& message);
+  void reject_locked(const Mutation& m, const std::string& message, const std::string& error_code = "",
+                     int http_status = 0);
+  // ---- writes.cc: under `mu`, inside a write transaction (text: the payload as checked) ----
+  Result<std::string> put_locked(const std::string& collection, const std::string& record_id,
+                                 const nlohmann::json& fields, const std::string& text, const WriteOptions& write);
+  Result<std::string> patch_locked(const std::string& collection, const std::string& record_id,
+                                   const nlohmann::json& merge_patch, const std::string& text,
+                                   const WriteOptions& write);
+  Result<std::string> remove_locked(const std::string& collection, const std::string& record_id);
+  // Notified after every use of the store (wait_until_synced() watches the outbox with it).
+  std::condition_variable store_cv;
   // Stores base and recomputes the view; when nothing is pending the view is the base's text.
   // Returns whether mutations of the record are still in the outbox; `view_changed`, when given,
   // says whether the view's row changed.

@@ -367,7 +367,7 @@ void Round::settle_one(const Mutation& m, const Reply& reply, int64_t now) {
       return;
     }
     case Outcome::kRejected: {
-      c_.reject_locked(m, wire::error_message_of(body, reply.status));
+      c_.reject_locked(m, wire::error_message_of(body, reply.status), wire::error_code_of(body), reply.status);
       attempted_.erase(m.id);
       ++report_.rejected;
       changed_.emplace_back(m.collection, m.record_id);

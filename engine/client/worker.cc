@@ -217,6 +217,42 @@ ObserverHandle Client::add_observer(std::shared_ptr<SyncObserver> observer) {
   });
 }
 
+Status Client::wait_until_synced(int64_t timeout_ms) {
+  auto up_to = impl_->locked("wait until synced", [&]() -> Result<std::optional<std::string>> {
+    return impl_->store->newest_mutation_id();
+  });
+  if (!up_to) return up_to.status();
+  if (!*up_to) return Status::ok();
+  bool worker = impl_->options.sync.transport && impl_->options.sync.background;
+  if (worker) sync_now();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0));
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  for (;;) {
+    auto progress = guarded("wait until synced", [&]() -> Result<storage::ClientStore::OutboxProgress> {
+      return impl_->store->outbox_progress(**up_to);
+    });
+    if (!progress) return progress.status();
+    if (progress->stuck) {
+      const Mutation& m = *progress->stuck;
+      std::string what = "mutation " + m.id + " (" + m.collection + "/" + m.record_id + ") is " +
+                         std::string(mutation_state_name(m.state)) + (m.last_error.empty() ? "" : ": " + m.last_error);
+      return m.state == MutationState::kConflict ? Status::conflict(what) : Status::validation(what);
+    }
+    if (progress->waiting == 0) return Status::ok();
+    if (!worker) {
+      return Status::invalid_argument(std::to_string(progress->waiting) +
+                                      " mutation(s) wait and this client has no sync worker to send them");
+    }
+    // Woken after every use of the store; checked at least every second in any case.
+    if (impl_->store_cv.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1))) ==
+            std::cv_status::timeout &&
+        std::chrono::steady_clock::now() >= deadline) {
+      return Status::deadline_exceeded(std::to_string(progress->waiting) + " mutation(s) not acknowledged after " +
+                                       std::to_string(timeout_ms) + " ms");
+    }
+  }
+}
+
 bool Client::Impl::registered(const std::shared_ptr<SyncObserver>& observer) const {
   std::lock_guard<std::mutex> lock(state_mu);
   return std::find(observers.begin(), observers.end(), observer) != observers.end();

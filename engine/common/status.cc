@@ -12,6 +12,7 @@ std::string_view status_code_name(StatusCode code) {
     case StatusCode::kTransient: return "transient";
     case StatusCode::kCorrupt: return "corrupt";
     case StatusCode::kResourceExhausted: return "resource_exhausted";
+    case StatusCode::kDeadlineExceeded: return "deadline_exceeded";
     case StatusCode::kUnauthenticated: return "unauthenticated";
     case StatusCode::kUpgradeRequired: return "upgrade_required";
     case StatusCode::kInternal: return "internal";

@@ -60,6 +60,8 @@ struct Mutation {
   MutationState state = MutationState::kPending;
   int64_t next_attempt_at_ms = 0;
   std::string last_error;                   // the server's message when rejected
+  std::string error_code;                   // when rejected: the server's error code ("" if none)
+  int http_status = 0;                      // when rejected by the server: its HTTP status
   std::vector<std::string> attachments;
   int64_t created_at_ms = 0;
   std::string module, action;               // REST requests only
@@ -293,6 +295,8 @@ struct ClientOptions {
 
 class Client {
  public:
+  struct Impl;
+
   // Opens or creates the store at options.path and brings its schema up to date. Mutations left
   // in flight by a previous process become pending again (same key, still frozen).
   static Result<std::unique_ptr<Client>> open(ClientOptions options);
@@ -322,6 +326,29 @@ class Client {
   // Deletes a record, leaving a tombstone until the server acknowledges. Deleting a record that
   // was only created locally (never sent) leaves nothing to send.
   Result<std::string> remove(const std::string& collection, const std::string& record_id);
+
+  // Several writes as one local transaction (transaction()): each call does what the Client's
+  // call of the same name does, inside the one SQLite transaction; get() sees the earlier writes.
+  class Transaction {
+   public:
+    Result<std::string> put(const std::string& collection, const std::string& record_id,
+                            const nlohmann::json& fields, const WriteOptions& write = {});
+    Result<Created> create(const std::string& collection, const nlohmann::json& fields, const WriteOptions& write = {});
+    Result<std::string> patch(const std::string& collection, const std::string& record_id,
+                              const nlohmann::json& merge_patch, const WriteOptions& write = {});
+    Result<std::string> remove(const std::string& collection, const std::string& record_id);
+    Result<Record> get(const std::string& collection, const std::string& record_id);
+
+   private:
+    friend class Client;
+    explicit Transaction(Impl* impl) : impl_(impl) {}
+    Impl* impl_;
+  };
+  // Runs body under the store lock in one SQLite transaction: its writes all land (view and
+  // outbox) when it returns ok, none of them when it returns an error or throws (that error is
+  // returned). The body must use only the Transaction: calling the Client from it would wait
+  // for itself. Watched queries and the sync worker hear of it once, after it committed.
+  Status transaction(const std::function<Status(Transaction&)>& body);
 
   // ---- Reads: the optimistic view. ----
   Result<Record> get(const std::string& collection, const std::string& record_id);
@@ -409,9 +436,11 @@ class Client {
   // Removes it from the outbox, stores the record as base, purges the tombstone of a delete,
   // rebases later unsent mutations of the record and recomputes the record's view.
   Status acknowledge(const std::string& mutation_id, const nlohmann::json& server_record);
-  // The server refused the mutation for good: state rejected, message kept, view recomputed
-  // without it. Later mutations of the record wait until it is discarded.
-  Status reject(const std::string& mutation_id, const std::string& message);
+  // The server refused the mutation for good: state rejected, message (and the server's error
+  // code and HTTP status, when known) kept, view recomputed without it. Later mutations of the
+  // record wait until it is discarded.
+  Status reject(const std::string& mutation_id, const std::string& message, const std::string& error_code = "",
+                int http_status = 0);
   // No answer, or a transient one: back to pending with the same key, next attempt at the time.
   Status retry_later(const std::string& mutation_id, int64_t next_attempt_at_ms, const std::string& error);
   // Records the outcome of a REST request, removes it from the outbox, then delivers it.
@@ -423,6 +452,12 @@ class Client {
   Result<SyncReport> sync_once();
   // Wakes the worker for a round now.
   void sync_now();
+  // Waits until every mutation the outbox held when called has been acknowledged by the server
+  // (the worker is woken to send them now). ok when they all were; kValidation or kConflict
+  // naming the first one the server rejected or that is in conflict (it waits for the app);
+  // kDeadlineExceeded after timeout_ms; kInvalidArgument at once when some remain and there is no
+  // worker to send them (no transport, or SyncOptions::background off).
+  Status wait_until_synced(int64_t timeout_ms);
   // Tells the worker what the network is; going online wakes it.
   void set_connectivity(Connectivity connectivity);
   // New credentials (after a 401): resumes a paused queue and wakes the worker.
@@ -445,8 +480,6 @@ class Client {
   Result<int64_t> sign_out();
   // The user this store is bound to, if any.
   Result<std::optional<std::string>> signed_in_user();
-
-  struct Impl;
 
  private:
   explicit Client(std::unique_ptr<Impl> impl);

@@ -28,6 +28,7 @@ enum class StatusCode : int {
   kUnauthenticated = 8,    // 401: the queue pauses until the app signs in again
   kUpgradeRequired = 9,    // 426: the queue pauses until the app is upgraded
   kInternal = 10,          // a bug or an unexpected failure of a dependency
+  kDeadlineExceeded = 11,  // a wait ran out of time (the work it waited for may still finish)
 };
 
 // Returns the snake_case name of a code ("invalid_argument", ...).
@@ -47,6 +48,7 @@ class [[nodiscard]] Status {
   static Status corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
   static Status resource_exhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
   static Status internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status deadline_exceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
 
   bool is_ok() const { return code_ == StatusCode::kOk; }
   explicit operator bool() const { return is_ok(); }
