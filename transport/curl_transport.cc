@@ -1,5 +1,6 @@
 #include <curl/curl.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "offsync/transport.h"
@@ -42,6 +43,13 @@ class CurlTransport final : public Transport {
 
   bool ok() const { return curl_ != nullptr; }
 
+  std::unique_ptr<Transport> open_another() override {
+    auto other = std::make_unique<CurlTransport>(options_);
+    if (!other->ok()) return nullptr;
+    return other;
+  }
+  void cancel() override { cancelled_ = true; }
+
   Result<HttpResponse> send(const HttpRequest& request) override {
     std::string url = request.target.rfind("http://", 0) == 0 || request.target.rfind("https://", 0) == 0
                           ? request.target
@@ -73,6 +81,14 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
     if (!options_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, options_.ca_file.c_str());
     if (!options_.unix_socket.empty()) curl_easy_setopt(curl_, CURLOPT_UNIX_SOCKET_PATH, options_.unix_socket.c_str());
+    // cancel(): libcurl asks at least once a second whether to go on.
+    curl_easy_setopt(curl_, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION, &CurlTransport::keep_going);
+    curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, this);
+    if (cancelled_) {
+      curl_slist_free_all(headers);
+      return Status::transient("cancelled");
+    }
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
@@ -86,7 +102,12 @@ class CurlTransport final : public Transport {
 
  private:
   CurlTransportOptions options_;
+  static int keep_going(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<CurlTransport*>(self)->cancelled_ ? 1 : 0;
+  }
+
   CURL* curl_ = nullptr;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace

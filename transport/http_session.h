@@ -39,6 +39,9 @@ class SessionBase {
 // need to know.
 struct Hub {
   RequestHandler handler;
+  // A Server's handle_async (held long polls take no handler thread), and its release_waiting().
+  std::function<void(const HttpRequest&, std::function<void(HttpResponse)>)> async_handler;
+  std::function<void()> release_waiting;
   bool health_inline;  // /v1/health and /metrics never touch the store (a Server's): answered inline
   ListenerOptions options;
   HandlerPool& pool;
@@ -183,10 +186,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // work guard keeps run() going until it has.
     auto guard = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(stream_.get_executor());
     auto job = [self = this->shared_from_this(), request = std::move(request), version, keep_alive, guard] {
-      HttpResponse answer = self->hub_.handler(request);
-      asio::post(self->stream_.get_executor(), [self, answer = std::move(answer), version, keep_alive, guard] {
-        self->answered(answer, version, keep_alive);
-      });
+      auto deliver = [self, version, keep_alive, guard](HttpResponse answer) {
+        asio::post(self->stream_.get_executor(), [self, answer = std::move(answer), version, keep_alive, guard] {
+          self->answered(answer, version, keep_alive);
+        });
+      };
+      if (self->hub_.async_handler) {
+        // A long poll is held by the server, on no thread, and delivered when it is answered.
+        self->hub_.async_handler(request, std::move(deliver));
+      } else {
+        deliver(self->hub_.handler(request));
+      }
     };
     if (!hub_.pool.try_submit(std::move(job))) {
       HttpResponse busy = error_response(503, "overloaded", "too many requests are waiting for the store; retry shortly");

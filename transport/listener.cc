@@ -52,7 +52,7 @@ struct Listener::Impl {
   HandlerPool pool;
 
   Impl(RequestHandler handler, bool health_inline, ListenerOptions options)
-      : hub{std::move(handler), health_inline, options, pool, {}, {}, false, 0, 0},
+      : hub{std::move(handler), {}, {}, health_inline, options, pool, {}, {}, false, 0, 0},
         pool(options.handler_threads, options.max_queued_requests) {
     hub.idle_since_ms = hub.now_ms();
   }
@@ -159,6 +159,8 @@ struct Listener::Impl {
       }
     }
     for (auto& s : live) s->shut_if_idle();
+    // Held long polls are answered now (their connections then close).
+    if (hub.release_waiting) hub.release_waiting();
   }
 };
 
@@ -195,11 +197,21 @@ RequestHandler handler_of(Server& server) {
   return [&server](const HttpRequest& request) { return server.handle(request); };
 }
 
+// A listener in front of a Server: long polls held without a thread, released on stop().
+std::unique_ptr<Listener::Impl> server_impl(Server& server, ListenerOptions options) {
+  auto impl = std::make_unique<Listener::Impl>(handler_of(server), true, std::move(options));
+  impl->hub.async_handler = [&server](const HttpRequest& request, std::function<void(HttpResponse)> done) {
+    server.handle_async(request, std::move(done));
+  };
+  impl->hub.release_waiting = [&server] { server.release_waiting(); };
+  return impl;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Listener>> Listener::listen_tcp(Server& server, const std::string& host, uint16_t port,
                                                        ListenerOptions options) {
-  return listen_tcp_with(std::make_unique<Impl>(handler_of(server), true, std::move(options)), host, port);
+  return listen_tcp_with(server_impl(server, std::move(options)), host, port);
 }
 
 Result<std::unique_ptr<Listener>> Listener::listen_tcp(RequestHandler handler, const std::string& host, uint16_t port,
@@ -226,7 +238,7 @@ Result<std::unique_ptr<Listener>> Listener::listen_tcp_with(std::unique_ptr<Impl
 }
 
 Result<std::unique_ptr<Listener>> Listener::listen_unix(Server& server, const std::string& path, ListenerOptions options) {
-  return listen_unix_with(std::make_unique<Impl>(handler_of(server), true, std::move(options)), path);
+  return listen_unix_with(server_impl(server, std::move(options)), path);
 }
 
 Result<std::unique_ptr<Listener>> Listener::listen_unix(RequestHandler handler, const std::string& path,
@@ -287,7 +299,7 @@ Result<std::unique_ptr<Listener>> Listener::listen_inherited(Server& server, Lis
     return Status::invalid_argument("the inherited fd 3 is not a listening socket");
   }
   fcntl(kFirstFd, F_SETFD, FD_CLOEXEC);
-  auto impl = std::make_unique<Impl>(handler_of(server), true, std::move(options));
+  auto impl = server_impl(server, std::move(options));
   beast::error_code ec;
   if (addr.ss_family == AF_UNIX) {
     impl->is_unix = true;

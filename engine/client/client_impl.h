@@ -234,6 +234,11 @@ struct Client::Impl {
   void start_worker();
   void stop_worker();
   void worker_loop();
+  // ---- watch.cc: the long poll that wakes the worker when the server has changes ----
+  std::shared_ptr<Transport> watcher;  // null: no push
+  std::thread poller;
+  uint64_t rounds_done = 0;            // GUARDED_BY(state_mu): the worker's rounds, counted
+  void poller_loop();
   Result<SyncReport> round(bool explicit_request);
   void set_status(SyncStatus s);
   // ---- auth.cc ----

@@ -119,6 +119,11 @@ void Client::Impl::log(LogLevel level, std::string_view component, const std::st
 
 void Client::Impl::start_worker() {
   worker = std::thread([this] { worker_loop(); });
+  if (options.sync.watch_wait_s > 0) {
+    watcher = options.sync.watch_transport;
+    if (!watcher) watcher = options.sync.transport->open_another();
+    if (watcher) poller = std::thread([this] { poller_loop(); });
+  }
 }
 
 void Client::Impl::stop_worker() {
@@ -127,6 +132,8 @@ void Client::Impl::stop_worker() {
     stopping = true;
   }
   wake_cv.notify_all();
+  if (watcher) watcher->cancel();  // its long poll ends now
+  if (poller.joinable()) poller.join();
   if (worker.joinable()) worker.join();
 }
 
@@ -158,6 +165,8 @@ void Client::Impl::worker_loop() {
     lock.unlock();
     (void)round(false);  // what it could not do, it logged and put in the status
     lock.lock();
+    ++rounds_done;
+    wake_cv.notify_all();  // the poller waits for a round after it found changes
   }
 }
 

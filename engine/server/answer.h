@@ -26,6 +26,8 @@ struct Answer {
   // Stored under its Idempotency-Key and replayed; false for a refusal the client can cure and
   // retry with the same key (an attachment it has not uploaded yet).
   bool replayable = true;
+  // GET /v1/sync: a page with no change (what a long poll waits past).
+  bool empty_page = false;
 };
 
 Answer error(int status, const std::string& code, const std::string& message, std::string failure = "validation");

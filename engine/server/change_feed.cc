@@ -1,6 +1,8 @@
 // GET /v1/sync: the change log by signed, versioned cursor, page by page, the stored records
 // spliced into the page as they are.
 #include "engine/server/mutation_request.h"
+#include <algorithm>
+
 #include "engine/server/server_impl.h"
 
 namespace offsync {
@@ -19,6 +21,12 @@ Answer Server::Impl::sync(const HttpRequest& r, const std::string& principal) {
       return error(400, "invalid_limit", "limit must be a whole number from 1 to " + std::to_string(options.max_sync_limit));
     }
     limit = std::min(limit, options.max_sync_limit);
+  }
+  if (auto wait = r.query("wait")) {
+    bool ok = !wait->empty() && wait->size() <= 2 && std::all_of(wait->begin(), wait->end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!ok || std::stoll(*wait) > kMaxSyncWaitS) {
+      return error(400, "invalid_wait", "wait is a whole number of seconds from 0 to " + std::to_string(kMaxSyncWaitS));
+    }
   }
   std::lock_guard<std::mutex> lock(db_mu);
   return guarded_answer([&]() -> Answer {
@@ -49,12 +57,14 @@ Answer Server::Impl::sync(const HttpRequest& r, const std::string& principal) {
       page += record_text(c.record, c.fields, c.field_hlc, c.attachments);
     }
     int64_t position = changes.empty() ? after : changes.back().record.seq;
+    bool empty = changes.empty() && !has_more;
     page += ']';
     if (std::string sender = sender_of(r); relay && !sender.empty()) {
       // What upstream answered about mutations the relay had accepted (docs/protocol.md, "Relays"):
       // up to the page's last change, or to the end of the log on the last page.
       auto outcomes = store->relay_outcomes(principal, sender, after, has_more ? position : INT64_MAX);
       if (!outcomes.empty()) {
+        empty = false;
         page += ",\"outcomes\":[";
         for (size_t i = 0; i < outcomes.size(); ++i) page += (i > 0 ? "," : "") + outcomes[i].second;
         page += ']';
@@ -65,7 +75,9 @@ Answer Server::Impl::sync(const HttpRequest& r, const std::string& principal) {
     }
     page += ",\"cursor\":" + json(codec.encode(position, principal)).dump() +
             ",\"has_more\":" + (has_more ? "true" : "false") + "}";
-    return Answer{200, std::move(page)};
+    Answer a{200, std::move(page)};
+    a.empty_page = empty;
+    return a;
   });
 }
 

@@ -75,8 +75,8 @@ Answer Server::Impl::single_mutation(const HttpRequest& r, const std::string& pr
   if (!claim.held) {
     return in_progress();
   }
-  std::lock_guard<std::mutex> lock(db_mu);
-  return guarded_answer([&] {
+  std::unique_lock<std::mutex> lock(db_mu);
+  Answer answer = guarded_answer([&] {
     maybe_sweep();
     // Claimed across processes too: one sharing the store may be running this key.
     ServerTransaction tx(*store, principal, {canonical});
@@ -85,6 +85,9 @@ Answer Server::Impl::single_mutation(const HttpRequest& r, const std::string& pr
     tx.commit();
     return a;
   });
+  lock.unlock();
+  if (answer.status == 200 && !answer.replayed) changed(principal);
+  return answer;
 }
 
 }  // namespace offsync

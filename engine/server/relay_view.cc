@@ -78,6 +78,7 @@ void Server::Impl::absorb_upstream(const std::string& principal, Client& upstrea
     return Status::ok();
   });
   if (!s) log(LogLevel::kError, "relay: " + s.message());
+  changed(principal);  // its devices waiting on the relay look again
 }
 
 std::string Server::Impl::relay_metrics() const {

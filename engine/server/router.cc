@@ -4,6 +4,8 @@
 #include <chrono>
 
 #include "engine/server/mutation_request.h"
+#include <future>
+
 #include "engine/server/server_impl.h"
 
 namespace offsync {
@@ -107,7 +109,64 @@ Answer Server::Impl::dispatch(const HttpRequest& r, const std::string& route) {
   return sync(r, *principal);
 }
 
+namespace {
+
+// The wait of GET /v1/sync?wait=S (docs/protocol.md, "Waiting for changes"), in ms; 0: none.
+int64_t wait_of(const HttpRequest& r) {
+  if (r.method != "GET" || r.path() != kSyncPath) return 0;
+  auto text = r.query("wait");
+  if (!text || text->empty() || text->size() > 2) return 0;
+  int64_t s = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return 0;  // answered 400 by the page itself
+    s = s * 10 + (c - '0');
+  }
+  return s >= 1 && s <= kMaxSyncWaitS ? s * 1000 : 0;
+}
+
+}  // namespace
+
+LongPolls& Server::Impl::long_polls() {
+  std::lock_guard<std::mutex> lock(polls_mu);
+  if (!polls) {
+    polls = std::make_unique<LongPolls>([this](const HttpRequest& r, bool* empty) { return handle(r, empty); });
+    has_polls = true;
+  }
+  return *polls;
+}
+
+void Server::Impl::changed(const std::string& partition) {
+  if (!has_polls) return;
+  std::lock_guard<std::mutex> lock(polls_mu);  // never held while waiting: see ~Server
+  if (polls) polls->changed(partition);
+}
+
+void Server::handle_async(const HttpRequest& request, std::function<void(HttpResponse)> done) {
+  int64_t wait_ms = wait_of(request);
+  std::optional<std::string> principal;
+  if (wait_ms > 0) {
+    try {
+      principal = impl_->principal_of(request);
+    } catch (...) {
+      // Answered below, without waiting.
+    }
+  }
+  if (!principal) return done(handle(request));
+  impl_->long_polls().handle(request, *principal, std::chrono::milliseconds(wait_ms), std::move(done));
+}
+
+void Server::release_waiting() {
+  if (impl_->has_polls) impl_->polls->release_all();
+}
+
 HttpResponse Server::handle(const HttpRequest& request) {
+  if (wait_of(request) > 0) {
+    // Held like any long poll; this thread waits for the answer.
+    auto answer = std::make_shared<std::promise<HttpResponse>>();
+    auto ready = answer->get_future();
+    handle_async(request, [answer](HttpResponse r) { answer->set_value(std::move(r)); });
+    return ready.get();
+  }
   try {
     return impl_->handle(request);
   } catch (...) {
@@ -128,7 +187,7 @@ void Server::Impl::log(LogLevel level, const std::string& message) const {
   }
 }
 
-HttpResponse Server::Impl::handle(const HttpRequest& request) {
+HttpResponse Server::Impl::handle(const HttpRequest& request, bool* empty_page) {
   auto start = std::chrono::steady_clock::now();
   std::string route = route_of(request.path());
   HttpResponse response;
@@ -149,6 +208,7 @@ HttpResponse Server::Impl::handle(const HttpRequest& request) {
       // Never crash on a request: whatever slipped through is a 500, and nothing was committed.
       a = error(500, "internal", std::string("internal error: ") + e.what(), "transient");
     }
+    if (empty_page) *empty_page = a.empty_page;
     response.status = a.status;
     response.body = std::move(a.body);
     response.headers.set("Content-Type", a.content_type);

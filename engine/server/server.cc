@@ -14,7 +14,16 @@ using storage::guarded;
 using storage::ServerTransaction;
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Server::~Server() = default;
+Server::~Server() {
+  // Held long polls are answered while everything they use is still here (the relay's thread may
+  // still report changes: it finds no long polls).
+  std::unique_ptr<LongPolls> polls;
+  {
+    std::lock_guard<std::mutex> lock(impl_->polls_mu);
+    polls = std::move(impl_->polls);
+  }
+  polls.reset();
+}
 
 Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   storage::DatabaseOptions db_options{options.db_path, options.durability};

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <set>
 #include <string>
 #include <tuple>
@@ -18,6 +19,7 @@
 
 #include "engine/common/json_text.h"
 #include "engine/server/answer.h"
+#include "engine/server/long_poll.h"
 #include "engine/server/attachment_blobs.h"
 #include "engine/server/relay.h"
 #include "engine/server/cursor.h"
@@ -38,6 +40,7 @@ constexpr const char* kTokenPath = "/oauth/token";
 constexpr const char* kAttachmentsPath = "/v1/attachments";
 constexpr const char* kAttachmentPath = "/v1/attachments/{id}";  // the route (metrics label) of one attachment
 constexpr int64_t kSweepEveryMs = 3600 * 1000;
+constexpr int64_t kMaxSyncWaitS = 60;  // GET /v1/sync?wait= at most
 
 struct Server::Impl {
   ServerOptions options;
@@ -57,6 +60,10 @@ struct Server::Impl {
 
   std::mutex keys_mu;
   std::set<std::pair<std::string, std::string>> in_flight;  // GUARDED_BY(keys_mu)
+
+  std::mutex polls_mu;
+  std::unique_ptr<LongPolls> polls;  // made by the first long poll (GUARDED_BY(polls_mu) until then)
+  std::atomic<bool> has_polls{false};
 
   // Relay mode (relay.cc); declared last, so that its thread stops before anything it uses goes.
   std::unique_ptr<Relay> relay;
@@ -88,7 +95,12 @@ struct Server::Impl {
 
 
   // ---- router.cc ----
-  HttpResponse handle(const HttpRequest& request);  // Server::handle, which adds a last guard
+  // Server::handle, which adds a last guard. *empty_page: a sync page with no change.
+  HttpResponse handle(const HttpRequest& request, bool* empty_page = nullptr);
+  // ---- long_poll.h: GET /v1/sync?wait= ----
+  LongPolls& long_polls();
+  // A change of the partition committed: held long polls answer again.
+  void changed(const std::string& partition);
   void log(LogLevel level, const std::string& message) const;
   std::optional<Answer> gate(const HttpRequest& r);
   std::optional<std::string> principal_of(const HttpRequest& r);

@@ -248,6 +248,13 @@ struct SyncOptions {
   int64_t backoff_cap_ms = 12LL * 3600 * 1000;
   int64_t pull_interval_ms = 0;          // > 0: also pull this often while online and idle
   int64_t attachment_chunk_bytes = 1 << 20;  // bytes per attachment PUT and per ranged GET
+  // Server push (docs/protocol.md, "Waiting for changes"): while online, the worker keeps one
+  // GET /v1/sync?wait=watch_wait_s open on a second connection and syncs as soon as it answers
+  // with a change, so another device's write arrives without polling. 0: off.
+  int64_t watch_wait_s = 25;
+  // That second connection; null: transport->open_another() (none: no push, the worker pulls when
+  // it syncs, and every pull_interval_ms).
+  std::shared_ptr<Transport> watch_transport;
 };
 
 struct SyncReport {

@@ -137,8 +137,17 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Answers one request. Never throws; a fault of the store is a 503 the client retries.
+  // Answers one request. Never throws; a fault of the store is a 503 the client retries. A
+  // GET /v1/sync with wait=S whose page would be empty blocks the calling thread until a change
+  // of its user's records commits or S seconds pass (docs/protocol.md, "Waiting for changes"):
+  // listeners use handle_async(), which holds it without a thread.
   HttpResponse handle(const HttpRequest& request);
+  // The same answer, given to `done`: at once on the calling thread, or, for a held long poll,
+  // later on the server's long-poll thread (one per Server, started by the first long poll).
+  // `done` must not block.
+  void handle_async(const HttpRequest& request, std::function<void(HttpResponse)> done);
+  // Answers every held long poll now, with its page as it is (a listener stopping).
+  void release_waiting();
 
   Result<ServerStats> stats();
   // Purges tombstones last changed before the time; cursors from before the newest purged one

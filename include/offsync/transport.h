@@ -24,6 +24,16 @@ class Transport {
   // request.target is a path ("/v1/sync?...") resolved against the transport's base URL, or an
   // absolute http(s) URL (generic REST requests to another API).
   virtual Result<HttpResponse> send(const HttpRequest& request) = 0;
+
+  // A second transport to the same server with its own connection, for the long poll that waits
+  // for other devices' changes (SyncOptions::watch_wait_s) while this one pushes. nullptr when the
+  // transport cannot make one (the client then pulls only when it syncs; SyncOptions::watch_transport
+  // supplies one).
+  virtual std::unique_ptr<Transport> open_another() { return nullptr; }
+  // Makes a send() in progress on another thread, and any later one, end soon with kTransient (a
+  // client closing while its long poll waits). Safe to call from any thread. Default: nothing
+  // (the send ends by itself).
+  virtual void cancel() {}
 };
 
 struct CurlTransportOptions {

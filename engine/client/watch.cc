@@ -1,0 +1,63 @@
+// The client's half of server push (docs/protocol.md, "Waiting for changes"): one long poll at a
+// time on its own connection; when the server answers with a change, the worker syncs.
+#include <chrono>
+
+#include "engine/client/client_impl.h"
+#include "engine/client/wire.h"
+
+namespace offsync {
+
+namespace {
+
+// Whether a sync page lists a change or an outcome (cheap: the poll asks for one change at most).
+bool has_changes(const std::string& body) {
+  auto page = nlohmann::json::parse(body, nullptr, false);
+  if (!page.is_object()) return false;
+  auto changes = page.find("changes");
+  auto outcomes = page.find("outcomes");
+  return (changes != page.end() && changes->is_array() && !changes->empty()) ||
+         (outcomes != page.end() && outcomes->is_array() && !outcomes->empty());
+}
+
+}  // namespace
+
+void Client::Impl::poller_loop() {
+  int failures = 0;
+  std::unique_lock<std::mutex> lock(state_mu);
+  for (;;) {
+    // Only while online and not paused (a 401 or 426 waits for the app).
+    wake_cv.wait(lock, [&] { return stopping || (connectivity != Connectivity::kOffline && !paused); });
+    if (stopping) return;
+    lock.unlock();
+    auto cursor = locked("read the cursor", [&]() -> Result<std::string> { return store->meta("cursor").value_or(""); });
+    std::string target = "/v1/sync?limit=1&wait=" + std::to_string(options.sync.watch_wait_s);
+    if (cursor && !cursor->empty()) target += "&cursor=" + wire::cursor_query(*cursor);
+    auto sent_at = std::chrono::steady_clock::now();
+    auto answer = watcher->send(make_request("GET", target));
+    auto took = std::chrono::steady_clock::now() - sent_at;
+    lock.lock();
+    if (stopping) return;
+    bool page = answer && answer->status == 200;
+    if (page && has_changes(answer->body)) {
+      // Changes: the worker syncs now. Poll again once it has (its pull moves the cursor on).
+      uint64_t before = rounds_done;
+      wake = true;
+      wake_cv.notify_all();
+      wake_cv.wait_for(lock, std::chrono::seconds(30), [&] { return stopping || rounds_done != before; });
+      failures = 0;
+      continue;
+    }
+    if (page && took >= std::chrono::milliseconds(options.sync.watch_wait_s * 1000 / 2)) {
+      failures = 0;
+      continue;  // the wait ran out: wait again
+    }
+    // No answer, not a page (401, 410, 503), or an empty page long before the wait ran out (a
+    // server that does not hold requests, or one that released them to stop): back off, and leave
+    // the rest to the worker's rounds.
+    ++failures;
+    auto pause = std::chrono::milliseconds(std::min<int64_t>(30'000, 500LL << std::min(failures, 6)));
+    wake_cv.wait_for(lock, pause, [&] { return stopping; });
+  }
+}
+
+}  // namespace offsync

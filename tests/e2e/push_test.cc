@@ -1,0 +1,193 @@
+// Server push by long poll: GET /v1/sync?wait=S held without a thread until the user's records
+// change, and clients that see another device's write without any sync call.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "e2e/process.h"
+#include "offsync/client.h"
+#include "offsync/listener.h"
+#include "offsync/server.h"
+#include "offsync/transport.h"
+#include "server_support.h"
+#include "support.h"
+
+using namespace offsync;
+using namespace offsync::test;
+using nlohmann::json;
+
+namespace {
+
+json note(const std::string& id, const json& fields) {
+  return {{"collection", "notes"}, {"record", id}, {"op", "upsert"}, {"fields", fields}};
+}
+
+HttpRequest wait_for_changes(const std::string& cursor, int seconds) {
+  std::string target = "/v1/sync?limit=10&wait=" + std::to_string(seconds);
+  if (!cursor.empty()) target += "&cursor=" + cursor;
+  return HttpRequest{.method = "GET", .target = target};
+}
+
+}  // namespace
+
+TEST_CASE("a long poll is held until another device writes, and answers empty when its wait runs out") {
+  ScratchDir dir;
+  ServerOptions options{.db_path = dir.file("s.db")};
+  options.authenticate = [](const HttpRequest& r) -> std::optional<std::string> {
+    return r.headers.get("Authorization") == std::optional<std::string>("Bearer bob") ? "bob" : "alice";
+  };
+  auto server = open_server(std::move(options));
+  REQUIRE(server->handle(post_mutation(note("a", {{"v", 1}}), new_key())).status == 200);
+  std::string cursor = body_of(server->handle(get_sync("", 100)))["cursor"];
+
+  // Changes already there: answered at once.
+  auto at_once = server->handle(wait_for_changes("", 30));
+  CHECK(body_of(at_once)["changes"].size() == 1);
+
+  // Nothing new: held; another device's write answers it with that change.
+  std::atomic<bool> answered{false};
+  HttpResponse held;
+  std::thread waiting([&] {
+    held = server->handle(wait_for_changes(cursor, 30));
+    answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(answered);
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(server->handle(post_mutation(note("b", {{"v", 2}}), new_key())).status == 200);
+  waiting.join();
+  MESSAGE("answered " << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
+                      << " ms after the write");
+  REQUIRE(held.status == 200);
+  CHECK(body_of(held)["changes"][0]["record"] == "b");
+
+  // Its wait runs out: an empty page with the same position.
+  std::string now_cursor = body_of(held)["cursor"];
+  auto timed_out = server->handle(wait_for_changes(now_cursor, 1));
+  CHECK(timed_out.status == 200);
+  CHECK(body_of(timed_out)["changes"].empty());
+
+  // Another user's write does not answer it.
+  std::atomic<bool> other_answered{false};
+  std::thread other([&] {
+    (void)server->handle(wait_for_changes(now_cursor, 2));
+    other_answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  HttpRequest bobs = post_mutation(note("c", {{"v", 3}}), new_key());
+  bobs.headers.set("Authorization", "Bearer bob");
+  (void)server->handle(bobs);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(other_answered);
+  other.join();
+
+  // A wait that is not a number of seconds up to 60 is refused.
+  for (const char* bad : {"abc", "61", "-1", "1.5"}) {
+    CAPTURE(bad);
+    auto refused = server->handle(HttpRequest{.method = "GET", .target = std::string("/v1/sync?wait=") + bad});
+    CHECK(refused.status == 400);
+    CHECK(body_of(refused)["error"]["code"] == "invalid_wait");
+  }
+}
+
+TEST_CASE("a listener holds 200 long polls on 2 handler threads, still answers writes, and releases them on stop") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  ListenerOptions options;
+  options.handler_threads = 2;
+  auto listener = Listener::listen_tcp(*server, "127.0.0.1", 0, options);
+  REQUIRE(listener.is_ok());
+  std::string base = "http://127.0.0.1:" + std::to_string((*listener)->port());
+  std::thread serving([&] { (*listener)->run(); });
+  std::vector<std::unique_ptr<Transport>> devices;
+  std::vector<std::thread> waiting;
+  std::atomic<int> woken{0};
+  for (int i = 0; i < 200; ++i) {
+    auto t = make_curl_transport({.base_url = base});
+    REQUIRE(t.is_ok());
+    devices.push_back(std::move(*t));
+  }
+  for (auto& d : devices) {
+    waiting.emplace_back([&, t = d.get()] {
+      auto r = t->send(wait_for_changes("", 30));
+      if (r && r->status == 200 && !body_of(*r)["changes"].empty()) ++woken;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // All 200 are held, and a write goes through the 2 handler threads at once.
+  auto writer = make_curl_transport({.base_url = base});
+  REQUIRE(writer.is_ok());
+  auto start = std::chrono::steady_clock::now();
+  auto wrote = (*writer)->send(post_mutation(note("x", {{"v", 1}}), new_key()));
+  REQUIRE(wrote.is_ok());
+  CHECK(wrote->status == 200);
+  for (auto& t : waiting) t.join();
+  MESSAGE("200 held long polls answered " << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
+                                          << " ms after the write");
+  CHECK(woken == 200);
+
+  // Held ones are released by stop(): the client hears an empty page, not a hang.
+  std::atomic<int> released{0};
+  std::string cursor = body_of(server->handle(get_sync("", 100)))["cursor"];
+  std::thread late([&] {
+    auto r = devices[0]->send(wait_for_changes(cursor, 60));
+    if (r && r->status == 200 && body_of(*r)["changes"].empty()) ++released;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto stopping = std::chrono::steady_clock::now();
+  (*listener)->stop();
+  late.join();
+  serving.join();
+  CHECK(released == 1);
+  CHECK(std::chrono::steady_clock::now() - stopping < std::chrono::seconds(5));
+}
+
+TEST_CASE("two devices on loopback: a write on one reaches the other's live query without any sync call") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  auto listener = Listener::listen_tcp(*server, "127.0.0.1", 0);
+  REQUIRE(listener.is_ok());
+  std::string base = "http://127.0.0.1:" + std::to_string((*listener)->port());
+  std::thread serving([&] { (*listener)->run(); });
+  auto device = [&](const std::string& name) {
+    ClientOptions options{.path = dir.file(name)};
+    auto transport = make_curl_transport({.base_url = base});
+    REQUIRE(transport.is_ok());
+    options.sync.transport = std::shared_ptr<Transport>(std::move(*transport));
+    return open_client(options);
+  };
+  auto phone = device("phone.db");
+  auto tablet = device("tablet.db");
+  std::mutex mu;
+  std::vector<std::string> seen;
+  std::chrono::steady_clock::time_point heard_at;
+  auto handle = tablet->watch(Query("notes").order_by("title"), [&](const std::vector<Record>& result, const QueryChange&) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.clear();
+    for (const auto& r : result) seen.push_back(r.id);
+    heard_at = std::chrono::steady_clock::now();
+  });
+  REQUIRE(handle.is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both devices idle, the tablet's poll held
+
+  std::vector<double> latencies;
+  for (int i = 0; i < 5; ++i) {
+    std::string id = "n" + std::to_string(i);
+    auto written = std::chrono::steady_clock::now();
+    REQUIRE(phone->put("notes", id, {{"title", "note " + std::to_string(i)}}).is_ok());
+    REQUIRE(eventually([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return std::find(seen.begin(), seen.end(), id) != seen.end();
+    }, 10'000));
+    std::lock_guard<std::mutex> lock(mu);
+    latencies.push_back(std::chrono::duration<double, std::milli>(heard_at - written).count());
+  }
+  std::sort(latencies.begin(), latencies.end());
+  MESSAGE("device to device through the push, median " << latencies[2] << " ms");
+  handle->remove();
+  phone.reset();
+  tablet.reset();
+  (*listener)->stop();
+  serving.join();
+}
