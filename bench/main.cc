@@ -9,6 +9,7 @@
 #if OFFSYNC_WITH_POSTGRES
 #include "bench/load_bench.h"
 #endif
+#include "bench/query_bench.h"
 #include "bench/relay_bench.h"
 #include "bench/server_apply.h"
 #include "bench/sync_bench.h"
@@ -23,6 +24,12 @@ int main(int argc, char** argv) {
   local_write->add_option("--writes-full", local.writes_full, "Writes per round at full durability");
   local_write->add_option("--writes-normal", local.writes_normal, "Writes per round at normal durability");
   local_write->add_option("--rounds", local.rounds, "Rounds; the best of each side is kept");
+  offsync::bench::QueryConfig query_config;
+  CLI::App* query = app.add_subcommand("query", "Client::query against raw SQLite; live-query and push latency; server memory per waiting device");
+  query->add_flag("--json", json, "Print one JSON object (the only format)");
+  query->add_option("--records", query_config.records, "Records in the collection");
+  query->add_option("--queries", query_config.queries, "Indexed queries per side per round");
+  query->add_option("--waiting", query_config.waiting, "Long polls held for the memory figure");
   offsync::bench::ServerApplyConfig apply;
   CLI::App* server_apply = app.add_subcommand("server-apply", "Server::handle with idempotency against raw SQLite");
   server_apply->add_flag("--json", json, "Print one JSON object (the only format)");
@@ -86,6 +93,7 @@ int main(int argc, char** argv) {
     nlohmann::json result;
     if (local_write->parsed()) result = offsync::bench::run_local_write(local);
     if (server_apply->parsed()) result = offsync::bench::run_server_apply(apply);
+    if (query->parsed()) result = offsync::bench::run_query(query_config);
     if (drain->parsed()) result = offsync::bench::run_drain(drain_config);
     if (pull->parsed()) result = offsync::bench::run_pull(pull_config);
     if (ipc->parsed()) result = offsync::bench::run_ipc(ipc_config);
