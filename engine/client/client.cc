@@ -68,6 +68,9 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
   impl->token = impl->options.sync.token;
   impl->load_stored_token();
   if (impl->options.sync.transport && impl->options.sync.background) impl->start_worker();
+  if (impl->options.sync.transport && !impl->options.sync.background && impl->options.sync.on_server_changes) {
+    impl->start_watch();
+  }
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 

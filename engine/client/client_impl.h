@@ -239,6 +239,7 @@ struct Client::Impl {
   std::thread poller;
   uint64_t rounds_done = 0;            // GUARDED_BY(state_mu): the worker's rounds, counted
   void poller_loop();
+  void start_watch();
   Result<SyncReport> round(bool explicit_request);
   void set_status(SyncStatus s);
   // ---- auth.cc ----

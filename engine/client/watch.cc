@@ -39,11 +39,29 @@ void Client::Impl::poller_loop() {
     if (stopping) return;
     bool page = answer && answer->status == 200;
     if (page && has_changes(answer->body)) {
-      // Changes: the worker syncs now. Poll again once it has (its pull moves the cursor on).
-      uint64_t before = rounds_done;
-      wake = true;
-      wake_cv.notify_all();
-      wake_cv.wait_for(lock, std::chrono::seconds(30), [&] { return stopping || rounds_done != before; });
+      // Changes: the worker syncs now (or whoever drives the rounds is told). Poll again once the
+      // cursor moved on (that round pulled), or after 30 s.
+      std::string polled = cursor ? *cursor : std::string();
+      if (options.sync.on_server_changes) {
+        lock.unlock();
+        try {
+          options.sync.on_server_changes();
+        } catch (...) {
+          log(LogLevel::kError, "sync", "on_server_changes threw");
+        }
+        lock.lock();
+      } else {
+        wake = true;
+        wake_cv.notify_all();
+      }
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (!stopping && std::chrono::steady_clock::now() < until) {
+        wake_cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopping; });
+        lock.unlock();
+        auto now_cursor = locked("read the cursor", [&]() -> Result<std::string> { return store->meta("cursor").value_or(""); });
+        lock.lock();
+        if (!now_cursor || *now_cursor != polled) break;
+      }
       failures = 0;
       continue;
     }

@@ -119,11 +119,14 @@ void Client::Impl::log(LogLevel level, std::string_view component, const std::st
 
 void Client::Impl::start_worker() {
   worker = std::thread([this] { worker_loop(); });
-  if (options.sync.watch_wait_s > 0) {
-    watcher = options.sync.watch_transport;
-    if (!watcher) watcher = options.sync.transport->open_another();
-    if (watcher) poller = std::thread([this] { poller_loop(); });
-  }
+  start_watch();
+}
+
+void Client::Impl::start_watch() {
+  if (options.sync.watch_wait_s <= 0) return;
+  watcher = options.sync.watch_transport;
+  if (!watcher) watcher = options.sync.transport->open_another();
+  if (watcher) poller = std::thread([this] { poller_loop(); });
 }
 
 void Client::Impl::stop_worker() {

@@ -113,6 +113,17 @@ Result<std::shared_ptr<Relay::Lane>> Relay::open_lane(const std::string& princip
   c.sync.token = token;
   c.sync.transport = o.upstream.transport;
   c.sync.background = false;  // the rounds thread runs them
+  if (!o.upstream.manual) {
+    // Upstream's push: the lane's watch tells the rounds thread to pull (and so the relay's own
+    // devices waiting on it hear of another device's change without polling).
+    c.sync.on_server_changes = [this] {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        pull_wanted_ = true;
+      }
+      rounds_cv_.notify_all();
+    };
+  }
   auto client = Client::open(std::move(c));
   if (!client) {
     return Status(client.status().code(),

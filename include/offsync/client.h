@@ -255,6 +255,10 @@ struct SyncOptions {
   // That second connection; null: transport->open_another() (none: no push, the worker pulls when
   // it syncs, and every pull_interval_ms).
   std::shared_ptr<Transport> watch_transport;
+  // Called (on the watch's thread; must not block) when the server answers the watch with a change,
+  // instead of waking the worker: a client whose rounds another thread drives (a relay's upstream
+  // lane) learns that it should sync. With it, the watch runs even when `background` is off.
+  std::function<void()> on_server_changes;
 };
 
 struct SyncReport {

@@ -191,3 +191,39 @@ TEST_CASE("two devices on loopback: a write on one reaches the other's live quer
   (*listener)->stop();
   serving.join();
 }
+
+TEST_CASE("through a relay: a write on the cloud reaches an app on the relay's device without any sync call") {
+  ScratchDir dir;
+  auto cloud = open_server({.db_path = dir.file("cloud.db"), .durability = Durability::kNormal});
+  ServerOptions relay_options{.db_path = dir.file("lms.db"), .durability = Durability::kNormal};
+  relay_options.upstream.transport = std::shared_ptr<Transport>(make_in_process_transport(*cloud));
+  auto relay = open_server(std::move(relay_options));
+  auto device = [&](Server& server, const std::string& name) {
+    ClientOptions options{.path = dir.file(name), .durability = Durability::kNormal};
+    options.sync.transport = std::shared_ptr<Transport>(make_in_process_transport(server));
+    return open_client(options);
+  };
+  auto web = device(*cloud, "web.db");     // another device, straight on the cloud
+  auto math = device(*relay, "math.db");   // an app on the relay's device
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto handle = math->watch(Query("notes"), [&](const std::vector<Record>& result, const QueryChange&) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.clear();
+    for (const auto& r : result) seen.push_back(r.id);
+  });
+  REQUIRE(handle.is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // everyone idle, every watch held
+  for (int i = 0; i < 3; ++i) {
+    std::string id = "w" + std::to_string(i);
+    auto written = std::chrono::steady_clock::now();
+    REQUIRE(web->put("notes", id, {{"title", "from the web"}}).is_ok());
+    REQUIRE(eventually([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return std::find(seen.begin(), seen.end(), id) != seen.end();
+    }, 10'000));
+    MESSAGE("cloud to relay to app: " << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - written).count()
+                                      << " ms");
+  }
+  handle->remove();
+}
