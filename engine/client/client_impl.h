@@ -178,6 +178,9 @@ struct Client::Impl {
                                    const nlohmann::json& merge_patch, const std::string& text,
                                    const WriteOptions& write);
   Result<std::string> remove_locked(const std::string& collection, const std::string& record_id);
+  // A new mutation of a write, its payload already checked as `text`; returns its id.
+  std::string insert_write(const std::string& collection, const std::string& record_id, MutationOp op,
+                           const nlohmann::json& payload, const std::string& text, const WriteOptions& write);
   // Notified after every use of the store (wait_until_synced() watches the outbox with it).
   std::condition_variable store_cv;
   // Stores base and recomputes the view; when nothing is pending the view is the base's text.

@@ -29,6 +29,16 @@ Result<std::string> checked(const std::string& collection, const std::string& re
 
 }  // namespace
 
+std::string Client::Impl::insert_write(const std::string& collection, const std::string& record_id, MutationOp op,
+                                       const nlohmann::json& payload, const std::string& text,
+                                       const WriteOptions& write) {
+  Mutation m = new_mutation(collection, record_id, op, payload);
+  m.attachments = write.attachments;
+  m.urgent = write.urgent;
+  store->insert_mutation(m, &text);
+  return m.id;
+}
+
 Result<std::string> Client::Impl::put_locked(const std::string& collection, const std::string& record_id,
                                              const nlohmann::json& fields, const std::string& text,
                                              const WriteOptions& write) {
@@ -40,11 +50,7 @@ Result<std::string> Client::Impl::put_locked(const std::string& collection, cons
     db.update_mutation_payload(last->id, MutationOp::kUpsert, text);
     id = last->id;
   } else {
-    Mutation m = new_mutation(collection, record_id, MutationOp::kUpsert, fields);
-    m.attachments = write.attachments;
-    m.urgent = write.urgent;
-    db.insert_mutation(m, &text);
-    id = m.id;
+    id = insert_write(collection, record_id, MutationOp::kUpsert, fields, text, write);
   }
   db.set_view_text(collection, record_id, text);
   return id;
@@ -78,11 +84,7 @@ Result<std::string> Client::Impl::patch_locked(const std::string& collection, co
   if (folded_into) {
     id = *folded_into;
   } else {
-    Mutation m = new_mutation(collection, record_id, MutationOp::kPatch, merge_patch);
-    m.attachments = write.attachments;
-    m.urgent = write.urgent;
-    db.insert_mutation(m, &text);
-    id = m.id;
+    id = insert_write(collection, record_id, MutationOp::kPatch, merge_patch, text, write);
   }
   db.set_view(collection, record_id, updated);
   return id;

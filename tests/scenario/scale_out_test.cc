@@ -44,6 +44,33 @@ std::vector<std::string> pull(Server& server, std::string& cursor) {
   return seen;
 }
 
+// A validator that holds its write transaction open (the request inside it) until opened.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, opened = false;
+  RecordValidator validator() {
+    return [this](const json&) -> std::optional<SchemaViolation> {
+      std::unique_lock<std::mutex> lock(mu);
+      entered = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return opened; });
+      return std::nullopt;
+    };
+  }
+  bool wait_entered() {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; });
+  }
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      opened = true;
+    }
+    cv.notify_all();
+  }
+};
+
 }  // namespace
 
 TEST_CASE("two server processes on one database apply each key once, whichever process the retries reach") {
@@ -95,17 +122,9 @@ TEST_CASE("two server processes on one database apply each key once, whichever p
 TEST_CASE("a change committed late by a slow transaction is never skipped by a cursor that moved past others") {
   ScratchDir dir;
   // Process A's validator of "slow" holds its write transaction open until released.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool entered = false, release = false;
+  Gate gate;
   ServerOptions slow_options{.db_path = dir.file("shared.db"), .durability = Durability::kNormal};
-  slow_options.validators["slow"] = [&](const json&) -> std::optional<SchemaViolation> {
-    std::unique_lock<std::mutex> lock(mu);
-    entered = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
-    return std::nullopt;
-  };
+  slow_options.validators["slow"] = gate.validator();
   auto a = open_server(std::move(slow_options));
   auto b = open_server({.db_path = dir.file("shared.db"), .durability = Durability::kNormal});
   // The device pulls from a third process: B's one connection waits for the write turn with its
@@ -117,10 +136,7 @@ TEST_CASE("a change committed late by a slow transaction is never skipped by a c
 
   json slow = {{"collection", "slow"}, {"record", "s1"}, {"op", "upsert"}, {"fields", {{"v", 1}}}};
   std::thread held([&] { CHECK(a->handle(post_mutation(slow, new_key())).status == 200); });
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; }));
-  }
+  REQUIRE(gate.wait_entered());
   // Meanwhile process B takes another write, and a device pulls from B.
   std::atomic<bool> quick_done{false};
   std::thread quick([&] {
@@ -137,11 +153,7 @@ TEST_CASE("a change committed late by a slow transaction is never skipped by a c
   // device has seen neither.
   CHECK(seen.empty());
   CHECK_FALSE(quick_done);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.open();
   held.join();
   quick.join();
   for (auto& r : pull(*c, cursor)) seen.push_back(r);
@@ -178,27 +190,16 @@ TEST_CASE("a retry reaching another process while the first attempt runs answers
   // SQLite file a second process waits for the write turn instead (docs/operations.md).
   if (!testing_postgres()) return;
   ScratchDir dir;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool entered = false, release = false;
+  Gate gate;
   ServerOptions slow_options{.db_path = dir.file("shared.db"), .durability = Durability::kNormal};
-  slow_options.validators["slow"] = [&](const json&) -> std::optional<SchemaViolation> {
-    std::unique_lock<std::mutex> lock(mu);
-    entered = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
-    return std::nullopt;
-  };
+  slow_options.validators["slow"] = gate.validator();
   auto a = open_server(std::move(slow_options));
   auto b = open_server({.db_path = dir.file("shared.db"), .durability = Durability::kNormal});
   json slow = {{"collection", "slow"}, {"record", "s1"}, {"op", "upsert"}, {"fields", {{"v", 1}}}};
   std::string key = new_key();
   HttpResponse first;
   std::thread held([&] { first = a->handle(post_mutation(slow, key)); });
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; }));
-  }
+  REQUIRE(gate.wait_entered());
   // While A holds the key: B answers the retry, alone or in a batch, without waiting for A.
   std::atomic<bool> answered{false};
   HttpResponse single, batched;
@@ -211,11 +212,7 @@ TEST_CASE("a retry reaching another process while the first attempt runs answers
   });
   for (int i = 0; i < 500 && !answered; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   bool answered_while_held = answered;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.open();
   held.join();
   retry.join();
   CHECK(answered_while_held);
