@@ -4,30 +4,6 @@
 
 namespace offsync::cli {
 
-nlohmann::json to_json(const Mutation& m) {
-  nlohmann::json out = {{"id", m.id},
-                        {"op", mutation_op_name(m.op)},
-                        {"payload", m.payload},
-                        {"base", m.base_hlc ? nlohmann::json(*m.base_hlc) : nlohmann::json()},
-                        {"attempts", m.attempts},
-                        {"state", mutation_state_name(m.state)},
-                        {"next_attempt_at_ms", m.next_attempt_at_ms},
-                        {"created_at_ms", m.created_at_ms},
-                        {"attachments", m.attachments}, {"urgent", m.urgent}};
-  if (m.op == MutationOp::kRequest) {
-    out["module"] = m.module;
-    out["action"] = m.action;
-    out["ordering_key"] = m.record_id;
-  } else {
-    out["collection"] = m.collection;
-    out["record"] = m.record_id;
-  }
-  if (!m.last_error.empty()) out["last_error"] = m.last_error;
-  if (m.idempotency_key != m.id) out["idempotency_key"] = m.idempotency_key;
-  if (!m.server_record.is_null()) out["server"] = m.server_record;
-  return out;
-}
-
 nlohmann::json to_json(const Record& r) {
   return {{"collection", r.collection}, {"record", r.id}, {"fields", r.fields}};
 }
@@ -38,15 +14,6 @@ nlohmann::json to_json(const OutboxSummary& s, int64_t now_ms) {
       s.oldest_pending_created_at_ms ? nlohmann::json((now_ms - *s.oldest_pending_created_at_ms) / 1000)
                                      : nlohmann::json();
   return out;
-}
-
-nlohmann::json to_json(const SyncReport& r) {
-  return {{"reached", r.reached},     {"sent", r.sent},           {"applied", r.applied},
-          {"rejected", r.rejected},   {"conflicts", r.conflicts}, {"transient", r.transient},
-          {"pulled", r.pulled},       {"full_refresh", r.full_refresh}, {"paused", r.paused},
-          {"pause_reason", r.pause_reason}, {"transient_left", r.transient_left},
-          {"pull_complete", r.pull_complete}, {"pull_failure", r.pull_failure},
-          {"attachments_uploaded", r.attachments_uploaded}, {"attachments_waiting", r.attachments_waiting}};
 }
 
 std::string format_age(int64_t ms) {

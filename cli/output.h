@@ -4,14 +4,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/client/json_forms.h"
 #include "offsync/client.h"
 
 namespace offsync::cli {
 
-nlohmann::json to_json(const Mutation& m);
+using offsync::to_json;  // Mutation and SyncReport: engine/client/json_forms.h
 nlohmann::json to_json(const Record& r);
 nlohmann::json to_json(const OutboxSummary& s, int64_t now_ms);
-nlohmann::json to_json(const SyncReport& r);
 // "2m 5s", "3h 0m", "12s"
 std::string format_age(int64_t ms);
 // One outbox line: "01J...  upsert  notes/n1  pending  attempts=0"

@@ -1,0 +1,270 @@
+// The C ABI (include/offsync/offsync.h): each function's body is wrapped so that no exception
+// crosses it; handles are the C++ objects; JSON text in and out.
+#include "offsync/offsync.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/client/json_forms.h"
+#include "offsync/byte_pipe.h"
+#include "offsync/client.h"
+#include "offsync/server.h"
+#include "offsync/transport.h"
+
+struct offsync_server {
+  std::unique_ptr<offsync::Server> server;
+};
+
+struct offsync_client {
+  std::unique_ptr<offsync::Client> client;
+};
+
+namespace {
+
+using offsync::Status;
+
+void set_error(offsync_error* error, int32_t code, const std::string& message) {
+  if (!error) return;
+  error->code = code;
+  size_t n = std::min(message.size(), sizeof error->message - 1);
+  std::memcpy(error->message, message.data(), n);
+  error->message[n] = '\0';
+}
+
+void set_status(offsync_error* error, const Status& s) {
+  set_error(error, static_cast<int32_t>(s.code()), s.message());
+}
+
+// A string the caller owns (offsync_string_free).
+char* owned(const std::string& text) {
+  char* out = static_cast<char*>(std::malloc(text.size() + 1));
+  if (!out) return nullptr;
+  std::memcpy(out, text.data(), text.size());
+  out[text.size()] = '\0';
+  return out;
+}
+
+// Runs body; an exception becomes OFFSYNC_INTERNAL (or OFFSYNC_RESOURCE_EXHAUSTED when memory ran
+// out) and the failure value.
+template <typename T, typename Fn>
+T guarded(offsync_error* error, T failure, Fn&& body) noexcept {
+  set_error(error, OFFSYNC_OK, "");
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    set_error(error, OFFSYNC_RESOURCE_EXHAUSTED, "out of memory");
+  } catch (const std::exception& e) {
+    set_error(error, OFFSYNC_INTERNAL, e.what());
+  } catch (...) {
+    set_error(error, OFFSYNC_INTERNAL, "unknown failure");
+  }
+  return failure;
+}
+
+bool present(const char* text) { return text && *text; }
+
+// A JSON argument, or an OFFSYNC_INVALID_ARGUMENT naming it.
+std::optional<nlohmann::json> json_argument(const char* text, const char* name, offsync_error* error) {
+  if (!text) {
+    set_error(error, OFFSYNC_INVALID_ARGUMENT, std::string(name) + " is NULL");
+    return std::nullopt;
+  }
+  auto value = nlohmann::json::parse(text, nullptr, false);
+  if (value.is_discarded()) {
+    set_error(error, OFFSYNC_INVALID_ARGUMENT, std::string(name) + " is not JSON");
+    return std::nullopt;
+  }
+  return value;
+}
+
+char* id_or_error(const offsync::Result<std::string>& r, offsync_error* error) {
+  if (!r) {
+    set_status(error, r.status());
+    return nullptr;
+  }
+  return owned(*r);
+}
+
+}  // namespace
+
+extern "C" {
+
+bool offsync_error_is_transient(const offsync_error* error) {
+  return error && (error->code == OFFSYNC_TRANSIENT || error->code == OFFSYNC_DEADLINE_EXCEEDED);
+}
+
+void offsync_string_free(char* text) { std::free(text); }
+
+offsync_server* offsync_server_open(const char* db_path, offsync_error* error) {
+  return guarded<offsync_server*>(error, nullptr, [&]() -> offsync_server* {
+    if (!present(db_path)) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "db_path is empty");
+      return nullptr;
+    }
+    auto server = offsync::Server::open({.db_path = db_path});
+    if (!server) {
+      set_status(error, server.status());
+      return nullptr;
+    }
+    return new offsync_server{std::move(*server)};
+  });
+}
+
+void offsync_server_free(offsync_server* server) {
+  try {
+    delete server;
+  } catch (...) {
+  }
+}
+
+char* offsync_server_handle_bytes(offsync_server* server, const uint8_t* request, size_t request_size,
+                                  size_t* response_size) {
+  return guarded<char*>(nullptr, nullptr, [&]() -> char* {
+    std::string bytes = server && (request || request_size == 0)
+                            ? offsync::serve_http_bytes(*server->server,
+                                                        std::string_view(reinterpret_cast<const char*>(request), request_size))
+                            : std::string("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+    if (response_size) *response_size = bytes.size();
+    return owned(bytes);
+  });
+}
+
+offsync_client* offsync_client_open(const offsync_client_options* options, offsync_error* error) {
+  return guarded<offsync_client*>(error, nullptr, [&]() -> offsync_client* {
+    if (!options || !present(options->path)) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "options->path is empty");
+      return nullptr;
+    }
+    offsync::ClientOptions o{.path = options->path};
+    if (options->durability_normal) o.durability = offsync::Durability::kNormal;
+    o.sync.background = options->background;
+    if (options->in_process_server) {
+      o.sync.transport = std::shared_ptr<offsync::Transport>(
+          offsync::make_in_process_transport(*options->in_process_server->server));
+    } else if (present(options->server_url)) {
+      offsync::CurlTransportOptions curl{.base_url = options->server_url};
+      if (present(options->unix_socket)) curl.unix_socket = options->unix_socket;
+      auto transport = offsync::make_curl_transport(curl);
+      if (!transport) {
+        set_status(error, transport.status());
+        return nullptr;
+      }
+      o.sync.transport = std::shared_ptr<offsync::Transport>(std::move(*transport));
+    }
+    auto client = offsync::Client::open(std::move(o));
+    if (!client) {
+      set_status(error, client.status());
+      return nullptr;
+    }
+    return new offsync_client{std::move(*client)};
+  });
+}
+
+void offsync_client_free(offsync_client* client) {
+  try {
+    delete client;
+  } catch (...) {
+  }
+}
+
+char* offsync_client_put(offsync_client* client, const char* collection, const char* record_id,
+                         const char* fields_json, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    auto fields = json_argument(fields_json, "fields_json", error);
+    if (!client || !collection || !record_id) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client, collection and record_id are required");
+      return nullptr;
+    }
+    if (!fields) return nullptr;
+    return id_or_error(client->client->put(collection, record_id, *fields), error);
+  });
+}
+
+char* offsync_client_patch(offsync_client* client, const char* collection, const char* record_id,
+                           const char* merge_patch_json, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    auto patch = json_argument(merge_patch_json, "merge_patch_json", error);
+    if (!client || !collection || !record_id) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client, collection and record_id are required");
+      return nullptr;
+    }
+    if (!patch) return nullptr;
+    return id_or_error(client->client->patch(collection, record_id, *patch), error);
+  });
+}
+
+char* offsync_client_remove(offsync_client* client, const char* collection, const char* record_id,
+                            offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!client || !collection || !record_id) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client, collection and record_id are required");
+      return nullptr;
+    }
+    return id_or_error(client->client->remove(collection, record_id), error);
+  });
+}
+
+char* offsync_client_get(offsync_client* client, const char* collection, const char* record_id,
+                         offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!client || !collection || !record_id) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client, collection and record_id are required");
+      return nullptr;
+    }
+    auto record = client->client->get(collection, record_id);
+    if (!record) {
+      set_status(error, record.status());
+      return nullptr;
+    }
+    return owned(record->fields.dump());
+  });
+}
+
+char* offsync_client_outbox(offsync_client* client, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!client) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client is NULL");
+      return nullptr;
+    }
+    auto outbox = client->client->outbox();
+    if (!outbox) {
+      set_status(error, outbox.status());
+      return nullptr;
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : *outbox) out.push_back(offsync::to_json(m));
+    return owned(out.dump());
+  });
+}
+
+char* offsync_client_sync(offsync_client* client, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!client) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client is NULL");
+      return nullptr;
+    }
+    auto report = client->client->sync_once();
+    if (!report) {
+      set_status(error, report.status());
+      return nullptr;
+    }
+    return owned(offsync::to_json(*report).dump());
+  });
+}
+
+bool offsync_client_wait_until_synced(offsync_client* client, int64_t timeout_ms, offsync_error* error) {
+  return guarded<bool>(error, false, [&]() -> bool {
+    if (!client) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client is NULL");
+      return false;
+    }
+    Status s = client->client->wait_until_synced(timeout_ms);
+    if (!s) set_status(error, s);
+    return s.is_ok();
+  });
+}
+
+}  // extern "C"
