@@ -6,9 +6,11 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "engine/client/json_forms.h"
+#include "engine/client/query_json.h"
 #include "offsync/byte_pipe.h"
 #include "offsync/client.h"
 #include "offsync/server.h"
@@ -20,6 +22,10 @@ struct offsync_server {
 
 struct offsync_client {
   std::unique_ptr<offsync::Client> client;
+};
+
+struct offsync_observer {
+  offsync::ObserverHandle handle;
 };
 
 namespace {
@@ -141,7 +147,20 @@ offsync_client* offsync_client_open(const offsync_client_options* options, offsy
     offsync::ClientOptions o{.path = options->path};
     if (options->durability_normal) o.durability = offsync::Durability::kNormal;
     o.sync.background = options->background;
-    if (options->in_process_server) {
+    if (options->exchange) {
+      offsync_exchange_fn exchange = options->exchange;
+      void* context = options->exchange_context;
+      o.sync.transport = std::shared_ptr<offsync::Transport>(offsync::make_byte_pipe_transport(
+          [exchange, context](const std::string& request) -> offsync::Result<std::string> {
+            uint8_t* response = nullptr;
+            size_t size = 0;
+            bool ok = exchange(context, reinterpret_cast<const uint8_t*>(request.data()), request.size(), &response, &size);
+            std::string bytes = ok && response ? std::string(reinterpret_cast<const char*>(response), size) : std::string();
+            std::free(response);
+            if (!ok) return Status::transient("the app's exchange callback could not reach the provider");
+            return bytes;
+          }));
+    } else if (options->in_process_server) {
       o.sync.transport = std::shared_ptr<offsync::Transport>(
           offsync::make_in_process_transport(*options->in_process_server->server));
     } else if (present(options->server_url)) {
@@ -265,6 +284,183 @@ bool offsync_client_wait_until_synced(offsync_client* client, int64_t timeout_ms
     if (!s) set_status(error, s);
     return s.is_ok();
   });
+}
+
+bool offsync_client_discard(offsync_client* client, const char* mutation_id, offsync_error* error) {
+  return guarded<bool>(error, false, [&]() -> bool {
+    if (!client || !mutation_id) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client and mutation_id are required");
+      return false;
+    }
+    Status s = client->client->discard(mutation_id);
+    if (!s) set_status(error, s);
+    return s.is_ok();
+  });
+}
+
+bool offsync_client_resolve(offsync_client* client, const char* mutation_id, int resolution, const char* edited_json,
+                            offsync_error* error) {
+  return guarded<bool>(error, false, [&]() -> bool {
+    if (!client || !mutation_id || resolution < OFFSYNC_KEEP_MINE || resolution > OFFSYNC_EDITED) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client, mutation_id and a resolution (0, 1 or 2) are required");
+      return false;
+    }
+    nlohmann::json edited;
+    if (resolution == OFFSYNC_EDITED) {
+      auto parsed = json_argument(edited_json, "edited_json", error);
+      if (!parsed) return false;
+      edited = std::move(*parsed);
+    }
+    Status s = client->client->resolve(mutation_id, static_cast<offsync::Resolution>(resolution), edited);
+    if (!s) set_status(error, s);
+    return s.is_ok();
+  });
+}
+
+bool offsync_client_sign_in(offsync_client* client, const char* user, const char* access_token,
+                            const char* refresh_token, offsync_error* error) {
+  return guarded<bool>(error, false, [&]() -> bool {
+    if (!client || !present(user) || !present(access_token)) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client, user and access_token are required");
+      return false;
+    }
+    Status s = client->client->sign_in({user, access_token, refresh_token ? refresh_token : ""});
+    if (!s) set_status(error, s);
+    return s.is_ok();
+  });
+}
+
+int64_t offsync_client_sign_out(offsync_client* client, offsync_error* error) {
+  return guarded<int64_t>(error, -1, [&]() -> int64_t {
+    if (!client) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client is NULL");
+      return -1;
+    }
+    auto dropped = client->client->sign_out();
+    if (!dropped) {
+      set_status(error, dropped.status());
+      return -1;
+    }
+    return *dropped;
+  });
+}
+
+namespace {
+
+std::optional<offsync::Query> query_argument(const char* query_json, offsync_error* error) {
+  auto spec = json_argument(query_json, "query_json", error);
+  if (!spec) return std::nullopt;
+  auto q = offsync::query_from_json(*spec);
+  if (!q) {
+    set_status(error, q.status());
+    return std::nullopt;
+  }
+  return *q;
+}
+
+}  // namespace
+
+char* offsync_client_query(offsync_client* client, const char* query_json, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!client) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client is NULL");
+      return nullptr;
+    }
+    auto q = query_argument(query_json, error);
+    if (!q) return nullptr;
+    auto rows = client->client->query(*q);
+    if (!rows) {
+      set_status(error, rows.status());
+      return nullptr;
+    }
+    return owned(offsync::to_json(*rows).dump());
+  });
+}
+
+int64_t offsync_client_count(offsync_client* client, const char* query_json, offsync_error* error) {
+  return guarded<int64_t>(error, -1, [&]() -> int64_t {
+    if (!client) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client is NULL");
+      return -1;
+    }
+    auto q = query_argument(query_json, error);
+    if (!q) return -1;
+    auto n = client->client->count(*q);
+    if (!n) {
+      set_status(error, n.status());
+      return -1;
+    }
+    return *n;
+  });
+}
+
+offsync_observer* offsync_client_watch(offsync_client* client, const char* query_json, offsync_query_fn callback,
+                                       void* context, offsync_error* error) {
+  return guarded<offsync_observer*>(error, nullptr, [&]() -> offsync_observer* {
+    if (!client || !callback) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client and callback are required");
+      return nullptr;
+    }
+    auto q = query_argument(query_json, error);
+    if (!q) return nullptr;
+    auto handle = client->client->watch(*q, [callback, context](const std::vector<offsync::Record>& result,
+                                                                const offsync::QueryChange& change) {
+      std::string rows = offsync::to_json(result).dump(), changed = offsync::to_json(change).dump();
+      callback(context, rows.c_str(), changed.c_str());
+    });
+    if (!handle) {
+      set_status(error, handle.status());
+      return nullptr;
+    }
+    return new offsync_observer{*handle};
+  });
+}
+
+namespace {
+
+class CSyncObserver final : public offsync::SyncObserver {
+ public:
+  explicit CSyncObserver(const offsync_sync_callbacks& c) : c_(c) {}
+  void on_state(const offsync::SyncStatus& s) override {
+    if (c_.on_state) c_.on_state(c_.context, std::string(offsync::sync_state_name(s.state)).c_str(), s.reason.c_str());
+  }
+  void on_rejected(const offsync::Mutation& m) override {
+    if (c_.on_rejected) c_.on_rejected(c_.context, offsync::to_json(m).dump().c_str());
+  }
+  void on_conflict(const offsync::Mutation& m) override {
+    if (c_.on_conflict) c_.on_conflict(c_.context, offsync::to_json(m).dump().c_str());
+  }
+  void on_view_changed(const std::vector<std::pair<std::string, std::string>>& records) override {
+    if (!c_.on_view_changed) return;
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [collection, id] : records) out.push_back({collection, id});
+    c_.on_view_changed(c_.context, out.dump().c_str());
+  }
+
+ private:
+  offsync_sync_callbacks c_;
+};
+
+}  // namespace
+
+offsync_observer* offsync_client_add_sync_observer(offsync_client* client, const offsync_sync_callbacks* callbacks,
+                                                   offsync_error* error) {
+  return guarded<offsync_observer*>(error, nullptr, [&]() -> offsync_observer* {
+    if (!client || !callbacks) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client and callbacks are required");
+      return nullptr;
+    }
+    return new offsync_observer{client->client->add_observer(std::make_shared<CSyncObserver>(*callbacks))};
+  });
+}
+
+void offsync_observer_remove(offsync_observer* observer) {
+  if (!observer) return;
+  try {
+    observer->handle.remove();
+  } catch (...) {
+  }
+  delete observer;
 }
 
 }  // extern "C"

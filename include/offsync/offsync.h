@@ -14,9 +14,12 @@
  * Threads: a client or server handle may be used from several threads at once (the C++ objects
  * are thread-safe); a handle must not be freed while another thread uses it.
  *
- * This is the first part of the C ABI (issue 15): clients (open, writes, reads, outbox, sync) and
- * the server half in process (open, the byte handler). Observers, attachments, auth, the relay and
- * the transport callback come next.
+ * Callbacks are a function pointer and a void* context handed back unchanged; each says the thread
+ * it runs on. An observer handle is removed (and freed) by offsync_observer_remove().
+ *
+ * Covered so far (issue 15): clients (open, writes, reads, queries, live queries, outbox, sync,
+ * conflicts, sign-in), the server half in process with its byte handler, and the client transport
+ * callback for an IPC shim. Attachments and the relay come next.
  */
 #ifndef OFFSYNC_OFFSYNC_H
 #define OFFSYNC_OFFSYNC_H
@@ -68,6 +71,16 @@ char* offsync_server_handle_bytes(offsync_server* server, const uint8_t* request
 
 /* ---- Clients ---- */
 typedef struct offsync_client offsync_client;
+typedef struct offsync_observer offsync_observer;
+
+/* The client's transport as a callback (an Android Binder or iOS XPC shim, docs/recipe-ipc.md):
+ * carries one serialized HTTP/1.1 request to the provider and returns its serialized response in
+ * *response (allocated with malloc; offsync frees it with free) and *response_size. Returns false
+ * when the provider could not be reached (a transient failure: the request is retried later).
+ * Called on the thread that syncs (the worker, or offsync_client_sync's caller), one call at a
+ * time; it may block until the answer is there. */
+typedef bool (*offsync_exchange_fn)(void* context, const uint8_t* request, size_t request_size, uint8_t** response,
+                                    size_t* response_size);
 
 typedef struct offsync_client_options {
   const char* path;                 /* the client's SQLite file (required) */
@@ -76,6 +89,8 @@ typedef struct offsync_client_options {
   offsync_server* in_process_server;/* or: sync with this server in the same process; or NULL */
   bool background;                  /* run the sync worker thread (else only offsync_client_sync syncs) */
   bool durability_normal;           /* false: every write survives power loss (fsync); true: a crash */
+  offsync_exchange_fn exchange;     /* or: sync through this callback; NULL when unused */
+  void* exchange_context;           /* handed to exchange */
 } offsync_client_options;
 
 offsync_client* offsync_client_open(const offsync_client_options* options, offsync_error* error);
@@ -101,6 +116,51 @@ char* offsync_client_outbox(offsync_client* client, offsync_error* error);
 char* offsync_client_sync(offsync_client* client, offsync_error* error);
 /* Waits until every mutation queued before the call is acknowledged (see Client::wait_until_synced). */
 bool offsync_client_wait_until_synced(offsync_client* client, int64_t timeout_ms, offsync_error* error);
+
+/* Removes an unacknowledged mutation (a rejected one the user gave up). */
+bool offsync_client_discard(offsync_client* client, const char* mutation_id, offsync_error* error);
+/* Settles a mutation in conflict: OFFSYNC_KEEP_MINE, OFFSYNC_TAKE_SERVER, or OFFSYNC_EDITED with
+ * edited_json the record to send instead (a JSON object; NULL otherwise). */
+enum { OFFSYNC_KEEP_MINE = 0, OFFSYNC_TAKE_SERVER = 1, OFFSYNC_EDITED = 2 };
+bool offsync_client_resolve(offsync_client* client, const char* mutation_id, int resolution, const char* edited_json,
+                            offsync_error* error);
+
+/* Binds the store to a user and keeps the tokens (Client::sign_in); refresh_token may be NULL. */
+bool offsync_client_sign_in(offsync_client* client, const char* user, const char* access_token,
+                            const char* refresh_token, offsync_error* error);
+/* Wipes the user's data; returns how many unsent mutations were discarded (-1 on failure). */
+int64_t offsync_client_sign_out(offsync_client* client, offsync_error* error);
+
+/* A query as JSON (engine/client/query_json.h):
+ *   {"collection": "notes", "where": [{"path": "course", "op": "==", "value": "math"}],
+ *    "order": [{"path": "due", "desc": false}], "limit": 50, "after": {"id": ..., "fields": {...}}}
+ * Returns a JSON array of {"id", "fields"}. */
+char* offsync_client_query(offsync_client* client, const char* query_json, offsync_error* error);
+int64_t offsync_client_count(offsync_client* client, const char* query_json, offsync_error* error);
+
+/* A live query: result_json is the new result (as offsync_client_query returns it), change_json
+ * {"added", "removed", "changed"} (record ids). Called on the client's notifier thread; the
+ * strings are valid during the call only. */
+typedef void (*offsync_query_fn)(void* context, const char* result_json, const char* change_json);
+offsync_observer* offsync_client_watch(offsync_client* client, const char* query_json, offsync_query_fn callback,
+                                       void* context, offsync_error* error);
+
+/* The sync worker's news, each on the worker's thread (or offsync_client_sync's caller); NULL
+ * members are not called. The JSON strings are valid during the call only. */
+typedef struct offsync_sync_callbacks {
+  void* context;
+  void (*on_state)(void* context, const char* state, const char* reason);  /* "idle", "pushing", ... */
+  void (*on_rejected)(void* context, const char* mutation_json);
+  void (*on_conflict)(void* context, const char* mutation_json);
+  void (*on_view_changed)(void* context, const char* records_json);  /* [["collection", "id"], ...] */
+} offsync_sync_callbacks;
+offsync_observer* offsync_client_add_sync_observer(offsync_client* client, const offsync_sync_callbacks* callbacks,
+                                                   offsync_error* error);
+
+/* Removes an observer and frees its handle: afterwards it is not called again (a live query's
+ * callback is not running either, unless this is called from inside it, which is allowed). NULL
+ * is accepted. */
+void offsync_observer_remove(offsync_observer* observer);
 
 #ifdef __cplusplus
 }

@@ -1,10 +1,14 @@
 /* The C ABI from a program written in C (compiled as C): a server in process, a client that
  * writes, lists its outbox, syncs, reads, and is told clearly what it did wrong. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <stdatomic.h>
+#include <time.h>
 
 #include "offsync/offsync.h"
 
@@ -21,6 +25,44 @@ static int count(const char* text, const char* needle) {
   int n = 0;
   for (const char* at = text ? strstr(text, needle) : NULL; at; at = strstr(at + 1, needle)) ++n;
   return n;
+}
+
+/* The app's IPC shim, in the same process here: the request bytes go to the provider's byte
+ * handler, as a Binder transaction would carry them. */
+static atomic_int exchanges;
+static bool exchange(void* context, const uint8_t* request, size_t request_size, uint8_t** response,
+                     size_t* response_size) {
+  offsync_server* provider = (offsync_server*)context;
+  char* answer = offsync_server_handle_bytes(provider, request, request_size, response_size);
+  if (!answer) return false;
+  *response = malloc(*response_size);
+  memcpy(*response, answer, *response_size);
+  offsync_string_free(answer);
+  atomic_fetch_add(&exchanges, 1);
+  return true;
+}
+
+static atomic_int live_calls;
+static char live_last[4096];
+static void on_result(void* context, const char* result_json, const char* change_json) {
+  (void)change_json;
+  if (context != (void*)live_last) return;
+  snprintf(live_last, sizeof live_last, "%s", result_json);
+  atomic_fetch_add(&live_calls, 1);
+}
+
+static atomic_int states;
+static void on_state(void* context, const char* state, const char* reason) {
+  (void)context;
+  (void)reason;
+  if (state && *state) atomic_fetch_add(&states, 1);
+}
+
+static void wait_for(atomic_int* counter, int at_least) {
+  for (int i = 0; i < 500 && atomic_load(counter) < at_least; ++i) {
+    struct timespec ms = {0, 10 * 1000 * 1000};
+    nanosleep(&ms, NULL);
+  }
 }
 
 int main(void) {
@@ -95,6 +137,65 @@ int main(void) {
   response = offsync_server_handle_bytes(server, (const uint8_t*)"garbage", 7, &size);
   CHECK(response != NULL && strncmp(response, "HTTP/1.1 400", 12) == 0);
   offsync_string_free(response);
+
+  /* A second app over the byte pipe (the transport callback), with a live query and a sync observer. */
+  char ipc_path[256];
+  snprintf(ipc_path, sizeof ipc_path, "%s/ipc.db", dir);
+  offsync_client_options ipc;
+  memset(&ipc, 0, sizeof ipc);
+  ipc.path = ipc_path;
+  ipc.exchange = exchange;
+  ipc.exchange_context = server;
+  ipc.durability_normal = true;
+  offsync_client* app = offsync_client_open(&ipc, &err);
+  CHECK(app != NULL);
+  const char* query = "{\"collection\": \"notes\", \"where\": [{\"path\": \"title\", \"op\": \"prefix\", \"value\": \"ed\"}],"
+                      " \"order\": [{\"path\": \"title\"}], \"limit\": 10}";
+  offsync_observer* live = offsync_client_watch(app, query, on_result, live_last, &err);
+  CHECK(live != NULL);
+  wait_for(&live_calls, 1);
+  CHECK(atomic_load(&live_calls) == 1 && strcmp(live_last, "[]") == 0);
+  offsync_sync_callbacks callbacks;
+  memset(&callbacks, 0, sizeof callbacks);
+  callbacks.on_state = on_state;
+  offsync_observer* news = offsync_client_add_sync_observer(app, &callbacks, &err);
+  CHECK(news != NULL);
+  report = offsync_client_sync(app, &err);  /* pulls what the first app wrote, through the callback */
+  CHECK(report != NULL && strstr(report, "\"pulled\":") != NULL && atomic_load(&exchanges) > 0);
+  offsync_string_free(report);
+  wait_for(&live_calls, 2);
+  CHECK(atomic_load(&live_calls) == 2 && strstr(live_last, "\"n0\"") != NULL);
+  CHECK(atomic_load(&states) > 0);
+  CHECK(offsync_client_count(app, query, &err) == 1);
+  char* rows = offsync_client_query(app, "{\"collection\": \"notes\", \"order\": [{\"path\": \"title\", \"desc\": true}]}", &err);
+  CHECK(rows != NULL && count(rows, "\"id\"") == 3);  /* n0, n1, n2 (its removal is not sent yet) */
+  offsync_string_free(rows);
+  CHECK(offsync_client_query(app, "{\"collection\": \"notes\", \"where\": [{\"path\": \"a..b\", \"op\": \"==\", \"value\": 1}]}", &err) == NULL &&
+        err.code == OFFSYNC_INVALID_ARGUMENT);
+  CHECK(offsync_client_query(app, "{\"where\": []}", &err) == NULL && err.code == OFFSYNC_INVALID_ARGUMENT);
+  offsync_observer_remove(live);
+  offsync_observer_remove(news);
+  int before = atomic_load(&live_calls);
+  char* local = offsync_client_put(app, "notes", "n9", "{\"title\": \"edge\"}", &err);
+  offsync_string_free(local);
+  CHECK(atomic_load(&live_calls) == before);
+
+  /* A write the user gives up before it is sent. */
+  outbox = offsync_client_outbox(app, &err);
+  CHECK(outbox != NULL && count(outbox, "\"id\"") == 1);
+  char* id_start = outbox ? strstr(outbox, "\"id\":\"") : NULL;
+  if (id_start) {
+    char mutation[27];
+    memcpy(mutation, id_start + 6, 26);
+    mutation[26] = '\0';
+    CHECK(offsync_client_discard(app, mutation, &err));
+  }
+  offsync_string_free(outbox);
+  CHECK(offsync_client_get(app, "notes", "n9", &err) == NULL && err.code == OFFSYNC_NOT_FOUND);
+  CHECK(offsync_client_sign_in(app, "alice", "token-1", NULL, &err));
+  CHECK(offsync_client_sign_out(app, &err) == 0);
+  CHECK(!offsync_client_resolve(app, "nope", 7, NULL, &err) && err.code == OFFSYNC_INVALID_ARGUMENT);
+  offsync_client_free(app);
 
   offsync_client_free(client);
   offsync_server_free(server);
