@@ -36,11 +36,15 @@ cmake -S "$src/tests/install/app" -B "$work/app-build" -G Ninja -DCMAKE_PREFIX_P
   > "$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/app-build" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --exists offsync
+# A C program through pkg-config: the shared library and the C ABI.
 # shellcheck disable=SC2046
 # shellcheck disable=SC2086
-c++ -std=c++20 $extra "$src/tests/install/app/app.cc" -o "$work/app-pkg-config" \
+cc -std=c11 $extra "$src/tests/install/app/app_c.c" -o "$work/app-pkg-config" \
   $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs offsync) \
   || { echo "pkg-config build failed"; exit 1; }
+# The shared library exports the C ABI and nothing else.
+others=$(nm -D --defined-only "$libdir/liboffsync.so" | awk '{print $3}' | grep -v '^offsync_' || true)
+[ -z "$others" ] || { echo "liboffsync.so exports more than the C ABI:"; echo "$others" | head; exit 1; }
 
 "$prefix/bin/offsync" serve --db "$work/server.db" --listen 127.0.0.1:0 > "$work/serve.out" 2>&1 &
 server_pid=$!
