@@ -138,6 +138,25 @@ char* offsync_server_handle_bytes(offsync_server* server, const uint8_t* request
   });
 }
 
+char* offsync_server_stats(offsync_server* server, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!server) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "server is NULL");
+      return nullptr;
+    }
+    auto stats = server->server->stats();
+    if (!stats) {
+      set_status(error, stats.status());
+      return nullptr;
+    }
+    nlohmann::json out = {{"mutations_applied", stats->mutations_applied}, {"replays", stats->replays},
+                          {"idempotency_keys", stats->idempotency_keys}, {"changes", stats->changes},
+                          {"tombstones", stats->tombstones},           {"last_seq", stats->last_seq},
+                          {"compacted_seq", stats->compacted_seq},     {"cursor_version", stats->cursor_version}};
+    return owned(out.dump());
+  });
+}
+
 offsync_client* offsync_client_open(const offsync_client_options* options, offsync_error* error) {
   return guarded<offsync_client*>(error, nullptr, [&]() -> offsync_client* {
     if (!options || !present(options->path)) {

@@ -69,6 +69,10 @@ void offsync_server_free(offsync_server* server);
 char* offsync_server_handle_bytes(offsync_server* server, const uint8_t* request, size_t request_size,
                                   size_t* response_size);
 
+/* The server's figures as JSON: {"mutations_applied", "replays", "idempotency_keys", "changes",
+ * "tombstones", "last_seq", "compacted_seq", "cursor_version"}. */
+char* offsync_server_stats(offsync_server* server, offsync_error* error);
+
 /* ---- Clients ---- */
 typedef struct offsync_client offsync_client;
 typedef struct offsync_observer offsync_observer;

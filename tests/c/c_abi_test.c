@@ -117,6 +117,9 @@ int main(void) {
   CHECK(outbox != NULL && strcmp(outbox, "[]") == 0);
   offsync_string_free(outbox);
 
+  char* stats = offsync_server_stats(server, &err);
+  CHECK(stats != NULL && strstr(stats, "\"mutations_applied\":3") != NULL);
+  offsync_string_free(stats);
   char* fields = offsync_client_get(client, "notes", "n0", &err);
   CHECK(fields != NULL && strstr(fields, "\"edited\"") != NULL);
   offsync_string_free(fields);
