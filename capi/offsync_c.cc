@@ -2,6 +2,7 @@
 // crosses it; handles are the C++ objects; JSON text in and out.
 #include "offsync/offsync.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "engine/client/json_forms.h"
 #include "engine/client/query_json.h"
 #include "offsync/byte_pipe.h"
+#include "offsync/schema.h"
 #include "offsync/client.h"
 #include "offsync/server.h"
 #include "offsync/transport.h"
@@ -105,12 +107,41 @@ bool offsync_error_is_transient(const offsync_error* error) {
 void offsync_string_free(char* text) { std::free(text); }
 
 offsync_server* offsync_server_open(const char* db_path, offsync_error* error) {
+  offsync_server_options options{};
+  options.db_path = db_path;
+  return offsync_server_open_with(&options, error);
+}
+
+offsync_server* offsync_server_open_with(const offsync_server_options* options, offsync_error* error) {
   return guarded<offsync_server*>(error, nullptr, [&]() -> offsync_server* {
-    if (!present(db_path)) {
-      set_error(error, OFFSYNC_INVALID_ARGUMENT, "db_path is empty");
+    if (!options || (!present(options->db_path) && !present(options->postgres))) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "options->db_path (or options->postgres) is required");
       return nullptr;
     }
-    auto server = offsync::Server::open({.db_path = db_path});
+    offsync::ServerOptions o;
+    if (present(options->db_path)) o.db_path = options->db_path;
+    if (present(options->postgres)) o.postgres = options->postgres;
+    if (present(options->attachments_dir)) o.attachments_dir = options->attachments_dir;
+    o.require_auth = options->require_auth;
+    if (options->durability_normal) o.durability = offsync::Durability::kNormal;
+    if (present(options->schema_json)) {
+      auto schema = offsync::Schema::parse(options->schema_json);
+      if (!schema) {
+        set_status(error, schema.status());
+        return nullptr;
+      }
+      o.schema = std::move(*schema);
+    }
+    if (present(options->upstream_url)) {
+      auto transport = offsync::make_curl_transport({.base_url = options->upstream_url});
+      if (!transport) {
+        set_status(error, transport.status());
+        return nullptr;
+      }
+      o.upstream.transport = std::shared_ptr<offsync::Transport>(std::move(*transport));
+      if (present(options->upstream_token)) o.upstream.sync.token = options->upstream_token;
+    }
+    auto server = offsync::Server::open(std::move(o));
     if (!server) {
       set_status(error, server.status());
       return nullptr;
@@ -300,6 +331,83 @@ bool offsync_client_wait_until_synced(offsync_client* client, int64_t timeout_ms
       return false;
     }
     Status s = client->client->wait_until_synced(timeout_ms);
+    if (!s) set_status(error, s);
+    return s.is_ok();
+  });
+}
+
+char* offsync_client_add_attachment_file(offsync_client* client, const char* path, const char* content_type,
+                                         offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!client || !path || !content_type) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client, path and content_type are required");
+      return nullptr;
+    }
+    return id_or_error(client->client->add_attachment_file(path, content_type), error);
+  });
+}
+
+char* offsync_client_put_attached(offsync_client* client, const char* collection, const char* record_id,
+                                  const char* fields_json, const char* attachment_ids_json, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    auto fields = json_argument(fields_json, "fields_json", error);
+    if (!fields) return nullptr;
+    auto ids = json_argument(attachment_ids_json, "attachment_ids_json", error);
+    if (!ids) return nullptr;
+    if (!client || !collection || !record_id || !ids->is_array() ||
+        !std::all_of(ids->begin(), ids->end(), [](const nlohmann::json& v) { return v.is_string(); })) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT,
+                "client, collection, record_id and a JSON array of attachment ids are required");
+      return nullptr;
+    }
+    offsync::WriteOptions write;
+    write.attachments = ids->get<std::vector<std::string>>();
+    return id_or_error(client->client->put(collection, record_id, *fields, write), error);
+  });
+}
+
+char* offsync_client_attachment(offsync_client* client, const char* id, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!client || !id) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client and id are required");
+      return nullptr;
+    }
+    auto info = client->client->attachment(id);
+    if (!info) {
+      set_status(error, info.status());
+      return nullptr;
+    }
+    nlohmann::json out = {{"id", info->id},
+                          {"size", info->size},
+                          {"sha256", info->sha256},
+                          {"content_type", info->content_type},
+                          {"state", offsync::attachment_state_name(info->state)},
+                          {"local_bytes", info->local_bytes},
+                          {"sent_bytes", info->sent_bytes},
+                          {"last_error", info->last_error}};
+    return owned(out.dump());
+  });
+}
+
+bool offsync_client_download_attachment(offsync_client* client, const char* id, offsync_error* error) {
+  return guarded<bool>(error, false, [&]() -> bool {
+    if (!client || !id) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client and id are required");
+      return false;
+    }
+    Status s = client->client->download_attachment(id);
+    if (!s) set_status(error, s);
+    return s.is_ok();
+  });
+}
+
+bool offsync_client_export_attachment(offsync_client* client, const char* id, const char* path, offsync_error* error) {
+  return guarded<bool>(error, false, [&]() -> bool {
+    if (!client || !id || !path) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client, id and path are required");
+      return false;
+    }
+    Status s = client->client->export_attachment(id, path);
     if (!s) set_status(error, s);
     return s.is_ok();
   });

@@ -17,9 +17,9 @@
  * Callbacks are a function pointer and a void* context handed back unchanged; each says the thread
  * it runs on. An observer handle is removed (and freed) by offsync_observer_remove().
  *
- * Covered so far (issue 15): clients (open, writes, reads, queries, live queries, outbox, sync,
- * conflicts, sign-in), the server half in process with its byte handler, and the client transport
- * callback for an IPC shim. Attachments and the relay come next.
+ * Covered: clients (open, writes, reads, queries, live queries, outbox, sync, conflicts, sign-in,
+ * attachments), the server half in process (options, a relay to a cloud, the byte handler, stats),
+ * and the client transport callback for an IPC shim.
  */
 #ifndef OFFSYNC_OFFSYNC_H
 #define OFFSYNC_OFFSYNC_H
@@ -62,6 +62,18 @@ typedef struct offsync_server offsync_server;
 
 /* Opens (or creates) a server store: a SQLite file at db_path. */
 offsync_server* offsync_server_open(const char* db_path, offsync_error* error);
+
+typedef struct offsync_server_options {
+  const char* db_path;          /* the SQLite store (required unless postgres is set) */
+  const char* postgres;         /* or: a libpq connection string (several processes, one database) */
+  const char* schema_json;      /* the merge schema (docs/merge-policies.md); NULL: every field lww */
+  const char* attachments_dir;  /* attachment bytes under this directory; NULL: in the store */
+  bool require_auth;            /* /v1 endpoints need a bearer token (offline OAuth) */
+  bool durability_normal;       /* false: every applied mutation survives power loss */
+  const char* upstream_url;     /* a relay: sync what its clients write with this cloud server */
+  const char* upstream_token;   /* the relay's bearer token upstream; NULL: none */
+} offsync_server_options;
+offsync_server* offsync_server_open_with(const offsync_server_options* options, offsync_error* error);
 void offsync_server_free(offsync_server* server);
 /* One serialized HTTP/1.1 request in, one serialized response out (*response_size bytes, not
  * NUL-terminated; free with offsync_string_free). What an Android Binder onTransact or an iOS XPC
@@ -120,6 +132,20 @@ char* offsync_client_outbox(offsync_client* client, offsync_error* error);
 char* offsync_client_sync(offsync_client* client, offsync_error* error);
 /* Waits until every mutation queued before the call is acknowledged (see Client::wait_until_synced). */
 bool offsync_client_wait_until_synced(offsync_client* client, int64_t timeout_ms, offsync_error* error);
+
+/* Attachments (docs/architecture.md, "Attachments"): added from a file, read a chunk at a time,
+ * uploaded before the write that lists them (offsync_client_put_attached). */
+char* offsync_client_add_attachment_file(offsync_client* client, const char* path, const char* content_type,
+                                         offsync_error* error);
+/* put() whose record lists attachments: attachment_ids_json is a JSON array of ids. */
+char* offsync_client_put_attached(offsync_client* client, const char* collection, const char* record_id,
+                                  const char* fields_json, const char* attachment_ids_json, offsync_error* error);
+/* {"id","size","sha256","content_type","state","local_bytes","sent_bytes","last_error"}. */
+char* offsync_client_attachment(offsync_client* client, const char* id, offsync_error* error);
+/* Fetches an attachment a server record lists, on the calling thread (resumable, SHA-256 checked). */
+bool offsync_client_download_attachment(offsync_client* client, const char* id, offsync_error* error);
+/* Writes a readable attachment's bytes to a file. */
+bool offsync_client_export_attachment(offsync_client* client, const char* id, const char* path, offsync_error* error);
 
 /* Removes an unacknowledged mutation (a rejected one the user gave up). */
 bool offsync_client_discard(offsync_client* client, const char* mutation_id, offsync_error* error);

@@ -117,8 +117,29 @@ int main(void) {
   CHECK(outbox != NULL && strcmp(outbox, "[]") == 0);
   offsync_string_free(outbox);
 
+  /* A photo: added from a file, listed by a write, uploaded before it by the sync. */
+  char photo_path[256];
+  snprintf(photo_path, sizeof photo_path, "%s/photo.jpg", dir);
+  FILE* photo = fopen(photo_path, "wb");
+  for (int i = 0; i < 300000; ++i) fputc((i * 7) & 0xff, photo);
+  fclose(photo);
+  char* photo_id = offsync_client_add_attachment_file(client, photo_path, "image/jpeg", &err);
+  CHECK(photo_id != NULL);
+  char ids[64];
+  snprintf(ids, sizeof ids, "[\"%s\"]", photo_id ? photo_id : "");
+  char* attached = offsync_client_put_attached(client, "photos", "p1", "{\"caption\": \"site\"}", ids, &err);
+  CHECK(attached != NULL);
+  offsync_string_free(attached);
+  CHECK(offsync_client_put_attached(client, "photos", "p2", "{}", "[7]", &err) == NULL && err.code == OFFSYNC_INVALID_ARGUMENT);
+  report = offsync_client_sync(client, &err);
+  CHECK(report != NULL && strstr(report, "\"attachments_uploaded\":1") != NULL);
+  offsync_string_free(report);
+  char* info = photo_id ? offsync_client_attachment(client, photo_id, &err) : NULL;
+  CHECK(info != NULL && strstr(info, "\"state\":\"uploaded\"") != NULL && strstr(info, "\"size\":300000") != NULL);
+  offsync_string_free(info);
+
   char* stats = offsync_server_stats(server, &err);
-  CHECK(stats != NULL && strstr(stats, "\"mutations_applied\":3") != NULL);
+  CHECK(stats != NULL && strstr(stats, "\"mutations_applied\":4") != NULL);
   offsync_string_free(stats);
   char* fields = offsync_client_get(client, "notes", "n0", &err);
   CHECK(fields != NULL && strstr(fields, "\"edited\"") != NULL);
@@ -182,6 +203,27 @@ int main(void) {
   char* local = offsync_client_put(app, "notes", "n9", "{\"title\": \"edge\"}", &err);
   offsync_string_free(local);
   CHECK(atomic_load(&live_calls) == before);
+
+  /* The photo reaches the second app: downloaded (SHA-256 checked) and exported byte for byte. */
+  CHECK(photo_id && offsync_client_download_attachment(app, photo_id, &err));
+  char copy_path[256];
+  snprintf(copy_path, sizeof copy_path, "%s/copy.jpg", dir);
+  CHECK(photo_id && offsync_client_export_attachment(app, photo_id, copy_path, &err));
+  FILE* copy = fopen(copy_path, "rb");
+  int same = copy != NULL;
+  for (int i = 0; same && i < 300000; ++i) same = fgetc(copy) == ((i * 7) & 0xff);
+  same = same && fgetc(copy) == EOF;
+  if (copy) fclose(copy);
+  CHECK(same);
+  CHECK(!offsync_client_download_attachment(app, "no-such-photo", &err) && err.code != OFFSYNC_OK);
+  offsync_string_free(photo_id);
+
+  /* Server options: a schema that does not parse is refused, naming why. */
+  offsync_server_options bad_schema;
+  memset(&bad_schema, 0, sizeof bad_schema);
+  bad_schema.db_path = server_path;
+  bad_schema.schema_json = "{\"collections\": 7}";
+  CHECK(offsync_server_open_with(&bad_schema, &err) == NULL && err.code == OFFSYNC_INVALID_ARGUMENT);
 
   /* A write the user gives up before it is sent. */
   outbox = offsync_client_outbox(app, &err);
