@@ -4,7 +4,7 @@
 
 namespace offsync::cli {
 
-// Runs the demo in dir (its store is dir/app.db, made anew). resume: the second, restarted process.
-int run_demo(const std::string& dir, bool resume);
+// Runs the demo with its stores, registry and sockets in dir (made anew); 0 when the story held.
+int run_demo(const std::string& dir);
 
 }  // namespace offsync::cli

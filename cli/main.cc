@@ -28,17 +28,15 @@ int main(int argc, char** argv) {
   auto run_auth = offsync::cli::add_auth_command(app);
 
   std::string demo_dir = (std::filesystem::temp_directory_path() / "offsync-demo").string();
-  bool demo_resume = false;
-  CLI::App* demo = app.add_subcommand("demo", "The offline story end to end on the embedded defaults");
+  CLI::App* demo = app.add_subcommand("demo", "The whole story on the embedded defaults: IPC provider on demand, offline writes, a cut upload, a conflict, evidence");
   demo->add_option("--dir", demo_dir, "Where the demo's stores live (made anew)");
-  demo->add_flag("--resume", demo_resume, "Internal: the restarted half of the demo")->group("");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (demo->parsed()) return offsync::cli::run_demo(demo_dir, demo_resume);
+  if (demo->parsed()) return offsync::cli::run_demo(demo_dir);
   for (const auto& run : {run_serve, run_admin, run_proxy, run_auth}) {
     if (int rc = run(); rc >= 0) return rc;
   }

@@ -128,17 +128,17 @@ TEST_CASE("every client subcommand has --help") {
   }
 }
 
-TEST_CASE("the demo writes offline, restarts with its outbox intact, then syncs once the network is back") {
+TEST_CASE("the demo tells the whole story: IPC provider on demand, offline writes, a cut upload, a conflict, the evidence") {
   ScratchDir dir;
-  auto r = run_process({OFFSYNC_BIN, "demo", "--dir", dir.path().string()});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  CHECK(r.out.find("The process was restarted") != std::string::npos);
-  CHECK(r.out.find("outbox: 3 mutation(s)") != std::string::npos);
-  // Then back online: drained once, and the second device's edit came back.
-  CHECK(r.out.find("sync: sent 3: applied 3") != std::string::npos);
-  CHECK(r.out.find("outbox: 0 mutation(s)") != std::string::npos);
-  CHECK(r.out.find("{\"done\":true,\"title\":\"Buy milk\"}") != std::string::npos);
-  CHECK(r.out.find("The server applied 4 mutation(s), each once") != std::string::npos);
+  auto r = run_process({OFFSYNC_BIN, "demo", "--dir", dir.file("demo")});
+  REQUIRE_MESSAGE(r.exit_code == 0, std::string(r.out + r.err));
+  CHECK(r.out.find("round 2: the upload resumes at byte 1048576") != std::string::npos);
+  CHECK(r.out.find("refused: notes/scratch: 422 missing_required_field") != std::string::npos);
+  CHECK(r.out.find("conflict escalated on notes/lesson-3") != std::string::npos);
+  CHECK(r.out.find("photo: identical") != std::string::npos);
+  CHECK(r.out.find("math app outbox depth                         0") != std::string::npos);
+  CHECK(r.out.find("cloud: mutations applied / keys kept          7 / 7") != std::string::npos);
+  CHECK(r.out.find("The story held.") != std::string::npos);
 }
 
 TEST_CASE("offsync-bench local-write prints one JSON object with both durability settings") {
