@@ -240,7 +240,6 @@ struct Client::Impl {
   // ---- watch.cc: the long poll that wakes the worker when the server has changes ----
   std::shared_ptr<Transport> watcher;  // null: no push
   std::thread poller;
-  uint64_t rounds_done = 0;            // GUARDED_BY(state_mu): the worker's rounds, counted
   void poller_loop();
   void start_watch();
   Result<SyncReport> round(bool explicit_request);

@@ -168,8 +168,6 @@ void Client::Impl::worker_loop() {
     lock.unlock();
     (void)round(false);  // what it could not do, it logged and put in the status
     lock.lock();
-    ++rounds_done;
-    wake_cv.notify_all();  // the poller waits for a round after it found changes
   }
 }
 

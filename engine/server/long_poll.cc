@@ -42,7 +42,6 @@ void LongPolls::handle(const HttpRequest& request, const std::string& partition,
     } else {
       // A change that committed after the page was read: answer again at once.
       held->ready = generation_[partition] != seen;
-      if (held->ready) ++ready_;
       by_partition_.emplace(partition, held);
       cv_.notify_all();
       return;
@@ -56,10 +55,7 @@ void LongPolls::changed(const std::string& partition) {
   ++generation_[partition];
   auto [first, last] = by_partition_.equal_range(partition);
   for (auto it = first; it != last; ++it) {
-    if (!it->second->ready) {
-      it->second->ready = true;
-      ++ready_;
-    }
+    it->second->ready = true;
   }
   if (first != last) cv_.notify_all();
 }
@@ -86,7 +82,6 @@ void LongPolls::loop() {
     for (auto it = by_partition_.begin(); it != by_partition_.end();) {
       const auto& h = it->second;
       if (h->ready || h->deadline <= now || release_ || stopping_) {
-        if (h->ready) --ready_;
         due.push_back(h);
         it = by_partition_.erase(it);
       } else {
@@ -122,7 +117,6 @@ void LongPolls::loop() {
       // Woken by a change this cursor had seen already (another device's page): wait on.
       std::lock_guard<std::mutex> g(mu_);
       h->ready = generation_[h->partition] != seen;
-      if (h->ready) ++ready_;
       by_partition_.emplace(h->partition, h);
     }
     lock.lock();

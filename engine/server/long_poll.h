@@ -54,7 +54,6 @@ class LongPolls {
   std::condition_variable cv_;
   std::multimap<std::string, std::shared_ptr<Held>> by_partition_;  // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> generation_;                       // GUARDED_BY(mu_): changes seen per partition
-  size_t ready_ = 0;                                                  // GUARDED_BY(mu_)
   bool release_ = false;                                              // GUARDED_BY(mu_)
   bool stopping_ = false;                                             // GUARDED_BY(mu_)
   std::thread thread_;
