@@ -105,4 +105,15 @@ std::string error_code(const HttpResponse& r) {
   return j["error"].value("code", "");
 }
 
+RecordValidator refusing_forbidden_titles() {
+  return [](const nlohmann::json& fields) -> std::optional<SchemaViolation> {
+    if (fields.value("title", "") == "forbidden") return SchemaViolation{"bad_title", "that title is not allowed"};
+    return std::nullopt;
+  };
+}
+
+nlohmann::json note_upsert(const std::string& id, const nlohmann::json& fields) {
+  return {{"collection", "notes"}, {"record", id}, {"op", "upsert"}, {"fields", fields}};
+}
+
 }  // namespace offsync::test

@@ -31,5 +31,9 @@ std::string pattern_bytes(size_t size, unsigned seed = 1);
 nlohmann::json body_of(const HttpResponse& r);
 // The error code of an error answer, "" otherwise.
 std::string error_code(const HttpResponse& r);
+// A validator of `collection` that refuses (422 bad_title) a record whose title is "forbidden".
+RecordValidator refusing_forbidden_titles();
+// An upsert of notes/<id> with these fields (the single endpoint's body).
+nlohmann::json note_upsert(const std::string& id, const nlohmann::json& fields);
 
 }  // namespace offsync::test

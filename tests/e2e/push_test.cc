@@ -19,10 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-json note(const std::string& id, const json& fields) {
-  return {{"collection", "notes"}, {"record", id}, {"op", "upsert"}, {"fields", fields}};
-}
-
 HttpRequest wait_for_changes(const std::string& cursor, int seconds) {
   std::string target = "/v1/sync?limit=10&wait=" + std::to_string(seconds);
   if (!cursor.empty()) target += "&cursor=" + cursor;
@@ -38,7 +34,7 @@ TEST_CASE("a long poll is held until another device writes, and answers empty wh
     return r.headers.get("Authorization") == std::optional<std::string>("Bearer bob") ? "bob" : "alice";
   };
   auto server = open_server(std::move(options));
-  REQUIRE(server->handle(post_mutation(note("a", {{"v", 1}}), new_key())).status == 200);
+  REQUIRE(server->handle(post_mutation(note_upsert("a", {{"v", 1}}), new_key())).status == 200);
   std::string cursor = body_of(server->handle(get_sync("", 100)))["cursor"];
 
   // Changes already there: answered at once.
@@ -55,7 +51,7 @@ TEST_CASE("a long poll is held until another device writes, and answers empty wh
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK_FALSE(answered);
   auto start = std::chrono::steady_clock::now();
-  REQUIRE(server->handle(post_mutation(note("b", {{"v", 2}}), new_key())).status == 200);
+  REQUIRE(server->handle(post_mutation(note_upsert("b", {{"v", 2}}), new_key())).status == 200);
   waiting.join();
   MESSAGE("answered " << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
                       << " ms after the write");
@@ -75,7 +71,7 @@ TEST_CASE("a long poll is held until another device writes, and answers empty wh
     other_answered = true;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  HttpRequest bobs = post_mutation(note("c", {{"v", 3}}), new_key());
+  HttpRequest bobs = post_mutation(note_upsert("c", {{"v", 3}}), new_key());
   bobs.headers.set("Authorization", "Bearer bob");
   (void)server->handle(bobs);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -119,7 +115,7 @@ TEST_CASE("a listener holds 200 long polls on 2 handler threads, still answers w
   auto writer = make_curl_transport({.base_url = base});
   REQUIRE(writer.is_ok());
   auto start = std::chrono::steady_clock::now();
-  auto wrote = (*writer)->send(post_mutation(note("x", {{"v", 1}}), new_key()));
+  auto wrote = (*writer)->send(post_mutation(note_upsert("x", {{"v", 1}}), new_key()));
   REQUIRE(wrote.is_ok());
   CHECK(wrote->status == 200);
   for (auto& t : waiting) t.join();

@@ -21,9 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-json note(const std::string& id, const json& fields) {
-  return {{"collection", "notes"}, {"record", id}, {"op", "upsert"}, {"fields", fields}};
-}
 
 HttpRequest batch_of(const json& items) {
   HttpRequest r{.method = "POST", .target = "/v1/mutations:batch"};
@@ -79,9 +76,9 @@ TEST_CASE("two server processes on one database apply each key once, whichever p
   auto b = open_server({.db_path = dir.file("shared.db"), .durability = Durability::kNormal});
   // A retry reaching the other process gets the stored answer.
   std::string key = new_key();
-  auto first = a->handle(post_mutation(note("n1", {{"v", 1}}), key));
+  auto first = a->handle(post_mutation(note_upsert("n1", {{"v", 1}}), key));
   REQUIRE(first.status == 200);
-  auto retry = b->handle(post_mutation(note("n1", {{"v", 1}}), key));
+  auto retry = b->handle(post_mutation(note_upsert("n1", {{"v", 1}}), key));
   CHECK(retry.status == 200);
   CHECK(retry.headers.get("Idempotent-Replayed") == std::optional<std::string>("true"));
   CHECK(retry.body == first.body);
@@ -92,9 +89,9 @@ TEST_CASE("two server processes on one database apply each key once, whichever p
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
       Server& to = i % 2 ? *a : *b;
-      HttpResponse r = i % 4 < 2 ? to.handle(post_mutation(note("n2", {{"v", 2}}), racing))
+      HttpResponse r = i % 4 < 2 ? to.handle(post_mutation(note_upsert("n2", {{"v", 2}}), racing))
                                  : to.handle(batch_of(json::array({[&] {
-                                     json item = note("n2", {{"v", 2}});
+                                     json item = note_upsert("n2", {{"v", 2}});
                                      item["idempotency_key"] = racing;
                                      return item;
                                    }()})));
@@ -130,7 +127,7 @@ TEST_CASE("a change committed late by a slow transaction is never skipped by a c
   // The device pulls from a third process: B's one connection waits for the write turn with its
   // request (a process serves its requests in turn).
   auto c = open_server({.db_path = dir.file("shared.db"), .durability = Durability::kNormal});
-  REQUIRE(b->handle(post_mutation(note("before", {{"v", 0}}), new_key())).status == 200);
+  REQUIRE(b->handle(post_mutation(note_upsert("before", {{"v", 0}}), new_key())).status == 200);
   std::string cursor;
   CHECK(pull(*c, cursor) == std::vector<std::string>{"before"});
 
@@ -140,7 +137,7 @@ TEST_CASE("a change committed late by a slow transaction is never skipped by a c
   // Meanwhile process B takes another write, and a device pulls from B.
   std::atomic<bool> quick_done{false};
   std::thread quick([&] {
-    auto answer = b->handle(post_mutation(note("quick", {{"v", 2}}), new_key()));
+    auto answer = b->handle(post_mutation(note_upsert("quick", {{"v", 2}}), new_key()));
     CHECK_MESSAGE(answer.status == 200, answer.body);
     quick_done = true;
   });
@@ -170,7 +167,7 @@ TEST_CASE("a write through a process whose clock is behind still comes after the
   auto a = open_server({.db_path = dir.file("shared.db"), .durability = Durability::kNormal, .clock = &ahead});
   auto b = open_server({.db_path = dir.file("shared.db"), .durability = Durability::kNormal, .clock = &behind});
   auto hlc_of = [&](Server& s) { return body_of(s.handle(get_sync("", 100)))["changes"][0]["hlc"].get<std::string>(); };
-  REQUIRE(a->handle(post_mutation(note("n1", {{"title", "first"}}), new_key())).status == 200);
+  REQUIRE(a->handle(post_mutation(note_upsert("n1", {{"title", "first"}}), new_key())).status == 200);
   std::string first = hlc_of(*a);
   // Later in real time, through the process whose wall clock is an hour behind.
   json patch = {{"collection", "notes"}, {"record", "n1"}, {"op", "patch"}, {"fields", {{"title", "second"}}}};

@@ -124,10 +124,7 @@ TEST_CASE("a live query hears local writes that change its result and nothing el
 TEST_CASE("a live query hears a pull and a rejected mutation's revert, on the Client's own thread") {
   ScratchDir dir;
   ServerOptions server_options{.db_path = dir.file("s.db")};
-  server_options.validators["notes"] = [](const json& fields) -> std::optional<SchemaViolation> {
-    if (fields.value("title", "") == "forbidden") return SchemaViolation{"bad_title", "that title is not allowed"};
-    return std::nullopt;
-  };
+  server_options.validators["notes"] = refusing_forbidden_titles();
   auto server = open_server(std::move(server_options));
   auto connect = [&](const std::string& name) {
     ClientOptions options{.path = dir.file(name)};

@@ -69,10 +69,7 @@ TEST_CASE("a transaction's writes land together, or none of them does") {
 TEST_CASE("wait_until_synced returns once the writes reached the server, and says why not when they cannot") {
   ScratchDir dir;
   ServerOptions server_options{.db_path = dir.file("s.db")};
-  server_options.validators["notes"] = [](const json& fields) -> std::optional<SchemaViolation> {
-    if (fields.value("title", "") == "forbidden") return SchemaViolation{"bad_title", "that title is not allowed"};
-    return std::nullopt;
-  };
+  server_options.validators["notes"] = refusing_forbidden_titles();
   auto server = open_server(std::move(server_options));
   auto transport = std::make_shared<ScriptedTransport>(server.get());
   ClientOptions options{.path = dir.file("c.db")};
