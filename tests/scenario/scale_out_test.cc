@@ -21,14 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-
-HttpRequest batch_of(const json& items) {
-  HttpRequest r{.method = "POST", .target = "/v1/mutations:batch"};
-  r.headers.add("Content-Type", "application/json");
-  r.body = json{{"mutations", items}}.dump();
-  return r;
-}
-
 // Pulls from the cursor until the server has nothing more; returns the records seen.
 std::vector<std::string> pull(Server& server, std::string& cursor) {
   std::vector<std::string> seen;
@@ -90,7 +82,7 @@ TEST_CASE("two server processes on one database apply each key once, whichever p
     threads.emplace_back([&, i] {
       Server& to = i % 2 ? *a : *b;
       HttpResponse r = i % 4 < 2 ? to.handle(post_mutation(note_upsert("n2", {{"v", 2}}), racing))
-                                 : to.handle(batch_of(json::array({[&] {
+                                 : to.handle(post_batch(json::array({[&] {
                                      json item = note_upsert("n2", {{"v", 2}});
                                      item["idempotency_key"] = racing;
                                      return item;
@@ -204,7 +196,7 @@ TEST_CASE("a retry reaching another process while the first attempt runs answers
     single = b->handle(post_mutation(slow, key));
     json item = slow;
     item["idempotency_key"] = key;
-    batched = b->handle(batch_of(json::array({item})));
+    batched = b->handle(post_batch(json::array({item})));
     answered = true;
   });
   for (int i = 0; i < 500 && !answered; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
