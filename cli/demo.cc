@@ -30,22 +30,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void say(const std::string& line) { std::cout << line << std::endl; }
+// Where the story goes: stdout, or stderr with --json (stdout then carries the evidence alone).
+std::ostream* story = &std::cout;
+
+void say(const std::string& line) { *story << line << std::endl; }
 
 // Waits for done(), printing a dot every half second; false after the timeout.
 bool waiting(const std::string& what, const std::function<bool()>& done, int timeout_s = 30) {
-  std::cout << "  " << what << std::flush;
+  *story << "  " << what << std::flush;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   int ticks = 0;
   while (!done()) {
     if (std::chrono::steady_clock::now() > until) {
-      std::cout << " gave up after " << timeout_s << " s" << std::endl;
+      *story << " gave up after " << timeout_s << " s" << std::endl;
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (++ticks % 10 == 0) std::cout << '.' << std::flush;
+    if (++ticks % 10 == 0) *story << '.' << std::flush;
   }
-  std::cout << " done" << std::endl;
+  *story << " done" << std::endl;
   return true;
 }
 
@@ -124,7 +127,8 @@ constexpr const char* kSchema =
 
 }  // namespace
 
-int run_demo(const std::string& dir_arg) {
+int run_demo(const std::string& dir_arg, bool json) {
+  if (json) story = &std::cerr;
   fs::path dir = fs::absolute(dir_arg);
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -300,6 +304,20 @@ int run_demo(const std::string& dir_arg) {
   bool ok = math_outbox == 0 && conflicted && cutting->cut() && cutting->resumed_from() > 0 && same_photo &&
             rejected_reasons.size() == 1 && stats->mutations_applied == 7;
   say(ok ? "The story held." : "Something in the story did not hold (see above).");
+  if (json) {
+    nlohmann::json evidence = {{"held", ok},
+                               {"math_outbox_depth", math_outbox},
+                               {"web_notes", notes ? notes->size() : 0},
+                               {"cloud_mutations_applied", stats->mutations_applied},
+                               {"cloud_idempotency_keys", stats->idempotency_keys},
+                               {"cloud_replays", stats->replays},
+                               {"conflict_escalated_and_resolved", conflicted},
+                               {"upload_cut_and_resumed_at", cutting->resumed_from()},
+                               {"photo_identical", same_photo},
+                               {"rejected", rejected_reasons},
+                               {"seconds", seconds}};
+    std::cout << evidence.dump() << std::endl;
+  }
   return ok ? 0 : 1;
 }
 

@@ -30,13 +30,15 @@ int main(int argc, char** argv) {
   std::string demo_dir = (std::filesystem::temp_directory_path() / "offsync-demo").string();
   CLI::App* demo = app.add_subcommand("demo", "The whole story on the embedded defaults: IPC provider on demand, offline writes, a cut upload, a conflict, evidence");
   demo->add_option("--dir", demo_dir, "Where the demo's stores live (made anew)");
+  bool demo_json = false;
+  demo->add_flag("--json", demo_json, "The story on stderr, the evidence as one JSON object on stdout");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (demo->parsed()) return offsync::cli::run_demo(demo_dir);
+  if (demo->parsed()) return offsync::cli::run_demo(demo_dir, demo_json);
   for (const auto& run : {run_serve, run_admin, run_proxy, run_auth}) {
     if (int rc = run(); rc >= 0) return rc;
   }

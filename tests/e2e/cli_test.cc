@@ -139,6 +139,15 @@ TEST_CASE("the demo tells the whole story: IPC provider on demand, offline write
   CHECK(r.out.find("math app outbox depth                         0") != std::string::npos);
   CHECK(r.out.find("cloud: mutations applied                      7") != std::string::npos);
   CHECK(r.out.find("The story held.") != std::string::npos);
+  // --json: the evidence alone on stdout, the story on stderr.
+  auto j = run_process({OFFSYNC_BIN, "demo", "--json", "--dir", dir.file("demo-json")});
+  REQUIRE_MESSAGE(j.exit_code == 0, j.err);
+  json evidence = json::parse(j.out);
+  CHECK(evidence["held"] == true);
+  CHECK(evidence["math_outbox_depth"] == 0);
+  CHECK(evidence["cloud_mutations_applied"] == 7);
+  CHECK(evidence["rejected"].size() == 1);
+  CHECK(j.err.find("== Evidence") != std::string::npos);
 }
 
 TEST_CASE("offsync-bench local-write prints one JSON object with both durability settings") {
