@@ -9,6 +9,9 @@
 // Thread safety: serve_http_bytes() may be called from many threads at once (it calls
 // Server::handle). A byte-pipe transport is used by one thread at a time, like every Transport;
 // its exchange function is called on that thread and may block until the answer is there.
+//
+// Ownership: make_byte_pipe_transport() returns the caller's transport; it keeps a copy of the
+// exchange function (and what that captures) until it is destroyed.
 #pragma once
 
 #include <functional>

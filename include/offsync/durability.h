@@ -1,4 +1,6 @@
 // offsync/durability.h — what a committed local write survives.
+//
+// Thread safety and ownership: a plain enum value.
 #pragma once
 
 namespace offsync {

@@ -5,6 +5,8 @@
 // stores and clients may compare HLC strings directly. Client clocks never enter an HLC.
 //
 // Thread safety: Hlc is a value. HlcClock is safe for concurrent use.
+//
+// Ownership: an HlcClock reads the Clock it was given, which must outlive it.
 #pragma once
 
 #include <compare>

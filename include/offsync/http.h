@@ -3,6 +3,8 @@
 // Binder/XPC byte pipes, in-memory simulation) only convert bytes to and from these.
 //
 // Thread safety: plain values.
+//
+// Ownership: values; a handler owns nothing of a request after it returns.
 #pragma once
 
 #include <optional>

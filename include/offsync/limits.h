@@ -3,6 +3,8 @@
 // The server refuses what is over them with a 400 or 413 and a precise code; the client refuses the
 // same at the API, before anything is written. Every record the server accepts therefore fits in
 // every answer and page the client reads (each of which nests a record at most 5 levels down).
+//
+// Thread safety and ownership: compile-time constants.
 #pragma once
 
 #include <cstddef>

@@ -4,6 +4,9 @@
 //
 // Thread safety: the sink is called from the library's threads (the sync worker, a listener's
 // request threads), possibly from several at once; it must be safe for that and must not block.
+//
+// Ownership: the options keep a copy of the sink (and what it captures) as long as the Client or
+// Server lives.
 #pragma once
 
 #include <functional>

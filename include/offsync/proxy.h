@@ -8,6 +8,8 @@
 // Authorization header then passes through to the provider, e.g. the app's own bearer token).
 //
 // Thread safety: run() blocks its caller; stop() may be called from any thread.
+//
+// Ownership: start() returns the caller's proxy; stop() it and let run() return before destroying it.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,8 @@
 //                               "fields": {"status": {"type": "string", "merge": "escalate"}}}}}
 //
 // Thread safety: a Schema is immutable once parsed; share it freely.
+//
+// Ownership: a Schema is a value; ServerOptions keeps its own copy.
 #pragma once
 
 #include <map>

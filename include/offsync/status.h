@@ -4,6 +4,8 @@
 // threads freely, one object from several threads only for reading.
 //
 // No offsync API throws across its boundary: every fallible call returns a Status or a Result<T>.
+//
+// Ownership: values; a Result<T> owns its T.
 #pragma once
 
 #include <optional>
