@@ -1,5 +1,8 @@
 #include "pg_support.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 
 #include <SQLiteCpp/Database.h>
@@ -21,7 +24,12 @@ std::string test_postgres_for(const std::string& db_path) {
   if (!testing_postgres()) return "";
 #if OFFSYNC_WITH_POSTGRES
   std::string base = std::getenv("OFFSYNC_TEST_POSTGRES");
-  std::string schema = "t_" + hex(sha256(db_path)).substr(0, 24);
+  // Salted per test process: CTest runs hundreds of processes (and the e2e tests thousands of
+  // children), so a pid and with it a ScratchDir path comes back within one run, and a schema named
+  // after the path alone would hand a later test the data an earlier one left.
+  static const std::string salt =
+      std::to_string(::getpid()) + "-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::string schema = "t_" + hex(sha256(salt + "\n" + db_path)).substr(0, 24);
   {
     pqxx::connection c(base);
     pqxx::nontransaction s(c);
