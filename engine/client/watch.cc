@@ -4,19 +4,28 @@
 
 #include "engine/client/client_impl.h"
 #include "engine/client/wire.h"
+#include "engine/common/json_text.h"
 
 namespace offsync {
 
 namespace {
 
-// Whether a sync page lists a change or an outcome (cheap: the poll asks for one change at most).
+// Whether a sync page lists a change or an outcome. Read with json_text (bounded depth and size),
+// as every answer from a server is: a hostile answer is no page, never a crash.
 bool has_changes(const std::string& body) {
-  auto page = nlohmann::json::parse(body, nullptr, false);
-  if (!page.is_object()) return false;
-  auto changes = page.find("changes");
-  auto outcomes = page.find("outcomes");
-  return (changes != page.end() && changes->is_array() && !changes->empty()) ||
-         (outcomes != page.end() && outcomes->is_array() && !outcomes->empty());
+  json_text::Document page(body);
+  if (!page.valid() || !page.root().is_object()) return false;
+  bool found = false;
+  json_text::for_each_member(page.root(), [&](std::string_view key, const json_text::Value& v) {
+    if ((key == "changes" || key == "outcomes") && v.is_array()) {
+      json_text::for_each_element(v, [&](const json_text::Value&) {
+        found = true;
+        return false;
+      });
+    }
+    return !found;
+  });
+  return found;
 }
 
 }  // namespace

@@ -212,3 +212,25 @@ TEST_CASE("a live query's callback may call the Client and remove itself, and a 
   h.remove();
   self.remove();
 }
+
+TEST_CASE("a hostile answer to the watch (HTML with 200, JSON nested a million deep) is no page: the client syncs on") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  auto transport = std::make_shared<ScriptedTransport>(server.get());
+  std::atomic<int> polls{0};
+  std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  transport->set_script([&](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
+    if (r.target.find("wait=") == std::string::npos) return std::nullopt;
+    HttpResponse answer{.status = 200};
+    answer.body = polls++ % 2 ? "<html>captive portal</html>" : "{\"changes\": " + deep + "}";
+    return answer;
+  });
+  ClientOptions options{.path = dir.file("c.db")};
+  options.sync.transport = transport;
+  options.sync.watch_transport = transport;  // the watch goes through the same script
+  auto client = open_client(options);
+  REQUIRE(eventually([&] { return polls >= 2; }, 10'000));
+  REQUIRE(client->put("notes", "n1", {{"title", "still works"}}).is_ok());
+  CHECK(client->wait_until_synced(10'000).is_ok());
+  CHECK(server->stats()->mutations_applied == 1);
+}
