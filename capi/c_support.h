@@ -8,8 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "offsync/client.h"
+#include "offsync/listener.h"
 #include "offsync/offsync.h"
 #include "offsync/server.h"
 
@@ -19,6 +21,11 @@ struct offsync_server {
 
 struct offsync_client {
   std::unique_ptr<offsync::Client> client;
+};
+
+struct offsync_listener {
+  std::unique_ptr<offsync::Listener> listener;
+  std::thread thread;  // runs listener->run() until offsync_listener_free
 };
 
 struct offsync_observer {
@@ -83,12 +90,42 @@ inline std::optional<nlohmann::json> json_argument(const char* text, const char*
   return value;
 }
 
-inline char* id_or_error(const offsync::Result<std::string>& r, offsync_error* error) {
+// True when every argument is there; otherwise OFFSYNC_INVALID_ARGUMENT "<names> required".
+template <typename... Args>
+bool required(offsync_error* error, const char* names, const Args*... args) {
+  if ((... && (args != nullptr))) return true;
+  set_error(error, OFFSYNC_INVALID_ARGUMENT, std::string(names) + (sizeof...(args) > 1 ? " are required" : " is required"));
+  return false;
+}
+
+// A Status as the C ABI's bool (the error filled when it failed).
+inline bool succeeded(const Status& s, offsync_error* error) {
+  if (!s) set_status(error, s);
+  return s.is_ok();
+}
+
+// A Result as the caller's string: text(value) on success, NULL and the error otherwise.
+template <typename T, typename Text>
+char* text_or_error(const offsync::Result<T>& r, offsync_error* error, Text&& text) {
   if (!r) {
     set_status(error, r.status());
     return nullptr;
   }
-  return owned(*r);
+  return owned(text(*r));
+}
+
+inline char* id_or_error(const offsync::Result<std::string>& r, offsync_error* error) {
+  return text_or_error(r, error, [](const std::string& id) { return id; });
+}
+
+// A Result's value as a number, or `failure` and the error.
+template <typename T>
+int64_t number_or_error(const offsync::Result<T>& r, offsync_error* error, int64_t failure = -1) {
+  if (!r) {
+    set_status(error, r.status());
+    return failure;
+  }
+  return static_cast<int64_t>(*r);
 }
 
 

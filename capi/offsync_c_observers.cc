@@ -25,45 +25,27 @@ std::optional<offsync::Query> query_argument(const char* query_json, offsync_err
 
 char* offsync_client_query(offsync_client* client, const char* query_json, offsync_error* error) {
   return guarded<char*>(error, nullptr, [&]() -> char* {
-    if (!client) {
-      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client is NULL");
-      return nullptr;
-    }
+    if (!required(error, "client", client)) return nullptr;
     auto q = query_argument(query_json, error);
     if (!q) return nullptr;
-    auto rows = client->client->query(*q);
-    if (!rows) {
-      set_status(error, rows.status());
-      return nullptr;
-    }
-    return owned(offsync::to_json(*rows).dump());
+    return text_or_error(client->client->query(*q), error,
+                         [](const std::vector<offsync::Record>& rows) { return offsync::to_json(rows).dump(); });
   });
 }
 
 int64_t offsync_client_count(offsync_client* client, const char* query_json, offsync_error* error) {
   return guarded<int64_t>(error, -1, [&]() -> int64_t {
-    if (!client) {
-      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client is NULL");
-      return -1;
-    }
+    if (!required(error, "client", client)) return -1;
     auto q = query_argument(query_json, error);
     if (!q) return -1;
-    auto n = client->client->count(*q);
-    if (!n) {
-      set_status(error, n.status());
-      return -1;
-    }
-    return *n;
+    return number_or_error(client->client->count(*q), error);
   });
 }
 
 offsync_observer* offsync_client_watch(offsync_client* client, const char* query_json, offsync_query_fn callback,
                                        void* context, offsync_error* error) {
   return guarded<offsync_observer*>(error, nullptr, [&]() -> offsync_observer* {
-    if (!client || !callback) {
-      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client and callback are required");
-      return nullptr;
-    }
+    if (!required(error, "client and callback", client, reinterpret_cast<const void*>(callback))) return nullptr;
     auto q = query_argument(query_json, error);
     if (!q) return nullptr;
     auto handle = client->client->watch(*q, [callback, context](const std::vector<offsync::Record>& result,
@@ -109,10 +91,7 @@ class CSyncObserver final : public offsync::SyncObserver {
 offsync_observer* offsync_client_add_sync_observer(offsync_client* client, const offsync_sync_callbacks* callbacks,
                                                    offsync_error* error) {
   return guarded<offsync_observer*>(error, nullptr, [&]() -> offsync_observer* {
-    if (!client || !callbacks) {
-      set_error(error, OFFSYNC_INVALID_ARGUMENT, "client and callbacks are required");
-      return nullptr;
-    }
+    if (!required(error, "client and callbacks", client, callbacks)) return nullptr;
     return new offsync_observer{client->client->add_observer(std::make_shared<CSyncObserver>(*callbacks))};
   });
 }

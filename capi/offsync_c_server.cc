@@ -1,5 +1,8 @@
 // The C ABI: errors, strings and the server half (include/offsync/offsync.h).
+#include <thread>
+
 #include "offsync/byte_pipe.h"
+#include "offsync/listener.h"
 #include "offsync/schema.h"
 #include "offsync/transport.h"
 #include "capi/c_support.h"
@@ -78,22 +81,86 @@ char* offsync_server_handle_bytes(offsync_server* server, const uint8_t* request
   });
 }
 
+void offsync_server_handle_bytes_async(offsync_server* server, const uint8_t* request, size_t request_size,
+                                       offsync_response_fn done, void* context) {
+  if (!done) return;
+  auto give = [done, context](const std::string& bytes) {
+    done(context, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  };
+  try {
+    if (!server || (!request && request_size != 0)) {
+      return give("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+    }
+    offsync::serve_http_bytes_async(*server->server,
+                                    std::string_view(reinterpret_cast<const char*>(request), request_size),
+                                    [give](std::string bytes) { give(bytes); });
+  } catch (...) {
+    // serve_http_bytes_async answers even when it fails; only the copy of the request can throw.
+    give("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+  }
+}
+
+offsync_listener* offsync_server_listen(offsync_server* server, const char* address, offsync_error* error) {
+  return guarded<offsync_listener*>(error, nullptr, [&]() -> offsync_listener* {
+    if (!required(error, "server and address", server, address)) return nullptr;
+    std::string where = address;
+    offsync::Result<std::unique_ptr<offsync::Listener>> listener = Status::invalid_argument("");
+    if (where.rfind("unix:", 0) == 0 && where.size() > 5) {
+      listener = offsync::Listener::listen_unix(*server->server, where.substr(5));
+    } else if (size_t colon = where.rfind(':'); where.rfind("tcp:", 0) == 0 && colon > 4) {
+      std::string host = where.substr(4, colon - 4), port = where.substr(colon + 1);
+      char* end = nullptr;
+      long number = std::strtol(port.c_str(), &end, 10);
+      if (port.empty() || *end != '\0' || number < 0 || number > 65535) {
+        set_error(error, OFFSYNC_INVALID_ARGUMENT, "address \"" + where + "\": the port is not a number from 0 to 65535");
+        return nullptr;
+      }
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      listener = offsync::Listener::listen_tcp(*server->server, host, static_cast<uint16_t>(number));
+    } else {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "address \"" + where + "\" is neither tcp:HOST:PORT nor unix:PATH");
+      return nullptr;
+    }
+    if (!listener) {
+      set_status(error, listener.status());
+      return nullptr;
+    }
+    auto out = std::make_unique<offsync_listener>();
+    out->listener = std::move(*listener);
+    offsync::Listener* serving = out->listener.get();
+    out->thread = std::thread([serving] { serving->run(); });
+    return out.release();
+  });
+}
+
+char* offsync_listener_address(const offsync_listener* listener) {
+  try {
+    return listener ? owned(listener->listener->address()) : nullptr;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void offsync_listener_free(offsync_listener* listener) {
+  if (!listener) return;
+  try {
+    listener->listener->stop();
+    if (listener->thread.joinable()) listener->thread.join();
+    delete listener;
+  } catch (...) {
+  }
+}
+
 char* offsync_server_stats(offsync_server* server, offsync_error* error) {
   return guarded<char*>(error, nullptr, [&]() -> char* {
-    if (!server) {
-      set_error(error, OFFSYNC_INVALID_ARGUMENT, "server is NULL");
-      return nullptr;
-    }
-    auto stats = server->server->stats();
-    if (!stats) {
-      set_status(error, stats.status());
-      return nullptr;
-    }
-    nlohmann::json out = {{"mutations_applied", stats->mutations_applied}, {"replays", stats->replays},
-                          {"idempotency_keys", stats->idempotency_keys}, {"changes", stats->changes},
-                          {"tombstones", stats->tombstones},           {"last_seq", stats->last_seq},
-                          {"compacted_seq", stats->compacted_seq},     {"cursor_version", stats->cursor_version}};
-    return owned(out.dump());
+    if (!required(error, "server", server)) return nullptr;
+    return text_or_error(server->server->stats(), error, [](const offsync::ServerStats& stats) {
+      return nlohmann::json{{"mutations_applied", stats.mutations_applied}, {"replays", stats.replays},
+                            {"idempotency_keys", stats.idempotency_keys}, {"changes", stats.changes},
+                            {"tombstones", stats.tombstones},           {"last_seq", stats.last_seq},
+                            {"compacted_seq", stats.compacted_seq},     {"cursor_version", stats.cursor_version}}
+          .dump();
+    });
   });
 }
 

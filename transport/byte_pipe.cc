@@ -7,6 +7,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
+#include <optional>
 #include <sstream>
 
 namespace offsync {
@@ -79,9 +81,16 @@ std::string serialize(Message& message) {
 
 class BytePipeTransport final : public Transport {
  public:
-  explicit BytePipeTransport(ByteExchange exchange) : exchange_(std::move(exchange)) {}
+  BytePipeTransport(ByteExchange exchange, std::function<void()> cancel)
+      : exchange_(std::move(exchange)), cancel_(std::move(cancel)) {}
+
+  void cancel() override {
+    cancelled_ = true;
+    if (cancel_) cancel_();
+  }
 
   Result<HttpResponse> send(const HttpRequest& request) override {
+    if (cancelled_) return Status::transient("the byte pipe was cancelled");
     http::request<http::string_body> req;
     http::verb verb = http::string_to_verb(request.method);
     if (verb == http::verb::unknown) return Status::invalid_argument("method " + request.method + " cannot be sent");
@@ -116,50 +125,13 @@ class BytePipeTransport final : public Transport {
 
  private:
   ByteExchange exchange_;
+  std::function<void()> cancel_;
+  std::atomic<bool> cancelled_{false};
 };
 
 
-// Parses one request, answers it, serializes the answer.
-std::string serve_one(Server& server, std::string_view request_bytes, size_t max_body_bytes);
-
-}  // namespace
-
-std::string serve_http_bytes(Server& server, std::string_view request_bytes, size_t max_body_bytes) {
-  try {
-    return serve_one(server, request_bytes, max_body_bytes);
-  } catch (...) {
-    // Out of memory, most likely: the smallest answer that says so.
-    return "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nConnection: close\r\n"
-           "Content-Length: 69\r\n\r\n{\"error\":{\"code\":\"internal\",\"message\":\"the server could not answer\"}}";
-  }
-}
-
-namespace {
-
-std::string serve_one(Server& server, std::string_view request_bytes, size_t max_body_bytes) {
-  http::request_parser<http::string_body> parser;
-  parser.header_limit(kMaxHeadBytes);
-  beast::error_code ec;
-  HttpResponse answer;
-  unsigned version = 11;
-  if (!parse_all(parser, request_bytes, max_body_bytes, ec)) {
-    if (ec == http::error::body_limit) {
-      answer = error_response(413, "body_too_large", "the body is over " + std::to_string(max_body_bytes) + " bytes");
-    } else if (ec == http::error::header_limit) {
-      answer = error_response(431, "headers_too_large", "the request head is too large");
-    } else {
-      answer = error_response(400, "bad_request", "not one HTTP/1.1 request: " + ec.message());
-    }
-  } else {
-    auto req = parser.release();
-    version = req.version();
-    HttpRequest request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
-    for (const auto& field : req) request.headers.add(std::string(field.name_string()), std::string(field.value()));
-    request.body = std::move(req.body());
-    answer = server.handle(request);
-  }
+// A serialized answer (Connection: close).
+std::string serialize_answer(HttpResponse answer, unsigned version) {
   http::response<http::string_body> res{static_cast<http::status>(answer.status), version};
   for (const auto& [name, value] : answer.headers.fields()) res.set(name, value);
   res.set(http::field::server, "offsync");
@@ -168,10 +140,81 @@ std::string serve_one(Server& server, std::string_view request_bytes, size_t max
   return serialize(res);
 }
 
+// The smallest answer that says the server could not answer (out of memory, most likely).
+constexpr const char* kCouldNotAnswer =
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    "Content-Length: 69\r\n\r\n{\"error\":{\"code\":\"internal\",\"message\":\"the server could not answer\"}}";
+
+// Parses one request; on failure `refusal` holds the answer to give instead.
+std::optional<HttpRequest> parse_request(std::string_view request_bytes, size_t max_body_bytes, unsigned& version,
+                                         HttpResponse& refusal) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(kMaxHeadBytes);
+  beast::error_code ec;
+  if (!parse_all(parser, request_bytes, max_body_bytes, ec)) {
+    if (ec == http::error::body_limit) {
+      refusal = error_response(413, "body_too_large", "the body is over " + std::to_string(max_body_bytes) + " bytes");
+    } else if (ec == http::error::header_limit) {
+      refusal = error_response(431, "headers_too_large", "the request head is too large");
+    } else {
+      refusal = error_response(400, "bad_request", "not one HTTP/1.1 request: " + ec.message());
+    }
+    return std::nullopt;
+  }
+  auto req = parser.release();
+  version = req.version();
+  HttpRequest request;
+  request.method = std::string(req.method_string());
+  request.target = std::string(req.target());
+  for (const auto& field : req) request.headers.add(std::string(field.name_string()), std::string(field.value()));
+  request.body = std::move(req.body());
+  return request;
+}
+
 }  // namespace
 
-std::unique_ptr<Transport> make_byte_pipe_transport(ByteExchange exchange) {
-  return std::make_unique<BytePipeTransport>(std::move(exchange));
+std::string serve_http_bytes(Server& server, std::string_view request_bytes, size_t max_body_bytes) {
+  try {
+    unsigned version = 11;
+    HttpResponse refusal;
+    auto request = parse_request(request_bytes, max_body_bytes, version, refusal);
+    return serialize_answer(request ? server.handle(*request) : std::move(refusal), version);
+  } catch (...) {
+    return kCouldNotAnswer;
+  }
+}
+
+void serve_http_bytes_async(Server& server, std::string_view request_bytes, std::function<void(std::string)> done,
+                            size_t max_body_bytes) {
+  // `done` is called exactly once: here, or later for a held long poll.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto give = [done, answered](std::string bytes) {
+    if (answered->exchange(true)) return;
+    try {
+      done(std::move(bytes));
+    } catch (...) {
+      // The carrier's callback failed; nothing more can be done for this exchange.
+    }
+  };
+  try {
+    unsigned version = 11;
+    HttpResponse refusal;
+    auto request = parse_request(request_bytes, max_body_bytes, version, refusal);
+    if (!request) return give(serialize_answer(std::move(refusal), version));
+    server.handle_async(*request, [give, version](HttpResponse answer) {
+      try {
+        give(serialize_answer(std::move(answer), version));
+      } catch (...) {
+        give(kCouldNotAnswer);
+      }
+    });
+  } catch (...) {
+    give(kCouldNotAnswer);
+  }
+}
+
+std::unique_ptr<Transport> make_byte_pipe_transport(ByteExchange exchange, std::function<void()> cancel) {
+  return std::make_unique<BytePipeTransport>(std::move(exchange), std::move(cancel));
 }
 
 }  // namespace offsync

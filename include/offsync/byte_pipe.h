@@ -32,12 +32,21 @@ namespace offsync {
 std::string serve_http_bytes(Server& server, std::string_view request_bytes,
                              size_t max_body_bytes = limits::kMaxBodyBytes);
 
+// The same, for a carrier that can answer later (an XPC reply object, a Binder callback): `done`
+// gets the response bytes exactly once, at once on the calling thread or, for a long poll that
+// waits for changes (GET /v1/sync?wait=S), later on the server's long-poll thread, so no thread
+// is held while a device waits. `done` must not block.
+void serve_http_bytes_async(Server& server, std::string_view request_bytes, std::function<void(std::string)> done,
+                            size_t max_body_bytes = limits::kMaxBodyBytes);
+
 // The app's shim: carries request bytes to the provider and returns its response bytes, or an error
 // (a transient one when the provider could not be reached: the request is retried later).
 using ByteExchange = std::function<Result<std::string>(const std::string& request_bytes)>;
 
 // A Transport over the shim. Responses that are not one whole HTTP/1.1 response are a transient
-// error (no answer), never a crash.
-std::unique_ptr<Transport> make_byte_pipe_transport(ByteExchange exchange);
+// error (no answer), never a crash. `cancel` (optional) is what Transport::cancel() calls, from any
+// thread, to make an exchange in progress return soon (a long poll held while the client closes);
+// after it every send() fails at once as transient.
+std::unique_ptr<Transport> make_byte_pipe_transport(ByteExchange exchange, std::function<void()> cancel = {});
 
 }  // namespace offsync

@@ -18,8 +18,9 @@
  * it runs on. An observer handle is removed (and freed) by offsync_observer_remove().
  *
  * Covered: clients (open, writes, reads, queries, live queries, outbox, sync, conflicts, sign-in,
- * attachments), the server half in process (options, a relay to a cloud, the byte handler, stats),
- * and the client transport callback for an IPC shim.
+ * attachments), the server half in process (options, a relay to a cloud, the byte handler, its
+ * asynchronous form for long polls, listeners on TCP and Unix sockets, stats), and the client
+ * transport callbacks for an IPC shim (requests, and the long poll that brings pushes).
  */
 #ifndef OFFSYNC_OFFSYNC_H
 #define OFFSYNC_OFFSYNC_H
@@ -81,6 +82,27 @@ void offsync_server_free(offsync_server* server);
 char* offsync_server_handle_bytes(offsync_server* server, const uint8_t* request, size_t request_size,
                                   size_t* response_size);
 
+/* The same for a carrier that can answer later (an XPC reply, a Binder callback): done(context,
+ * response, size) is called exactly once with the serialized response, which is valid during the
+ * call only: at once on the calling thread, or, for a long poll that waits for changes
+ * (GET /v1/sync?wait=S, docs/protocol.md), later on the server's long-poll thread, so no thread is
+ * held while a device waits. done must not block. The server must outlive the call to done
+ * (offsync_server_free answers every held poll first). */
+typedef void (*offsync_response_fn)(void* context, const uint8_t* response, size_t response_size);
+void offsync_server_handle_bytes_async(offsync_server* server, const uint8_t* request, size_t request_size,
+                                       offsync_response_fn done, void* context);
+
+/* Serves the server over HTTP/1.1 on its own threads until offsync_listener_free: address is
+ * "tcp:HOST:PORT" (an IP address; port 0: any free port) or "unix:PATH" (a Unix domain socket,
+ * mode 0600, for processes of this user: what `curl --unix-socket` and other apps connect to).
+ * Free the listener before its server. */
+typedef struct offsync_listener offsync_listener;
+offsync_listener* offsync_server_listen(offsync_server* server, const char* address, offsync_error* error);
+/* "http://127.0.0.1:PORT" or "unix:PATH" (free it). */
+char* offsync_listener_address(const offsync_listener* listener);
+/* Stops accepting, answers the requests in progress, and frees the handle. NULL is accepted. */
+void offsync_listener_free(offsync_listener* listener);
+
 /* The server's figures as JSON: {"mutations_applied", "replays", "idempotency_keys", "changes",
  * "tombstones", "last_seq", "compacted_seq", "cursor_version"}. */
 char* offsync_server_stats(offsync_server* server, offsync_error* error);
@@ -107,6 +129,17 @@ typedef struct offsync_client_options {
   bool durability_normal;           /* false: every write survives power loss (fsync); true: a crash */
   offsync_exchange_fn exchange;     /* or: sync through this callback; NULL when unused */
   void* exchange_context;           /* handed to exchange */
+  /* Push over the callback (with background): the client keeps one long poll
+   * (GET /v1/sync?wait=S) in flight through watch_exchange, on its own watch thread, so other
+   * devices' changes arrive without polling. It blocks until the provider answers (a change, or S
+   * seconds); the provider side answers it with offsync_server_handle_bytes_async. NULL: the
+   * client pulls when it syncs. With server_url or in_process_server this is not needed: the
+   * client opens its own second connection. */
+  offsync_exchange_fn watch_exchange;
+  void* watch_context;                  /* handed to watch_exchange and watch_cancel */
+  void (*watch_cancel)(void* context);  /* the client is closing: make a watch_exchange in progress
+                                           return (false) soon; any thread; NULL: it ends by itself */
+  int32_t watch_wait_s;                 /* S, 1..60; 0: 25 s; negative: no long poll at all */
 } offsync_client_options;
 
 offsync_client* offsync_client_open(const offsync_client_options* options, offsync_error* error);
