@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "offsync/byte_pipe.h"
@@ -145,4 +147,32 @@ TEST_CASE("the byte pipe carries an attachment's binary chunks up and its ranges
   REQUIRE(down->sync_once()->pulled == 1);
   REQUIRE(down->download_attachment(*id).is_ok());
   CHECK(down->read_attachment(*id, 0, 2'000'000).value() == photo);
+}
+
+TEST_CASE("the asynchronous byte handler holds a long poll without a thread and answers it when a change commits") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> answers;
+  auto done = [&](std::string bytes) {
+    std::lock_guard<std::mutex> lock(mu);
+    answers.push_back(std::move(bytes));
+    cv.notify_all();
+  };
+  // Bad bytes and plain requests are answered at once, on the calling thread.
+  serve_http_bytes_async(*server, "\x01garbage", done);
+  serve_http_bytes_async(*server, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n", done);
+  REQUIRE(answers.size() == 2);
+  CHECK(answers[0].rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(answers[1].rfind("HTTP/1.1 200", 0) == 0);
+  // A long poll on an empty log is held: the call returns, the answer comes with the change.
+  serve_http_bytes_async(*server, "GET /v1/sync?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n", done);
+  CHECK(answers.size() == 2);
+  auto applied = server->handle(post_mutation(note_upsert("n1", {{"title", "t"}}), new_key()));
+  CHECK(applied.status == 200);
+  std::unique_lock<std::mutex> lock(mu);
+  REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answers.size() == 3; }));
+  CHECK(answers[2].rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(answers[2].find("\"n1\"") != std::string::npos);
 }
