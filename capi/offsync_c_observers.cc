@@ -81,6 +81,13 @@ class CSyncObserver final : public offsync::SyncObserver {
     for (const auto& [collection, id] : records) out.push_back({collection, id});
     c_.on_view_changed(c_.context, out.dump().c_str());
   }
+  void on_progress(const offsync::SyncProgress& p) override {
+    if (!c_.on_progress) return;
+    const char* step = p.step == offsync::SyncProgress::Step::kPush   ? "push"
+                       : p.step == offsync::SyncProgress::Step::kPull ? "pull"
+                                                                        : "refresh";
+    c_.on_progress(c_.context, step, p.done, p.total);
+  }
 
  private:
   offsync_sync_callbacks c_;

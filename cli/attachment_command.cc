@@ -1,11 +1,10 @@
 #include "cli/attachment_command.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <iostream>
 
 #include "cli/output.h"
+#include "cli/progress.h"
 
 namespace offsync::cli {
 namespace {
@@ -20,20 +19,6 @@ nlohmann::json to_json(const AttachmentInfo& i) {
           {"sent_bytes", i.sent_bytes},
           {"last_error", i.last_error}};
 }
-
-std::string mib(int64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / (1 << 20));
-  return text;
-}
-
-class TerminalProgress final : public SyncObserver {
- public:
-  void on_attachment_progress(const AttachmentProgress& p) override {
-    std::cerr << "\r" << (p.upload ? "uploading " : "downloading ") << p.id << ": " << mib(p.done) << " of "
-              << mib(p.total) << " MiB" << (p.complete ? "\n" : "") << std::flush;
-  }
-};
 
 }  // namespace
 
@@ -80,8 +65,10 @@ std::optional<int> run_attachment_command(const std::string& name, Client& clien
     return 0;
   }
   if (name == "download") {
-    if (auto progress = terminal_progress()) client.add_observer(progress);
+    auto progress = terminal_progress();
+    if (progress) client.add_observer(progress);
     Status s = client.download_attachment(a.id);
+    if (progress) progress->finish();
     if (!s) {
       (void)fail(s);
       return s.code() == StatusCode::kTransient ? 3 : 1;
@@ -97,11 +84,6 @@ std::optional<int> run_attachment_command(const std::string& name, Client& clien
     return 0;
   }
   return std::nullopt;
-}
-
-std::shared_ptr<SyncObserver> terminal_progress() {
-  if (!::isatty(STDERR_FILENO)) return nullptr;
-  return std::make_shared<TerminalProgress>();
 }
 
 }  // namespace offsync::cli

@@ -1,5 +1,4 @@
-// `offsync client attach | attachment | download`: attachments from the command line, and the
-// progress of transfers on a terminal.
+// `offsync client attach | attachment | download`: attachments from the command line.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -27,7 +26,5 @@ void add_attachment_commands(const std::function<CLI::App*(const char*, const ch
 std::optional<int> run_attachment_command(const std::string& name, Client& client, const AttachmentArgs& a, bool json);
 // The write options of put and patch.
 WriteOptions write_options(const AttachmentArgs& a);
-// An observer that draws each transfer's progress on stderr when it is a terminal; null otherwise.
-std::shared_ptr<SyncObserver> terminal_progress();
 
 }  // namespace offsync::cli

@@ -5,6 +5,7 @@
 
 #include "cli/attachment_command.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "offsync/client.h"
 #include "offsync/ipc.h"
 #include "offsync/transport.h"
@@ -173,8 +174,10 @@ int run(CLI::App* cmd, ClientArgs& a) {
   }
   if (name == "sync") {
     if (!options.sync.transport) return fail(Status::invalid_argument("sync needs --server URL or --ipc-service ADDR"));
-    if (auto progress = terminal_progress()) client.add_observer(progress);
+    auto progress = terminal_progress();
+    if (progress) client.add_observer(progress);
     auto report = client.sync_once();
+    if (progress) progress->finish();
     if (!report) {
       // The server may have been reached, but what it said could not be stored (docs/protocol.md: 2).
       (void)fail(report.status());

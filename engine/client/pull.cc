@@ -121,6 +121,8 @@ std::optional<std::string> Round::read_log(std::string cursor, Interrupt interru
     bool moved = page->cursor != cursor;
     cursor = page->cursor;
     applied(*page);
+    progress_ = SyncProgress{report_.full_refresh ? SyncProgress::Step::kRefresh : SyncProgress::Step::kPull,
+                             report_.pulled + static_cast<int64_t>(page->count), -1};
     tell_observers();
     report_.pulled += static_cast<int64_t>(page->count);
     if (!page->has_more) return cursor;

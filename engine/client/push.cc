@@ -45,6 +45,10 @@ Round::Wave Round::wave() {
 
 void Round::push() {
   c_.set_status({SyncState::kPushing, 0, ""});
+  if (!c_.observers_copy().empty()) {
+    auto summary = c_.locked("count pending", [&]() -> Result<OutboxSummary> { return c_.store->summary(); });
+    if (summary) push_total_ = summary->pending;
+  }
   upload_attachments();
   while (!stopped()) {
     Wave next = wave();
@@ -173,6 +177,8 @@ void Round::push_records(const std::vector<std::string>& ids) {
     }
     std::deque<json_text::Document> documents;
     settle(done, read_replies(done, answers, documents), answers.unreachable_reason);
+    push_done_ += static_cast<int64_t>(done.muts.size());  // sent counts the chunk in flight too
+    progress_ = SyncProgress{SyncProgress::Step::kPush, push_done_, push_total_};
     tell_observers();
   }
 }

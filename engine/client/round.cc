@@ -99,8 +99,10 @@ void Round::tell_observers() {
       if (!changed_.empty()) x.on_view_changed(changed_);
       for (const auto& m : rejected_) x.on_rejected(m);
       for (const auto& m : conflicts_) x.on_conflict(m);
+      if (progress_) x.on_progress(*progress_);
     });
   }
+  progress_.reset();
   changed_.clear();
   rejected_.clear();
   conflicts_.clear();

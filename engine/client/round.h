@@ -125,6 +125,9 @@ class Round {
   bool explicit_;
   Backoff backoff_;
   SyncReport report_;
+  std::optional<SyncProgress> progress_;  // told with the next tell_observers()
+  int64_t push_total_ = -1;               // pending when the push began (counted for observers only)
+  int64_t push_done_ = 0;                 // mutations whose batch was answered (or went unanswered)
   // Mutations sent this round and still pending (not sent twice in one round); settled ones leave.
   std::unordered_set<std::string> attempted_;
   bool unreachable_ = false;                   // a request got no answer

@@ -205,6 +205,15 @@ struct SyncStatus {
   std::string reason;              // why offline, backing off or paused
 };
 
+// How far a round has come (SyncObserver::on_progress): after each batch of the push and each page
+// of a pull, so an app can show "sending 3,000 of 20,000" on a long drain or a full refresh.
+struct SyncProgress {
+  enum class Step { kPush, kPull, kRefresh };
+  Step step = Step::kPush;
+  int64_t done = 0;    // push: mutations sent this round; pull, refresh: changes read this round
+  int64_t total = -1;  // push: what was pending when the push began; -1: not known (pulls)
+};
+
 // Told what the sync worker does. Every method runs on the sync worker's thread (or on the thread
 // that called sync_once()), during the round; it must not block. It may call the Client's reads,
 // writes and sync_now(), but not sync_once(), which would wait for the round that is calling it.
@@ -219,6 +228,7 @@ class SyncObserver {
   // After each chunk of an upload (on the worker's thread) or of a download (on the thread that
   // called download_attachment()).
   virtual void on_attachment_progress(const AttachmentProgress& /*progress*/) {}
+  virtual void on_progress(const SyncProgress& /*progress*/) {}
 };
 
 // How the conflict of a mutation is settled.

@@ -216,6 +216,9 @@ typedef struct offsync_sync_callbacks {
   void (*on_rejected)(void* context, const char* mutation_json);
   void (*on_conflict)(void* context, const char* mutation_json);
   void (*on_view_changed)(void* context, const char* records_json);  /* [["collection", "id"], ...] */
+  /* After each batch pushed and each page read: step "push" (done of total mutations; total -1
+   * when not known), "pull" or "refresh" (done changes read this round, total -1). */
+  void (*on_progress)(void* context, const char* step, int64_t done, int64_t total);
 } offsync_sync_callbacks;
 offsync_observer* offsync_client_add_sync_observer(offsync_client* client, const offsync_sync_callbacks* callbacks,
                                                    offsync_error* error);

@@ -34,6 +34,7 @@ CANCEL_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 QUERY_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
 STATE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
 TEXT_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
+PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64)
 
 
 class ServerOptions(ctypes.Structure):
@@ -73,6 +74,7 @@ class SyncCallbacks(ctypes.Structure):
         ("on_rejected", TEXT_FN),
         ("on_conflict", TEXT_FN),
         ("on_view_changed", TEXT_FN),
+        ("on_progress", PROGRESS_FN),
     ]
 
 

@@ -3,8 +3,8 @@
 import ctypes
 import json
 
-from ._native import (EXCHANGE_FN, NOT_FOUND, QUERY_FN, STATE_FN, TEXT_FN, ClientOptions, OffsyncError,
-                      SyncCallbacks, b, call, guard, library, text)
+from ._native import (EXCHANGE_FN, NOT_FOUND, PROGRESS_FN, QUERY_FN, STATE_FN, TEXT_FN, ClientOptions,
+                      OffsyncError, SyncCallbacks, b, call, guard, library, text)
 
 KEEP_MINE, TAKE_SERVER, EDITED = 0, 1, 2
 
@@ -127,10 +127,11 @@ class Client:
                       keep, None)
         return self._keep_observer(handle, keep)
 
-    def observe(self, on_state=None, on_rejected=None, on_conflict=None):
+    def observe(self, on_state=None, on_rejected=None, on_conflict=None, on_progress=None):
         """The sync worker's news: on_state(state, reason), on_rejected(mutation) (the server
-        refused it: mutation["last_error"] says why), on_conflict(mutation). Called on the thread
-        that syncs. Returns a handle with remove()."""
+        refused it: mutation["last_error"] says why), on_conflict(mutation), on_progress(step,
+        done, total) ("push", "pull" or "refresh"). Called on the thread that syncs. Returns a
+        handle with remove()."""
         callbacks = SyncCallbacks()
         if on_state:
             callbacks.on_state = STATE_FN(guard(lambda _c, s, r: on_state(s.decode(), r.decode())))
@@ -138,6 +139,8 @@ class Client:
             callbacks.on_rejected = TEXT_FN(guard(lambda _c, m: on_rejected(json.loads(m))))
         if on_conflict:
             callbacks.on_conflict = TEXT_FN(guard(lambda _c, m: on_conflict(json.loads(m))))
+        if on_progress:
+            callbacks.on_progress = PROGRESS_FN(guard(lambda _c, step, done, total: on_progress(step.decode(), done, total)))
         handle = call(library().offsync_client_add_sync_observer, self._handle, ctypes.byref(callbacks))
         return self._keep_observer(handle, callbacks)
 

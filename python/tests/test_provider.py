@@ -59,12 +59,14 @@ def test_a_photo_taken_offline_uploads_when_back_and_another_device_reads_it_byt
 def test_a_refused_write_and_an_escalated_conflict_are_told_and_settled(tmp_path):
     with Server.open(tmp_path / "cloud.db", schema=SCHEMA) as cloud:
         with Client.open(tmp_path / "a.db", server=cloud) as a, Client.open(tmp_path / "b.db", server=cloud) as b:
-            rejected, conflicts = [], []
-            a.observe(on_rejected=rejected.append, on_conflict=conflicts.append)
+            rejected, conflicts, progress = [], [], []
+            a.observe(on_rejected=rejected.append, on_conflict=conflicts.append,
+                      on_progress=lambda *step: progress.append(step))
             refused = a.put("notes", "n0", {"body": "no title"})
             a.put("notes", "n1", {"title": "essay", "grade": "B"})
             a.sync()
             assert [m["id"] for m in rejected] == [refused]
+            assert progress[0] == ("push", 2, 2) and progress[-1][0] == "pull"
             state = {m["id"]: m for m in a.outbox()}[refused]
             assert state["state"] == "rejected" and state["error_code"] == "missing_required_field"
             assert "title" in state["last_error"]

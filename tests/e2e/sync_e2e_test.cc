@@ -5,6 +5,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -192,4 +193,32 @@ TEST_CASE("a stored cursor the server never issued leads to a full refresh, not 
   CHECK(report["pull_complete"] == true);
   CHECK(json::parse(s.client({"get", "notes", "n2", "--json"}).out)["fields"] == json({{"v", 2}}));
   CHECK(json::parse(s.client({"get", "notes", "n1", "--json"}).out)["fields"] == json({{"v", 1}}));
+}
+
+TEST_CASE("on a terminal a long drain shows its progress on stderr, and a pipe gets only the result") {
+  Setup s;
+  s.start();
+  constexpr int kCount = 2500;
+  {
+    auto client = offsync::Client::open({.path = s.client_db, .durability = offsync::Durability::kNormal});
+    REQUIRE(client.is_ok());
+    for (int i = 0; i < kCount; ++i) REQUIRE((*client)->put("notes", "n" + std::to_string(i), {{"i", i}}).is_ok());
+  }
+  // script(1) gives the command a pseudo-terminal and copies what it drew to the file.
+  std::string typescript = s.dir.file("typescript");
+  std::string command = std::string(OFFSYNC_BIN) + " client --db " + s.client_db + " --server " + s.url + " sync";
+  auto tty = run_process({"/usr/bin/script", "-qefc", command, typescript});
+  REQUIRE_MESSAGE(tty.exit_code == 0, tty.out << tty.err);
+  std::ifstream in(typescript);
+  std::string drawn((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(drawn.find("sending: 1000 of 2500 mutations") != std::string::npos);
+  CHECK(drawn.find("sending: 2500 of 2500 mutations") != std::string::npos);
+  CHECK(drawn.find("pulling: 2500 changes") != std::string::npos);
+  CHECK(drawn.find("sent 2500: applied 2500") != std::string::npos);
+  // Not a terminal: the result only, no progress lines.
+  REQUIRE(s.client({"put", "notes", "late", R"({"v":1})"}).exit_code == 0);
+  auto piped = s.client({"sync"});
+  CHECK(piped.exit_code == 0);
+  CHECK(piped.err.empty());
+  CHECK(piped.out.find("sending:") == std::string::npos);
 }

@@ -71,3 +71,52 @@ TEST_CASE("observers hear of a record whose view changed, not of the acknowledge
   REQUIRE(client->sync_once()->applied == 1);
   CHECK(recorder->take().empty());
 }
+
+namespace {
+
+struct ProgressRecorder : SyncObserver {
+  std::mutex mu;
+  std::vector<SyncProgress> heard;
+  void on_progress(const SyncProgress& p) override {
+    std::lock_guard<std::mutex> lock(mu);
+    heard.push_back(p);
+  }
+  // "push 1000/2500 push 2000/2500 ..." in the order heard.
+  std::string take() {
+    std::lock_guard<std::mutex> lock(mu);
+    std::string out;
+    for (const auto& p : heard) {
+      const char* step = p.step == SyncProgress::Step::kPush ? "push" : p.step == SyncProgress::Step::kPull ? "pull" : "refresh";
+      out += (out.empty() ? "" : " ") + std::string(step) + " " + std::to_string(p.done) + "/" + std::to_string(p.total);
+    }
+    heard.clear();
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a long drain, a pull and a full refresh report their progress after each batch and page") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("server.db"), .durability = Durability::kNormal});
+  SyncOptions sync{.transport = make_in_process_transport(*server), .background = false, .batch_size = 1000,
+                   .pull_limit = 1000};
+  auto phone = open_client({.path = dir.file("phone.db"), .durability = Durability::kNormal, .sync = sync});
+  auto progress = std::make_shared<ProgressRecorder>();
+  phone->add_observer(progress);
+  for (int i = 0; i < 2500; ++i) REQUIRE(phone->put("notes", "n" + std::to_string(i), {{"i", i}}).is_ok());
+  REQUIRE(phone->sync_once()->applied == 2500);
+  // The push: of the 2,500 pending, after each batch; then the pull of its own echoes.
+  CHECK(progress->take() == "push 1000/2500 push 2000/2500 push 2500/2500 pull 1000/-1 pull 2000/-1 pull 2500/-1");
+
+  auto tablet = open_client({.path = dir.file("tablet.db"), .durability = Durability::kNormal, .sync = sync});
+  auto tablet_progress = std::make_shared<ProgressRecorder>();
+  tablet->add_observer(tablet_progress);
+  REQUIRE(tablet->sync_once()->pulled == 2500);
+  CHECK(tablet_progress->take() == "pull 1000/-1 pull 2000/-1 pull 2500/-1");
+
+  // The cursor expires: the refresh reads the whole state again, page by page.
+  REQUIRE(server->rotate_cursor().is_ok());
+  REQUIRE(tablet->sync_once()->full_refresh);
+  CHECK(tablet_progress->take() == "refresh 1000/-1 refresh 2000/-1 refresh 2500/-1");
+}
