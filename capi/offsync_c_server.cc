@@ -52,6 +52,7 @@ offsync_server* offsync_server_open_with(const offsync_server_options* options, 
       }
       o.upstream.transport = std::shared_ptr<offsync::Transport>(std::move(*transport));
       if (present(options->upstream_token)) o.upstream.sync.token = options->upstream_token;
+      if (present(options->upstream_db_path)) o.upstream.client_path = options->upstream_db_path;
     }
     auto server = offsync::Server::open(std::move(o));
     if (!server) {

@@ -38,7 +38,10 @@ std::function<int()> add_auth_command(CLI::App& app) {
   upstream->add_option("--upstream-user", a->upstream.user, "Who the tokens act for upstream")->required();
   upstream->add_option("--access-token", a->upstream.access_token, "Upstream bearer token")->required();
   upstream->add_option("--refresh-token", a->upstream.refresh_token, "Redeemed upstream after a 401");
-  for (CLI::App* sub : {approve, reg, upstream}) sub->fallthrough();
+  for (CLI::App* sub : {approve, reg, upstream}) {
+    sub->fallthrough();
+    sub->add_flag("--json", a->json, "Machine-readable output");  // listed in each one's --help too
+  }
   return [=]() -> int {
     if (!auth->parsed()) return -1;
     auto server = Server::open(a->store.server_options());
@@ -57,7 +60,12 @@ std::function<int()> add_auth_command(CLI::App& app) {
     if (reg->parsed()) {
       Status s = (*server)->register_oauth_client({a->approval.client_id, a->redirect_uris});
       if (!s) return fail(s);
-      std::cout << "registered " << a->approval.client_id << "\n";
+      if (a->json) {
+        std::cout << nlohmann::json{{"client_id", a->approval.client_id}, {"redirect_uris", a->redirect_uris}}.dump()
+                  << "\n";
+      } else {
+        std::cout << "registered " << a->approval.client_id << "\n";
+      }
       return 0;
     }
     auto redirect = (*server)->approve_authorization(a->approval);

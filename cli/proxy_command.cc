@@ -11,12 +11,14 @@ namespace offsync::cli {
 std::function<int()> add_proxy_command(CLI::App& app) {
   struct ProxyArgs {
     std::string ipc_service, listen = "127.0.0.1:0", secret;
+    bool json = false;
   };
   auto a = std::make_shared<ProxyArgs>();
   CLI::App* cmd = app.add_subcommand("proxy", "Forward HTTP on a loopback port to an IPC service (per-launch secret)");
   cmd->add_option("--ipc-service", a->ipc_service, "unix:/path.sock or a registered service name")->required();
   cmd->add_option("--listen", a->listen, "Loopback HOST:PORT (port 0: any free port; both printed)");
   cmd->add_option("--secret", a->secret, "The secret requests must carry (default: a random one, printed)");
+  cmd->add_flag("--json", a->json, "Print the first line as JSON: {\"url\", \"ipc_service\", \"secret\"}");
   return [cmd, a]() -> int {
     if (!cmd->parsed()) return -1;
     size_t colon = a->listen.rfind(':');
@@ -33,8 +35,14 @@ std::function<int()> add_proxy_command(CLI::App& app) {
     auto proxy = LocalProxy::start(std::move(options));
     if (!proxy) return fail(proxy.status());
     // One line a launcher reads: where, and the secret to send as Authorization: Bearer.
-    std::cout << "offsync: proxying " << (*proxy)->url() << " to " << a->ipc_service << " with secret "
-              << (*proxy)->secret() << std::endl;
+    if (a->json) {
+      std::cout << nlohmann::json{{"url", (*proxy)->url()}, {"ipc_service", a->ipc_service}, {"secret", (*proxy)->secret()}}
+                       .dump()
+                << std::endl;
+    } else {
+      std::cout << "offsync: proxying " << (*proxy)->url() << " to " << a->ipc_service << " with secret "
+                << (*proxy)->secret() << std::endl;
+    }
     return run_until_stopped([&] { (*proxy)->run(); }, [&] { (*proxy)->stop(); });
   };
 }

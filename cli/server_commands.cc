@@ -24,6 +24,7 @@ struct ServeArgs {
   int threads = 4;
   double idle_exit_s = 0;
   bool require_auth = false;
+  bool json = false;
   std::string attachments_dir;
   std::string upstream, upstream_token, upstream_client_id;
   int upstream_batch_size = 1000;
@@ -48,9 +49,7 @@ Result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text
 }
 
 int serve(const ServeArgs& a) {
-  ServerOptions options;
-  options.db_path = a.store.db;
-  options.postgres = a.store.postgres;
+  ServerOptions options = a.store.server_options();
   options.max_body_bytes = a.max_body_bytes;
   options.require_auth = a.require_auth;
   options.attachments_dir = a.attachments_dir;
@@ -83,6 +82,14 @@ int serve(const ServeArgs& a) {
   if ((!a.upstream_token.empty() || !a.upstream_client_id.empty()) && a.upstream.empty()) {
     return fail(Status::invalid_argument("--upstream-token and --upstream-client-id need --upstream URL"));
   }
+  if (!a.store.upstream_db.empty() && a.upstream.empty()) {
+    return fail(Status::invalid_argument("--upstream-db needs --upstream URL"));
+  }
+  if (!a.upstream.empty() && a.store.db.empty() && a.store.upstream_db.empty()) {
+    // Checked before the store is opened: the relay would refuse it anyway (Relay::start).
+    return fail(Status::invalid_argument(
+        "a relay on --postgres keeps its upstream client (outbox, cursor) in a local SQLite file: give --upstream-db PATH"));
+  }
   if (!a.upstream.empty()) {
     auto upstream = make_curl_transport({.base_url = a.upstream});
     if (!upstream) return fail(upstream.status());
@@ -110,7 +117,12 @@ int serve(const ServeArgs& a) {
                   : !a.unix_path.empty() ? Listener::listen_unix(**server, a.unix_path, listener_options)
                                          : Listener::listen_inherited(**server, listener_options);
   if (!listener) return fail(listener.status());
-  std::cout << "offsync: serving " << (a.store.db.empty() ? std::string("a PostgreSQL database") : a.store.db) << " on " << (*listener)->address() << std::endl;
+  std::string store = a.store.db.empty() ? std::string("a PostgreSQL database") : a.store.db;
+  if (a.json) {
+    std::cout << nlohmann::json{{"address", (*listener)->address()}, {"store", store}}.dump() << std::endl;
+  } else {
+    std::cout << "offsync: serving " << store << " on " << (*listener)->address() << std::endl;
+  }
 
   return run_until_stopped([&] { (*listener)->run(); }, [&] { (*listener)->stop(); });
 }
@@ -179,6 +191,7 @@ std::function<int()> add_serve_command(CLI::App& app) {
                   "Seconds after which an upload nobody continues is collected")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_flag("--json", a->json, "Print the first line (where it serves) as JSON: {\"address\", \"store\"}");
   cmd->add_option("--threads", a->threads, "Threads that run store-bound requests (network threads never wait on the store)")->check(CLI::Range(1, 256));
   return [cmd, a]() { return cmd->parsed() ? serve(*a) : -1; };
 }
@@ -198,7 +211,10 @@ std::function<int()> add_admin_command(CLI::App& app) {
   // Options before or after the subcommand: `admin --db S stats` and `admin stats --db S` alike.
   add_store_options(admin, a->store, "The server's SQLite store", true);
   admin->add_flag("--json", a->json, "Machine-readable output");
-  for (CLI::App* sub : {stats, compact, rotate}) sub->fallthrough();
+  for (CLI::App* sub : {stats, compact, rotate}) {
+    sub->fallthrough();
+    sub->add_flag("--json", a->json, "Machine-readable output");  // listed in each one's --help too
+  }
   compact->add_option("--before", a->before, "RFC 3339 time, e.g. 2026-11-01T00:00:00Z")->required();
 
   return [=]() -> int {

@@ -11,11 +11,13 @@ namespace offsync::cli {
 
 struct StoreArgs {
   std::string db, postgres;
+  std::string upstream_db;  // a relay's upstream client store (--upstream-db); default: DB.upstream
   // The options for Server::open.
   ServerOptions server_options() const {
     ServerOptions o;
     o.db_path = db;
     o.postgres = postgres;
+    o.upstream.client_path = upstream_db;
     return o;
   }
 };
@@ -29,6 +31,9 @@ inline void add_store_options(CLI::App* cmd, StoreArgs& args, const std::string&
                     "A PostgreSQL database instead (a libpq connection string, e.g. \"host=/run/postgresql "
                     "dbname=offsync\"): several server processes may share it");
   store->require_option(1);
+  cmd->add_option("--upstream-db", args.upstream_db,
+                  "A relay's upstream client store, a local SQLite file (default: the --db file + .upstream; "
+                  "required with --postgres)");
 }
 
 }  // namespace offsync::cli

@@ -82,6 +82,13 @@ bool authenticated(const ServerOptions& o) { return o.require_auth || static_cas
 }  // namespace
 
 Result<std::unique_ptr<Relay>> Relay::start(Server::Impl& server) {
+  if (client_path(server.options, "").empty()) {
+    // Found by the e2e suite on PostgreSQL: the default was ".upstream" in the working directory,
+    // one file every such relay started there shared (stale cursors, another relay's outbox).
+    return Status::invalid_argument(
+        "a relay on PostgreSQL keeps its upstream client (outbox, cursor) in a local SQLite file: set "
+        "UpstreamOptions::client_path (`offsync serve --upstream-db PATH`)");
+  }
   std::unique_ptr<Relay> relay(new Relay(server));
   if (!authenticated(server.options)) {
     // One shared partition: its lane exists from the start, under the configured token.
@@ -138,13 +145,17 @@ Result<std::shared_ptr<Relay::Lane>> Relay::open_lane(const std::string& princip
 }
 
 std::string Relay::client_path(const ServerOptions& o, const std::string& principal) {
-  std::string base = o.upstream.client_path.empty() ? o.db_path + ".upstream" : o.upstream.client_path;
-  if (principal.empty()) return base;
+  std::string base = !o.upstream.client_path.empty() ? o.upstream.client_path
+                     : !o.db_path.empty()            ? o.db_path + ".upstream"
+                                                     : std::string();  // PostgreSQL: none unless configured
+  if (base.empty() || principal.empty()) return base;
   return base + "-" + hex(sha256(principal)).substr(0, 16);
 }
 
 std::vector<std::string> Relay::client_paths(const ServerOptions& o, const std::vector<std::string>& principals) {
-  std::vector<std::string> out{client_path(o, "")};
+  std::vector<std::string> out;
+  if (client_path(o, "").empty()) return out;
+  out.push_back(client_path(o, ""));
   for (const auto& p : principals) {
     if (!p.empty()) out.push_back(client_path(o, p));
   }

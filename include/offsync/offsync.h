@@ -73,6 +73,8 @@ typedef struct offsync_server_options {
   bool durability_normal;       /* false: every applied mutation survives power loss */
   const char* upstream_url;     /* a relay: sync what its clients write with this cloud server */
   const char* upstream_token;   /* the relay's bearer token upstream; NULL: none */
+  const char* upstream_db_path; /* the relay's upstream client store (a local SQLite file); NULL:
+                                   db_path + ".upstream" (required with postgres) */
 } offsync_server_options;
 offsync_server* offsync_server_open_with(const offsync_server_options* options, offsync_error* error);
 void offsync_server_free(offsync_server* server);

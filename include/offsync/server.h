@@ -43,7 +43,8 @@ using Authenticator = std::function<std::optional<std::string>(const HttpRequest
 // Idempotency-Keys) and from which it pulls into its own change log.
 struct UpstreamOptions {
   std::shared_ptr<Transport> transport;  // null: not a relay
-  std::string client_path;               // the upstream client's store; default: db_path + ".upstream"
+  std::string client_path;               // the upstream client's store (a local SQLite file); default:
+                                         // db_path + ".upstream"; required with a PostgreSQL store
   SyncOptions sync;                      // token, versions, intervals (its transport is the one above)
   int64_t pull_min_interval_ms = 1000;   // a local client's pull wakes an upstream pull at most this often
   bool manual = false;                   // no threads: the app (or a simulation) calls

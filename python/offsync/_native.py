@@ -47,6 +47,7 @@ class ServerOptions(ctypes.Structure):
         ("durability_normal", ctypes.c_bool),
         ("upstream_url", ctypes.c_char_p),
         ("upstream_token", ctypes.c_char_p),
+        ("upstream_db_path", ctypes.c_char_p),
     ]
 
 

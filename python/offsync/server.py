@@ -39,7 +39,8 @@ class Server:
     """The server half in this process.
 
     ``schema`` (a dict, docs/merge-policies.md) sets merge policies and required fields;
-    ``upstream_url`` makes it a relay that syncs what its clients write with that cloud server;
+    ``upstream_url`` makes it a relay that syncs what its clients write with that cloud server
+    (its own client store: ``upstream_db``, default the db file + ".upstream");
     ``postgres`` (a libpq connection string) replaces the SQLite file.
     """
 
@@ -48,8 +49,8 @@ class Server:
         self._listeners = []
 
     @classmethod
-    def open(cls, db_path=None, schema=None, upstream_url=None, upstream_token=None, attachments_dir=None,
-             postgres=None, require_auth=False, durability_normal=True):
+    def open(cls, db_path=None, schema=None, upstream_url=None, upstream_token=None, upstream_db=None,
+             attachments_dir=None, postgres=None, require_auth=False, durability_normal=True):
         options = ServerOptions()
         options.db_path = b(db_path)
         options.postgres = b(postgres)
@@ -59,6 +60,7 @@ class Server:
         options.durability_normal = durability_normal
         options.upstream_url = b(upstream_url)
         options.upstream_token = b(upstream_token)
+        options.upstream_db_path = b(upstream_db)
         return cls(call(library().offsync_server_open_with, ctypes.byref(options)))
 
     def listen(self, address="tcp:127.0.0.1:0"):

@@ -238,3 +238,20 @@ TEST_CASE("client sign-out says how many unsent mutations it discards, then leav
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(bytes.find("sign-out-marker") == std::string::npos);
 }
+
+TEST_CASE("every command of PROTOCOL.md's fixed core lists --help and --json in its help") {
+  const std::vector<std::vector<std::string>> commands = {
+      {"serve"}, {"client", "put"}, {"client", "patch"}, {"client", "remove"}, {"client", "get"},
+      {"client", "list"}, {"client", "outbox"}, {"client", "status"}, {"client", "sync"},
+      {"client", "resolve"}, {"client", "discard"}, {"client", "sign-out"}, {"admin", "stats"},
+      {"admin", "compact"}, {"admin", "rotate-cursor"}, {"auth", "approve"}, {"proxy"}, {"demo"}};
+  for (auto args : commands) {
+    std::string name;
+    for (const auto& a : args) name += (name.empty() ? "" : " ") + a;
+    args.insert(args.begin(), OFFSYNC_BIN);
+    args.push_back("--help");
+    auto help = run_process(args);
+    CHECK_MESSAGE(help.exit_code == 0, name);
+    CHECK_MESSAGE(help.out.find("--json") != std::string::npos, name << " --help does not list --json");
+  }
+}

@@ -245,3 +245,19 @@ TEST_CASE("an inherited TCP socket is served too, and the address is printed") {
   CHECK(health.status == 200);
   CHECK(activator.wait_exit(5000) == std::optional<int>(0));
 }
+
+TEST_CASE("serve --json and proxy --json print their first line as one JSON object a launcher parses") {
+  ScratchDir dir;
+  std::string socket = dir.file("api.sock");
+  ChildProcess server({OFFSYNC_BIN, "serve", store_flag(), store_arg(dir.file("s.db")), "--unix", socket, "--json"});
+  json served = json::parse(server.first_line());
+  CHECK(served["address"] == "unix:" + socket);
+  CHECK(served.contains("store"));
+  ChildProcess proxy({OFFSYNC_BIN, "proxy", "--ipc-service", "unix:" + socket, "--listen", "127.0.0.1:0", "--json"});
+  json line = json::parse(proxy.first_line());
+  std::string url = line["url"], secret = line["secret"];
+  CHECK(url.rfind("http://127.0.0.1:", 0) == 0);
+  CHECK(line["ipc_service"] == "unix:" + socket);
+  CHECK(secret.size() == 64);
+  CHECK(curl({"-H", "Authorization: Bearer " + secret, url + "/v1/health"}).status == 200);
+}

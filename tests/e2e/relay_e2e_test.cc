@@ -19,8 +19,9 @@ using namespace offsync::test;
 
 namespace {
 
+// A server's admin stats; a relay's upstream store is db + ".upstream", as every relay here is started.
 json stats(const std::string& db) {
-  auto r = run_process({OFFSYNC_BIN, "admin", "stats", store_flag(), store_arg(db), "--json"});
+  auto r = run_process({OFFSYNC_BIN, "admin", "stats", store_flag(), store_arg(db), "--upstream-db", db + ".upstream", "--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   return json::parse(r.out);
 }
@@ -41,7 +42,8 @@ TEST_CASE("relay: the math app works through an on-demand LMS relay while the cl
   std::filesystem::create_directories(services);
   std::ofstream(services + "/org.example.lms.service")
       << "[Service]\nName=org.example.lms\nSocket=" << socket << "\nExec=" << OFFSYNC_BIN << " serve --unix " << socket
-      << store_exec_args(dir.file("lms.db")) << " --upstream " << cloud_url << " --idle-exit 1\n";
+      << store_exec_args(dir.file("lms.db")) << " --upstream-db " << dir.file("lms.db") << ".upstream --upstream "
+      << cloud_url << " --idle-exit 1\n";
   setenv("OFFSYNC_SERVICES_DIR", services.c_str(), 1);
   auto math = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "org.example.lms"});
@@ -84,7 +86,7 @@ TEST_CASE("relay: killed with SIGKILL 25 times while it drains, every write reac
   std::string cloud_url = reserve_server_url(cloud_db);
   // Small batches upstream, so that the kills land in the middle of the drain.
   std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, store_flag(), store_arg(lms_db), "--upstream", cloud_url,
-                                         "--upstream-batch-size", "1"};
+                                         "--upstream-batch-size", "1", "--upstream-db", lms_db + ".upstream"};
   auto math = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "unix:" + socket});
     return run_process(args);
@@ -153,7 +155,7 @@ TEST_CASE("relay: a conflict and a refusal made on the cloud while the device wa
   // The relay's way to the cloud goes through a port that can be cut: a second cloud address is
   // not needed, the relay is simply stopped while the device is "offline".
   std::vector<std::string> relay_argv = {OFFSYNC_BIN, "serve", "--unix", socket, store_flag(), store_arg(dir.file("lms.db")),
-                                         "--upstream", cloud_url};
+                                         "--upstream", cloud_url, "--upstream-db", dir.file("lms.db") + ".upstream"};
   auto math = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {OFFSYNC_BIN, "client", "--db", dir.file("math.db"), "--ipc-service", "unix:" + socket});
     return run_process(args);
@@ -221,7 +223,19 @@ TEST_CASE("offsync auth upstream gives a local user its upstream identity, and a
   CHECK(incomplete.exit_code != 0);
   CHECK(incomplete.err.find("--access-token") != std::string::npos);
   auto shared = run_process({OFFSYNC_BIN, "serve", store_flag(), store_arg(db), "--require-auth", "--listen", "127.0.0.1:0", "--upstream",
-                             "http://127.0.0.1:9", "--upstream-token", "one-for-all"});
+                             "http://127.0.0.1:9", "--upstream-token", "one-for-all", "--upstream-db", db + ".upstream"});
   CHECK(shared.exit_code != 0);
   CHECK(shared.err.find("one user's data under another's identity") != std::string::npos);
+}
+
+TEST_CASE("relay: on PostgreSQL a relay needs --upstream-db for its upstream client, and says so") {
+  ScratchDir dir;
+  std::string socket = dir.file("lms.sock");
+  auto refused = run_process({OFFSYNC_BIN, "serve", "--postgres", "host=/nonexistent dbname=x", "--unix", socket,
+                              "--upstream", "http://127.0.0.1:9"});
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("--upstream-db") != std::string::npos);
+  auto lonely = run_process({OFFSYNC_BIN, "serve", "--db", dir.file("s.db"), "--unix", socket, "--upstream-db", dir.file("u.db")});
+  CHECK(lonely.exit_code != 0);
+  CHECK(lonely.err.find("--upstream-db needs --upstream") != std::string::npos);
 }
