@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -287,8 +288,11 @@ int run_demo(const std::string& dir_arg, bool json) {
   row("math app outbox depth", std::to_string(math_outbox));
   row("records on the web device (notes)", std::to_string(notes ? notes->size() : 0));
   row("cloud: mutations applied", std::to_string(stats->mutations_applied) + " (lesson, rename, 3 notes, photo, merge)");
-  row("cloud: keys, one stored result each", std::to_string(stats->idempotency_keys) +
-                                                " (a conflict's 409 is stored under its key too)");
+  int64_t refused_keys = stats->idempotency_keys - stats->mutations_applied;
+  row("cloud: keys, one stored result each",
+      std::to_string(stats->idempotency_keys) +
+          (refused_keys > 0 ? " (" + std::to_string(refused_keys) + " answered 409: a conflict's answer is stored under its key too)"
+                            : " (one per applied mutation: the conflict was answered by the provider)"));
   row("cloud: retries answered by replay", std::to_string(stats->replays) + " (each key applied once)");
   row("conflicts escalated and resolved", conflicted ? "1 (notes/lesson-3 title)" : "0");
   row("photo upload cut and resumed", std::string(cutting->cut() ? "yes" : "no") + ", at byte " +
@@ -300,7 +304,9 @@ int run_demo(const std::string& dir_arg, bool json) {
       if (line.find("_bucket") == std::string::npos) row("cloud metric", line);
     }
   }
-  row("demo time", std::to_string(static_cast<int>(seconds)) + " s");
+  char took[32];
+  std::snprintf(took, sizeof took, "%.1f s", seconds);
+  row("demo time", took);
   bool ok = math_outbox == 0 && conflicted && cutting->cut() && cutting->resumed_from() > 0 && same_photo &&
             rejected_reasons.size() == 1 && stats->mutations_applied == 7;
   say(ok ? "The story held." : "Something in the story did not hold (see above).");

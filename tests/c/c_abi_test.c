@@ -108,6 +108,17 @@ int main(void) {
   bad = offsync_client_put(NULL, "notes", "x", "{}", &err);
   CHECK(bad == NULL && err.code == OFFSYNC_INVALID_ARGUMENT);
   CHECK(!offsync_error_is_transient(&err));
+  /* JSON nested 100,000 deep: refused, naming the limit, and nothing crashes. */
+  size_t depth = 100000;
+  char* deep = malloc(2 * depth + 8);
+  strcpy(deep, "{\"a\":");
+  memset(deep + 5, '[', depth);
+  memset(deep + 5 + depth, ']', depth);
+  strcpy(deep + 5 + 2 * depth, "}");
+  bad = offsync_client_put(client, "notes", "deep", deep, &err);
+  CHECK(bad == NULL && err.code == OFFSYNC_INVALID_ARGUMENT && strstr(err.message, "nests deeper") != NULL);
+  CHECK(offsync_client_query(client, deep, &err) == NULL && err.code == OFFSYNC_INVALID_ARGUMENT);
+  free(deep);
 
   /* One sync: the three reach the server; the outbox is empty. */
   char* report = offsync_client_sync(client, &err);
