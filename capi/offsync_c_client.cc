@@ -157,6 +157,54 @@ char* offsync_client_sync(offsync_client* client, offsync_error* error) {
   });
 }
 
+void offsync_client_sync_now(offsync_client* client) {
+  try {
+    if (client) client->client->sync_now();
+  } catch (...) {
+  }
+}
+
+bool offsync_client_set_connectivity(offsync_client* client, int connectivity, offsync_error* error) {
+  return guarded<bool>(error, false, [&]() -> bool {
+    if (!required(error, "client", client)) return false;
+    if (connectivity < OFFSYNC_ONLINE || connectivity > OFFSYNC_METERED) {
+      set_error(error, OFFSYNC_INVALID_ARGUMENT, "connectivity is not OFFSYNC_ONLINE, OFFSYNC_OFFLINE or OFFSYNC_METERED");
+      return false;
+    }
+    static constexpr offsync::Connectivity kinds[] = {offsync::Connectivity::kOnline, offsync::Connectivity::kOffline,
+                                                      offsync::Connectivity::kMetered};
+    client->client->set_connectivity(kinds[connectivity]);
+    return true;
+  });
+}
+
+bool offsync_client_set_token(offsync_client* client, const char* token, offsync_error* error) {
+  return guarded<bool>(error, false, [&]() -> bool {
+    if (!required(error, "client and token", client, token)) return false;
+    client->client->set_token(token);
+    return true;
+  });
+}
+
+char* offsync_client_status(offsync_client* client, offsync_error* error) {
+  return guarded<char*>(error, nullptr, [&]() -> char* {
+    if (!required(error, "client", client)) return nullptr;
+    offsync::SyncStatus status = client->client->sync_status();
+    return text_or_error(client->client->summary(), error, [&](const offsync::OutboxSummary& outbox) {
+      return nlohmann::json{{"state", offsync::sync_state_name(status.state)},
+                            {"reason", status.reason},
+                            {"next_attempt_at_ms", status.next_attempt_at_ms},
+                            {"pending", outbox.pending},
+                            {"rejected", outbox.rejected},
+                            {"conflicts", outbox.conflicts},
+                            {"oldest_pending_created_at_ms", outbox.oldest_pending_created_at_ms
+                                                                 ? nlohmann::json(*outbox.oldest_pending_created_at_ms)
+                                                                 : nlohmann::json()}}
+          .dump();
+    });
+  });
+}
+
 bool offsync_client_wait_until_synced(offsync_client* client, int64_t timeout_ms, offsync_error* error) {
   return guarded<bool>(error, false, [&]() -> bool {
     return required(error, "client", client) && succeeded(client->client->wait_until_synced(timeout_ms), error);

@@ -165,6 +165,18 @@ char* offsync_client_outbox(offsync_client* client, offsync_error* error);
 /* One push and pull round on the calling thread; its report as a JSON object
  * {"reached","sent","applied","rejected","conflicts","transient","pulled",...}. */
 char* offsync_client_sync(offsync_client* client, offsync_error* error);
+/* Wakes the background worker for a round now and returns at once (a pull-to-refresh). */
+void offsync_client_sync_now(offsync_client* client);
+/* What the network is (from the platform's connectivity callbacks): going online wakes the worker;
+ * offline, it makes no request; metered, attachments wait unless their write was urgent. */
+enum { OFFSYNC_ONLINE = 0, OFFSYNC_OFFLINE = 1, OFFSYNC_METERED = 2 };
+bool offsync_client_set_connectivity(offsync_client* client, int connectivity, offsync_error* error);
+/* A new bearer token (after the worker paused on 401): resumes the queue and wakes the worker. */
+bool offsync_client_set_token(offsync_client* client, const char* token, offsync_error* error);
+/* The worker's state and the outbox as JSON: {"state": "idle"|"pushing"|"pulling"|"offline"|
+ * "backing_off"|"paused", "reason", "next_attempt_at_ms", "pending", "rejected", "conflicts",
+ * "oldest_pending_created_at_ms"}. */
+char* offsync_client_status(offsync_client* client, offsync_error* error);
 /* Waits until every mutation queued before the call is acknowledged (see Client::wait_until_synced). */
 bool offsync_client_wait_until_synced(offsync_client* client, int64_t timeout_ms, offsync_error* error);
 

@@ -7,6 +7,7 @@ from ._native import (EXCHANGE_FN, NOT_FOUND, PROGRESS_FN, QUERY_FN, STATE_FN, T
                       OffsyncError, SyncCallbacks, b, call, guard, library, text)
 
 KEEP_MINE, TAKE_SERVER, EDITED = 0, 1, 2
+_CONNECTIVITY = {"online": 0, "offline": 1, "metered": 2}
 
 _malloc = None
 
@@ -173,6 +174,24 @@ class Client:
     def sync(self):
         """One push and pull round; its report (a dict)."""
         return json.loads(text(call(library().offsync_client_sync, self._handle)))
+
+    def sync_now(self):
+        """Wakes the background worker for a round now; returns at once."""
+        library().offsync_client_sync_now(self._handle)
+
+    def set_connectivity(self, connectivity):
+        """"online", "offline" or "metered", as the platform reports it; online wakes the worker."""
+        if connectivity not in _CONNECTIVITY:
+            raise ValueError(f"connectivity is one of {sorted(_CONNECTIVITY)}, not {connectivity!r}")
+        call(library().offsync_client_set_connectivity, self._handle, _CONNECTIVITY[connectivity])
+
+    def set_token(self, token):
+        """A new bearer token (after a 401 paused the queue)."""
+        call(library().offsync_client_set_token, self._handle, b(token))
+
+    def status(self):
+        """{"state", "reason", "next_attempt_at_ms", "pending", "rejected", "conflicts", ...}."""
+        return json.loads(text(call(library().offsync_client_status, self._handle)))
 
     def wait_until_synced(self, timeout_ms):
         call(library().offsync_client_wait_until_synced, self._handle, timeout_ms)

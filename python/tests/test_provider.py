@@ -108,4 +108,15 @@ def test_a_provider_relays_its_apps_writes_to_the_cloud_and_a_change_is_pushed_b
                 web.sync()
             # Nobody calls app.sync(): the cloud pushes to the provider, the provider to the app.
             assert wait_for(lambda: heard and heard[-1] == ["n1", "w1"])
+
+            # The platform says the network is gone: a write waits, and the status says so.
+            app.set_connectivity("offline")
+            app.put("notes", "n2", {"title": "on the train"})
+            time.sleep(0.3)
+            status = app.status()
+            assert status["state"] == "offline" and status["pending"] == 1
+            app.set_connectivity("online")
+            assert wait_for(lambda: app.status()["pending"] == 0)
+            with pytest.raises(ValueError):
+                app.set_connectivity("carrier pigeon")
             app.close()

@@ -249,6 +249,52 @@ int main(void) {
   CHECK(atomic_load(&shim.pushes) >= 1);
   printf("a web write reached the binder app by push in %.0f ms\n", (now_s() - written) * 1000);
 
+  /* An app without push (watch_wait_s < 0) hears of the web's write only when asked: sync_now. */
+  char quiet_path[320];
+  snprintf(quiet_path, sizeof quiet_path, "%s/quiet.db", dir);
+  offsync_client_options q = o;
+  q.path = quiet_path;
+  q.watch_exchange = NULL;
+  q.watch_wait_s = -1;
+  offsync_client* quiet = offsync_client_open(&q, &err);
+  CHECK(quiet != NULL);
+  until = now_s() + 20;
+  while (offsync_client_count(quiet, "{\"collection\": \"notes\"}", &err) < 4 && now_s() < until) sleep_ms(10);
+  offsync_string_free(offsync_client_put(web, "notes", "w2", "{\"title\": \"second from the web\"}", &err));
+  offsync_string_free(offsync_client_sync(web, &err));
+  until = now_s() + 20;
+  while (stat_of(provider, "changes") < 5 && now_s() < until) sleep_ms(10);  /* the provider has it */
+  sleep_ms(300);
+  char* w2 = offsync_client_get(quiet, "notes", "w2", &err);
+  CHECK(w2 == NULL && err.code == OFFSYNC_NOT_FOUND);
+  offsync_client_sync_now(quiet);
+  until = now_s() + 20;
+  while ((w2 = offsync_client_get(quiet, "notes", "w2", &err)) == NULL && now_s() < until) sleep_ms(10);
+  CHECK(w2 != NULL);
+  offsync_string_free(w2);
+
+  /* Offline (the platform said so), a write waits and the status says why; online, it drains. */
+  CHECK(!offsync_client_set_connectivity(quiet, 7, &err) && err.code == OFFSYNC_INVALID_ARGUMENT);
+  CHECK(offsync_client_set_connectivity(quiet, OFFSYNC_OFFLINE, &err));
+  offsync_string_free(offsync_client_put(quiet, "notes", "q1", "{\"title\": \"on the train\"}", &err));
+  sleep_ms(300);
+  char* status = offsync_client_status(quiet, &err);
+  CHECK(status != NULL && strstr(status, "\"state\":\"offline\"") != NULL && strstr(status, "\"pending\":1") != NULL);
+  offsync_string_free(status);
+  CHECK(offsync_client_set_connectivity(quiet, OFFSYNC_ONLINE, &err));
+  until = now_s() + 20;
+  bool drained = false;
+  while (!drained && now_s() < until) {
+    status = offsync_client_status(quiet, &err);
+    drained = status != NULL && strstr(status, "\"pending\":0") != NULL;
+    offsync_string_free(status);
+    if (!drained) sleep_ms(10);
+  }
+  CHECK(drained);
+  CHECK(offsync_client_set_token(quiet, "a-new-token", &err));
+  CHECK(!offsync_client_set_token(quiet, NULL, &err) && err.code == OFFSYNC_INVALID_ARGUMENT);
+  offsync_client_free(quiet);
+
   /* Closing the app cancels its held long poll at once (30 s wait). */
   until = now_s() + 5;
   int polls = atomic_load(&shim.polls);
