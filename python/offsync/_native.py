@@ -168,6 +168,19 @@ def b(value):
     return None if value is None else str(value).encode("utf-8")
 
 
+class Closing:
+    """An object that owns a handle: close() frees it (twice is harmless), and so does ``with``."""
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def guard(callback, failure=None):
     """A Python callback made safe to call from C: an exception must not cross into C."""
 

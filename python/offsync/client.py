@@ -3,7 +3,7 @@
 import ctypes
 import json
 
-from ._native import (EXCHANGE_FN, NOT_FOUND, PROGRESS_FN, QUERY_FN, STATE_FN, TEXT_FN, ClientOptions,
+from ._native import (EXCHANGE_FN, NOT_FOUND, PROGRESS_FN, QUERY_FN, STATE_FN, TEXT_FN, ClientOptions, Closing,
                       OffsyncError, SyncCallbacks, b, call, guard, library, text)
 
 KEEP_MINE, TAKE_SERVER, EDITED = 0, 1, 2
@@ -54,7 +54,7 @@ def _query_json(collection, where=(), order=(), limit=0):
     return b(json.dumps({"collection": collection, "where": list(where), "order": list(order), "limit": limit}))
 
 
-class Client:
+class Client(Closing):
     """A client store and its sync.
 
     Sync goes to an in-process ``server``, to ``server_url`` over HTTP (``unix_socket``: through
@@ -216,9 +216,3 @@ class Client:
         if self._handle:
             library().offsync_client_free(self._handle)
             self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

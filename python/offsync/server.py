@@ -3,10 +3,10 @@
 import ctypes
 import json
 
-from ._native import ServerOptions, b, call, library, text
+from ._native import Closing, ServerOptions, b, call, library, text
 
 
-class Listener:
+class Listener(Closing):
     """The server served over HTTP/1.1 on its own threads until close(): ``address`` is
     "http://127.0.0.1:PORT" or "unix:PATH"."""
 
@@ -28,14 +28,8 @@ class Listener:
             library().offsync_listener_free(self._handle)
             self._handle = None
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class Server:
+class Server(Closing):
     """The server half in this process.
 
     ``schema`` (a dict, docs/merge-policies.md) sets merge policies and required fields;
@@ -90,9 +84,3 @@ class Server:
         if self._handle:
             library().offsync_server_free(self._handle)
             self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

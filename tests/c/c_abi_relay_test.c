@@ -3,36 +3,9 @@
  * client that syncs through that socket, and a client on a Binder-like byte pipe whose long poll
  * (watch_exchange, answered with offsync_server_handle_bytes_async) brings another device's change
  * without a sync call, then is cancelled when the client closes. */
-#define _POSIX_C_SOURCE 200809L
+#include "c_test_support.h"
+
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "offsync/offsync.h"
-
-static int failures = 0;
-#define CHECK(c)                                                          \
-  do {                                                                    \
-    if (!(c)) {                                                           \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-      ++failures;                                                         \
-    }                                                                     \
-  } while (0)
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&t, NULL);
-}
 
 /* The cloud's figure `name` from offsync_server_stats, or -1. */
 static long stat_of(offsync_server* server, const char* name) {
@@ -47,18 +20,8 @@ static long stat_of(offsync_server* server, const char* name) {
   return value;
 }
 
-/* ---- The app's IPC shim, standing in for Binder: a plain request/response call, and the long
- * poll carried asynchronously (the provider answers it later, on its long-poll thread). ---- */
-static bool exchange(void* context, const uint8_t* request, size_t request_size, uint8_t** response,
-                     size_t* response_size) {
-  char* answer = offsync_server_handle_bytes((offsync_server*)context, request, request_size, response_size);
-  if (!answer) return false;
-  *response = malloc(*response_size);
-  memcpy(*response, answer, *response_size);
-  offsync_string_free(answer);
-  return true;
-}
-
+/* The long poll, carried asynchronously as a Binder callback or an XPC reply would: the provider
+ * answers it later, on its long-poll thread. */
 typedef struct watch_shim {
   offsync_server* provider;
   pthread_mutex_t mu;
@@ -315,9 +278,5 @@ int main(void) {
   offsync_server_free(cloud);
   offsync_string_free(cloud_url);
   offsync_listener_free(NULL);
-  char command[320];
-  snprintf(command, sizeof command, "rm -rf %s", dir);
-  if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  if (failures == 0) printf("c abi relay: all checks passed\n");
-  return failures == 0 ? 0 : 1;
+  return finish("c abi relay", dir);
 }

@@ -1,45 +1,13 @@
 /* The C ABI from a program written in C (compiled as C): a server in process, a client that
  * writes, lists its outbox, syncs, reads, and is told clearly what it did wrong. */
-#define _POSIX_C_SOURCE 200809L
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "c_test_support.h"
+
 #include <unistd.h>
-
-#include <stdatomic.h>
-#include <time.h>
-
-#include "offsync/offsync.h"
-
-static int failures = 0;
-#define CHECK(c)                                                          \
-  do {                                                                    \
-    if (!(c)) {                                                           \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-      ++failures;                                                         \
-    }                                                                     \
-  } while (0)
 
 static int count(const char* text, const char* needle) {
   int n = 0;
   for (const char* at = text ? strstr(text, needle) : NULL; at; at = strstr(at + 1, needle)) ++n;
   return n;
-}
-
-/* The app's IPC shim, in the same process here: the request bytes go to the provider's byte
- * handler, as a Binder transaction would carry them. */
-static atomic_int exchanges;
-static bool exchange(void* context, const uint8_t* request, size_t request_size, uint8_t** response,
-                     size_t* response_size) {
-  offsync_server* provider = (offsync_server*)context;
-  char* answer = offsync_server_handle_bytes(provider, request, request_size, response_size);
-  if (!answer) return false;
-  *response = malloc(*response_size);
-  memcpy(*response, answer, *response_size);
-  offsync_string_free(answer);
-  atomic_fetch_add(&exchanges, 1);
-  return true;
 }
 
 static atomic_int live_calls;
@@ -59,10 +27,7 @@ static void on_state(void* context, const char* state, const char* reason) {
 }
 
 static void wait_for(atomic_int* counter, int at_least) {
-  for (int i = 0; i < 500 && atomic_load(counter) < at_least; ++i) {
-    struct timespec ms = {0, 10 * 1000 * 1000};
-    nanosleep(&ms, NULL);
-  }
+  for (int i = 0; i < 500 && atomic_load(counter) < at_least; ++i) sleep_ms(10);
 }
 
 int main(void) {
@@ -257,9 +222,5 @@ int main(void) {
   offsync_server_free(server);
   offsync_client_free(NULL);
   offsync_server_free(NULL);
-  char command[300];
-  snprintf(command, sizeof command, "rm -rf %s", dir);
-  if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  if (failures == 0) printf("c abi: all checks passed\n");
-  return failures == 0 ? 0 : 1;
+  return finish("c abi", dir);
 }
