@@ -141,7 +141,8 @@ class Client(Closing):
         if on_conflict:
             callbacks.on_conflict = TEXT_FN(guard(lambda _c, m: on_conflict(json.loads(m))))
         if on_progress:
-            callbacks.on_progress = PROGRESS_FN(guard(lambda _c, step, done, total: on_progress(step.decode(), done, total)))
+            callbacks.on_progress = PROGRESS_FN(
+                guard(lambda _c, step, done, total: on_progress(step.decode(), done, total)))
         handle = call(library().offsync_client_add_sync_observer, self._handle, ctypes.byref(callbacks))
         return self._keep_observer(handle, callbacks)
 
