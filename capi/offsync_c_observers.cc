@@ -6,8 +6,6 @@
 using namespace offsync::capi;
 using offsync::Status;
 
-extern "C" {
-
 namespace {
 
 std::optional<offsync::Query> query_argument(const char* query_json, offsync_error* error) {
@@ -21,7 +19,39 @@ std::optional<offsync::Query> query_argument(const char* query_json, offsync_err
   return *q;
 }
 
+class CSyncObserver final : public offsync::SyncObserver {
+ public:
+  explicit CSyncObserver(const offsync_sync_callbacks& c) : c_(c) {}
+  void on_state(const offsync::SyncStatus& s) override {
+    if (c_.on_state) c_.on_state(c_.context, std::string(offsync::sync_state_name(s.state)).c_str(), s.reason.c_str());
+  }
+  void on_rejected(const offsync::Mutation& m) override {
+    if (c_.on_rejected) c_.on_rejected(c_.context, offsync::to_json(m).dump().c_str());
+  }
+  void on_conflict(const offsync::Mutation& m) override {
+    if (c_.on_conflict) c_.on_conflict(c_.context, offsync::to_json(m).dump().c_str());
+  }
+  void on_view_changed(const std::vector<std::pair<std::string, std::string>>& records) override {
+    if (!c_.on_view_changed) return;
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [collection, id] : records) out.push_back({collection, id});
+    c_.on_view_changed(c_.context, out.dump().c_str());
+  }
+  void on_progress(const offsync::SyncProgress& p) override {
+    if (!c_.on_progress) return;
+    const char* step = p.step == offsync::SyncProgress::Step::kPush   ? "push"
+                       : p.step == offsync::SyncProgress::Step::kPull ? "pull"
+                                                                        : "refresh";
+    c_.on_progress(c_.context, step, p.done, p.total);
+  }
+
+ private:
+  offsync_sync_callbacks c_;
+};
+
 }  // namespace
+
+extern "C" {
 
 char* offsync_client_query(offsync_client* client, const char* query_json, offsync_error* error) {
   return guarded<char*>(error, nullptr, [&]() -> char* {
@@ -61,39 +91,6 @@ offsync_observer* offsync_client_watch(offsync_client* client, const char* query
   });
 }
 
-namespace {
-
-class CSyncObserver final : public offsync::SyncObserver {
- public:
-  explicit CSyncObserver(const offsync_sync_callbacks& c) : c_(c) {}
-  void on_state(const offsync::SyncStatus& s) override {
-    if (c_.on_state) c_.on_state(c_.context, std::string(offsync::sync_state_name(s.state)).c_str(), s.reason.c_str());
-  }
-  void on_rejected(const offsync::Mutation& m) override {
-    if (c_.on_rejected) c_.on_rejected(c_.context, offsync::to_json(m).dump().c_str());
-  }
-  void on_conflict(const offsync::Mutation& m) override {
-    if (c_.on_conflict) c_.on_conflict(c_.context, offsync::to_json(m).dump().c_str());
-  }
-  void on_view_changed(const std::vector<std::pair<std::string, std::string>>& records) override {
-    if (!c_.on_view_changed) return;
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& [collection, id] : records) out.push_back({collection, id});
-    c_.on_view_changed(c_.context, out.dump().c_str());
-  }
-  void on_progress(const offsync::SyncProgress& p) override {
-    if (!c_.on_progress) return;
-    const char* step = p.step == offsync::SyncProgress::Step::kPush   ? "push"
-                       : p.step == offsync::SyncProgress::Step::kPull ? "pull"
-                                                                        : "refresh";
-    c_.on_progress(c_.context, step, p.done, p.total);
-  }
-
- private:
-  offsync_sync_callbacks c_;
-};
-
-}  // namespace
 
 offsync_observer* offsync_client_add_sync_observer(offsync_client* client, const offsync_sync_callbacks* callbacks,
                                                    offsync_error* error) {
@@ -111,6 +108,5 @@ void offsync_observer_remove(offsync_observer* observer) {
   }
   delete observer;
 }
-
 
 }  // extern "C"

@@ -7,9 +7,12 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -39,8 +42,10 @@ class SessionBase {
 // need to know.
 struct Hub {
   RequestHandler handler;
-  // A Server's handle_async (held long polls take no handler thread), and its release_waiting().
-  std::function<void(const HttpRequest&, std::function<void(HttpResponse)>)> async_handler;
+  // A Server's handle_async (held long polls take no handler thread; `gone` is set when the client
+  // hangs up while its request is held), and its release_waiting().
+  std::function<void(const HttpRequest&, std::function<void(HttpResponse)>, std::shared_ptr<const std::atomic<bool>>)>
+      async_handler;
   std::function<void()> release_waiting;
   bool health_inline;  // /v1/health and /metrics never touch the store (a Server's): answered inline
   ListenerOptions options;
@@ -185,7 +190,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // Store work runs on the handler pool; the answer comes back to this connection's strand. The
     // work guard keeps run() going until it has.
     auto guard = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(stream_.get_executor());
-    auto job = [self = this->shared_from_this(), request = std::move(request), version, keep_alive, guard] {
+    std::shared_ptr<std::atomic<bool>> gone;
+    if (hub_.async_handler && request.target.find("wait=") != std::string::npos) {
+      // A long poll may be held for up to a minute: watch for the client hanging up meanwhile.
+      gone = std::make_shared<std::atomic<bool>>(false);
+      holding_ = gone;
+      watch_hang_up(gone);
+    }
+    auto job = [self = this->shared_from_this(), request = std::move(request), version, keep_alive, guard, gone] {
       auto deliver = [self, version, keep_alive, guard](HttpResponse answer) {
         asio::post(self->stream_.get_executor(), [self, answer = std::move(answer), version, keep_alive, guard] {
           self->answered(answer, version, keep_alive);
@@ -193,7 +205,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       };
       if (self->hub_.async_handler) {
         // A long poll is held by the server, on no thread, and delivered when it is answered.
-        self->hub_.async_handler(request, std::move(deliver));
+        self->hub_.async_handler(request, std::move(deliver), gone);
       } else {
         deliver(self->hub_.handler(request));
       }
@@ -205,7 +217,29 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
+  // While a request is held, the socket is watched: readable with nothing to read is the client's
+  // end of stream (or a reset), and the server drops the held request. Bytes (a pipelined request)
+  // stop the watch; they are read after the answer, as before.
+  void watch_hang_up(const std::shared_ptr<std::atomic<bool>>& gone) {
+    stream_.socket().async_wait(Socket::wait_read, [self = this->shared_from_this(), gone](beast::error_code ec) {
+      if (ec || self->holding_ != gone) return;  // answered meanwhile (the wait was cancelled)
+      char byte;
+      ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        gone->store(true);
+      } else if (n < 0) {
+        self->watch_hang_up(gone);  // woken for nothing
+      }
+    });
+  }
+
   void answered(const HttpResponse& answer, unsigned version, bool keep_alive) {
+    if (holding_) {
+      holding_.reset();
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);  // ends the hang-up watch
+      if (answer.status == 499) return close();  // the client is gone: nobody to answer
+    }
     {
       std::lock_guard<std::mutex> lock(hub_.mu);
       keep_alive = keep_alive && !hub_.stopping;
@@ -237,6 +271,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
   bool busy_ = false;  // only touched on the session's strand
+  std::shared_ptr<std::atomic<bool>> holding_;  // a held request's hang-up flag (strand only)
   std::optional<HttpResponse> refusal_;
 };
 

@@ -200,8 +200,9 @@ RequestHandler handler_of(Server& server) {
 // A listener in front of a Server: long polls held without a thread, released on stop().
 std::unique_ptr<Listener::Impl> server_impl(Server& server, ListenerOptions options) {
   auto impl = std::make_unique<Listener::Impl>(handler_of(server), true, std::move(options));
-  impl->hub.async_handler = [&server](const HttpRequest& request, std::function<void(HttpResponse)> done) {
-    server.handle_async(request, std::move(done));
+  impl->hub.async_handler = [&server](const HttpRequest& request, std::function<void(HttpResponse)> done,
+                                      std::shared_ptr<const std::atomic<bool>> gone) {
+    server.handle_async(request, std::move(done), std::move(gone));
   };
   impl->hub.release_waiting = [&server] { server.release_waiting(); };
   return impl;

@@ -21,7 +21,7 @@ size_t LongPolls::held() const {
 }
 
 void LongPolls::handle(const HttpRequest& request, const std::string& partition, std::chrono::milliseconds wait,
-                       Done done) {
+                       Done done, Gone gone) {
   uint64_t seen;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -35,6 +35,7 @@ void LongPolls::handle(const HttpRequest& request, const std::string& partition,
   held->partition = partition;
   held->deadline = std::chrono::steady_clock::now() + wait;
   held->done = std::move(done);
+  held->gone = std::move(gone);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || release_) {
@@ -81,11 +82,11 @@ void LongPolls::loop() {
     auto next = std::chrono::steady_clock::time_point::max();
     for (auto it = by_partition_.begin(); it != by_partition_.end();) {
       const auto& h = it->second;
-      if (h->ready || h->deadline <= now || release_ || stopping_) {
+      if (h->ready || h->deadline <= now || release_ || stopping_ || h->abandoned()) {
         due.push_back(h);
         it = by_partition_.erase(it);
       } else {
-        next = std::min(next, h->deadline);
+        next = std::min(next, h->gone ? std::min(h->deadline, now + kGoneCheck) : h->deadline);
         ++it;
       }
     }
@@ -102,6 +103,11 @@ void LongPolls::loop() {
     bool final = release_ || stopping_;
     lock.unlock();
     for (auto& h : due) {
+      if (h->abandoned()) {
+        // The client hung up: no page query for nobody; the carrier drops the answer.
+        h->done(HttpResponse{.status = 499});
+        continue;
+      }
       uint64_t seen;
       {
         std::lock_guard<std::mutex> g(mu_);

@@ -6,6 +6,7 @@
 // changed() only marks them and returns at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -25,14 +26,18 @@ class LongPolls {
   // Answers a request (the server's handle); sets *empty when it is a sync page with no change.
   using Answerer = std::function<HttpResponse(const HttpRequest&, bool* empty)>;
   using Done = std::function<void(HttpResponse)>;
+  using Gone = std::shared_ptr<const std::atomic<bool>>;  // set once the client hung up
 
   explicit LongPolls(Answerer answer);
   ~LongPolls();  // answers every held request first
   LongPolls(const LongPolls&) = delete;
   LongPolls& operator=(const LongPolls&) = delete;
 
-  // Answers now, or holds the request until the partition changes or `wait` passes.
-  void handle(const HttpRequest& request, const std::string& partition, std::chrono::milliseconds wait, Done done);
+  // Answers now, or holds the request until the partition changes or `wait` passes; a held request
+  // whose `gone` is set is dropped within kGoneCheck (done gets a 499 that nobody reads).
+  void handle(const HttpRequest& request, const std::string& partition, std::chrono::milliseconds wait, Done done,
+              Gone gone = nullptr);
+  static constexpr std::chrono::milliseconds kGoneCheck{1000};
   // A change of the partition committed.
   void changed(const std::string& partition);
   // Answers every held request now (a listener stopping).
@@ -45,7 +50,9 @@ class LongPolls {
     std::string partition;
     std::chrono::steady_clock::time_point deadline;
     Done done;
+    Gone gone;
     bool ready = false;  // its partition changed: answer again
+    bool abandoned() const { return gone && gone->load(); }
   };
   void loop();
 

@@ -135,13 +135,20 @@ LongPolls& Server::Impl::long_polls() {
   return *polls;
 }
 
+int64_t Server::Impl::long_polls_held() {
+  if (!has_polls) return 0;
+  std::lock_guard<std::mutex> lock(polls_mu);
+  return polls ? static_cast<int64_t>(polls->held()) : 0;
+}
+
 void Server::Impl::changed(const std::string& partition) {
   if (!has_polls) return;
   std::lock_guard<std::mutex> lock(polls_mu);  // never held while waiting: see ~Server
   if (polls) polls->changed(partition);
 }
 
-void Server::handle_async(const HttpRequest& request, std::function<void(HttpResponse)> done) {
+void Server::handle_async(const HttpRequest& request, std::function<void(HttpResponse)> done,
+                          std::shared_ptr<const std::atomic<bool>> gone) {
   int64_t wait_ms = wait_of(request);
   std::optional<std::string> principal;
   if (wait_ms > 0) {
@@ -152,7 +159,7 @@ void Server::handle_async(const HttpRequest& request, std::function<void(HttpRes
     }
   }
   if (!principal) return done(handle(request));
-  impl_->long_polls().handle(request, *principal, std::chrono::milliseconds(wait_ms), std::move(done));
+  impl_->long_polls().handle(request, *principal, std::chrono::milliseconds(wait_ms), std::move(done), std::move(gone));
 }
 
 void Server::release_waiting() {
@@ -198,6 +205,9 @@ HttpResponse Server::Impl::handle(const HttpRequest& request, bool* empty_page) 
     response.headers.set("Content-Type", "application/json");
   } else if (route == kMetricsPath && request.method == "GET") {
     response.body = metrics.render();
+    response.body += "# HELP offsync_long_polls_held GET /v1/sync?wait= requests held now, waiting for a change\n"
+                     "# TYPE offsync_long_polls_held gauge\noffsync_long_polls_held " +
+                     std::to_string(long_polls_held()) + "\n";
     if (relay) response.body += relay_metrics();
     response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   } else {

@@ -136,6 +136,7 @@ Result<ServerStats> Server::stats() {
       add_outbox_summary(*upstream, *s);
     }
   }
+  stats->long_polls_held = impl_->long_polls_held();
   stats->relay = impl_->relay || upstream || stats->relay_handed_over > 0 || stats->relay_upstream_identities > 0;
   if (upstream) {
     stats->relay_upstream_pending = upstream->pending;

@@ -101,6 +101,7 @@ struct Server::Impl {
   LongPolls& long_polls();
   // A change of the partition committed: held long polls answer again.
   void changed(const std::string& partition);
+  int64_t long_polls_held();
   void log(LogLevel level, const std::string& message) const;
   std::optional<Answer> gate(const HttpRequest& r);
   std::optional<std::string> principal_of(const HttpRequest& r);

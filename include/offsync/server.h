@@ -10,6 +10,7 @@
 // socket listeners (transport/) and any in-process or IPC shim adapt bytes to this one seam.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -129,6 +130,7 @@ struct ServerStats {
   std::optional<int64_t> relay_oldest_pending_created_at_ms;
   std::optional<int64_t> relay_last_upstream_contact_ms;  // the last round that reached upstream
   int64_t relay_upstream_identities = 0;  // local principals given an upstream identity
+  int64_t long_polls_held = 0;  // GET /v1/sync?wait= requests held in this process now
 };
 
 class Server {
@@ -145,8 +147,11 @@ class Server {
   HttpResponse handle(const HttpRequest& request);
   // The same answer, given to `done`: at once on the calling thread, or, for a held long poll,
   // later on the server's long-poll thread (one per Server, started by the first long poll).
-  // `done` must not block.
-  void handle_async(const HttpRequest& request, std::function<void(HttpResponse)> done);
+  // `done` must not block. `gone`, when given, is set by the carrier once the client hung up: a
+  // held poll is then dropped within a second, without its page query (`done` gets a 499 that
+  // nobody reads), instead of holding its connection until the wait ends.
+  void handle_async(const HttpRequest& request, std::function<void(HttpResponse)> done,
+                    std::shared_ptr<const std::atomic<bool>> gone = nullptr);
   // Answers every held long poll now, with its page as it is (a listener stopping).
   void release_waiting();
 

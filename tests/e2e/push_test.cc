@@ -1,6 +1,10 @@
 // Server push by long poll: GET /v1/sync?wait=S held without a thread until the user's records
 // change, and clients that see another device's write without any sync call.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -222,4 +226,52 @@ TEST_CASE("through a relay: a write on the cloud reaches an app on the relay's d
                                       << " ms");
   }
   handle->remove();
+}
+
+TEST_CASE("a long poll whose client hangs up is dropped within seconds, not held until its wait ends") {
+  ScratchDir dir;
+  auto server = open_server({.db_path = dir.file("s.db")});
+  auto listener = Listener::listen_tcp(*server, "127.0.0.1", 0);
+  REQUIRE(listener.is_ok());
+  uint16_t port = (*listener)->port();
+  std::thread serving([&] { (*listener)->run(); });
+  auto metric = [&] {
+    std::string text = server->handle(HttpRequest{.method = "GET", .target = "/metrics"}).body;
+    size_t at = text.find("\noffsync_long_polls_held ");
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + 25));
+  };
+  // 50 devices ask to wait a minute, then their connections drop (an app killed, a radio lost).
+  std::vector<int> sockets;
+  for (int i = 0; i < 50; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    std::string request = "GET /v1/sync?wait=60 HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+    sockets.push_back(fd);
+  }
+  CHECK(eventually([&] { return server->stats()->long_polls_held == 50; }));
+  CHECK(metric() == 50);
+  for (int i = 0; i < 25; ++i) ::close(sockets[i]);
+  auto closed = std::chrono::steady_clock::now();
+  CHECK(eventually([&] { return server->stats()->long_polls_held == 25; }, 5'000));
+  MESSAGE("25 hung-up long polls dropped " << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - closed).count()
+                                           << " ms after their clients closed");
+  // The others are still held, and a change answers them as before.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(server->stats()->long_polls_held == 25);
+  REQUIRE(server->handle(post_mutation(note_upsert("x", {{"v", 1}}), new_key())).status == 200);
+  for (int i = 25; i < 50; ++i) {
+    char buffer[4096];
+    ssize_t n = ::recv(sockets[i], buffer, sizeof buffer, 0);
+    CHECK(n > 12);
+    if (n > 12) CHECK(std::string(buffer, 12) == "HTTP/1.1 200");
+    ::close(sockets[i]);
+  }
+  CHECK(eventually([&] { return server->stats()->long_polls_held == 0; }));
+  (*listener)->stop();
+  serving.join();
 }
