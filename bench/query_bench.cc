@@ -219,7 +219,7 @@ json run_query(const QueryConfig& config) {
   json out = {{"benchmark", "query"}, {"records", config.records}};
   {
     ClientOptions options{.path = path, .durability = Durability::kNormal};
-    options.indexes = {{"notes", {"course", "due"}}};
+    options.indexes = std::vector<IndexSpec>{{"notes", {"course", "due"}}};
     auto client = Client::open(options);
     if (!client) throw std::runtime_error(client.status().to_string());
     const char* courses[] = {"math", "art", "biology", "chemistry", "history"};

@@ -6,6 +6,7 @@
 #include "cli/attachment_command.h"
 #include "cli/output.h"
 #include "cli/progress.h"
+#include "engine/client/query_json.h"
 #include "offsync/client.h"
 #include "offsync/ipc.h"
 #include "offsync/transport.h"
@@ -20,8 +21,10 @@ struct ClientArgs {
   std::string collection, record, body, mutation, resolution;
   std::string oauth_client_id, user, access_token, refresh_token;
   int batch_size = 1000;
+  bool explain = false;  // query --explain
   AttachmentArgs attachments;
 };
+
 
 // The transport of --server or --ipc-service; null with neither.
 Result<std::shared_ptr<Transport>> transport_for(const ClientArgs& a) {
@@ -49,6 +52,45 @@ Result<nlohmann::json> parse_json_arg(const std::string& text, const char* what)
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump() << "\n"; }
+
+// `query JSON` and `count JSON`: the query as the C ABI takes it (engine/client/query_json.h).
+int run_query(const std::string& name, Client& client, const ClientArgs& a) {
+  auto spec = nlohmann::json::parse(a.body, nullptr, false);
+  if (spec.is_discarded()) return fail(Status::invalid_argument("the query is not JSON: " + a.body));
+  auto query = query_from_json(spec);
+  if (!query) return fail(query.status());
+  if (name == "count") {
+    auto n = client.count(*query);
+    if (!n) return fail(n.status());
+    if (a.json) {
+      print_json({{"count", *n}});
+    } else {
+      std::cout << *n << "\n";
+    }
+    return 0;
+  }
+  if (a.explain) {
+    auto plan = client.explain(*query);
+    if (!plan) return fail(plan.status());
+    if (a.json) {
+      print_json({{"uses_index", plan->uses_index}, {"index", plan->index}, {"detail", plan->detail}});
+    } else {
+      std::cout << (plan->uses_index ? "uses index " + plan->index : std::string("scans (no declared index serves it)"))
+                << "\n" << plan->detail << "\n";
+    }
+    return 0;
+  }
+  auto records = client.query(*query);
+  if (!records) return fail(records.status());
+  if (a.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Record& r : *records) out.push_back(to_json(r));
+    print_json(out);
+  } else {
+    for (const Record& r : *records) std::cout << r.id << "\t" << r.fields.dump() << "\n";
+  }
+  return 0;
+}
 
 int print_mutation_id(const ClientArgs& a, const Result<std::string>& id, const std::string& record) {
   if (!id) return fail(id.status());
@@ -106,6 +148,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
     }
     return 0;
   }
+  if (name == "query" || name == "count") return run_query(name, client, a);
   if (name == "list") {
     auto records = client.list(a.collection);
     if (!records) return fail(records.status());
@@ -305,6 +348,12 @@ std::function<int()> add_client_command(CLI::App& app) {
     sub->add_option("record", a->record)->required();
   }
   add("list", "Print every record of a collection")->add_option("collection", a->collection)->required();
+  CLI::App* query = add("query", "Records matching a query, in its order: JSON as the C ABI takes it, e.g. "
+                                 "'{\"collection\":\"notes\",\"where\":[{\"path\":\"due\",\"op\":\"<\",\"value\":5}],"
+                                 "\"order\":[{\"path\":\"due\"}],\"limit\":10}'");
+  query->add_option("json", a->body, "The query (docs/queries.md)")->required();
+  query->add_flag("--explain", a->explain, "Say how SQLite runs it, and whether a declared index serves it");
+  add("count", "How many records match a query (JSON, as for query)")->add_option("json", a->body)->required();
   add("outbox", "List the mutations not yet acknowledged, in ULID order");
   add("status", "Pending count, oldest pending age, rejections and conflicts");
   add("sync", "One push and pull round with the server (exit 0 done, 2 transient failures left, 3 unreachable)");
@@ -327,7 +376,7 @@ std::function<int()> add_client_command(CLI::App& app) {
       if (sub->parsed()) return run(sub, *a);
     }
     return fail(Status::invalid_argument(
-        "no client command given (put, patch, remove, get, list, outbox, status, sync, resolve, discard, sign-in, "
+        "no client command given (put, patch, remove, get, list, query, count, outbox, status, sync, resolve, discard, sign-in, "
         "sign-out, attach, attachment, download; see --help)"));
   };
 }

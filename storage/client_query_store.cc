@@ -105,19 +105,55 @@ Status ClientStore::apply_indexes(const std::vector<IndexSpec>& specs) {
     del.bind(1, name);
     del.exec();
   }
-  for (const auto& [name, ddl] : wanted) {
-    if (present.count(name)) continue;
-    for (const auto& sql : ddl.create) db_->exec(sql);
+  for (const auto& spec : specs) {
+    auto ddl = wanted.find(index_ddl(spec)->name);
+    if (ddl == wanted.end()) continue;  // declared twice: made once
+    const std::string& name = ddl->first;
+    std::string declaration = nlohmann::json{{"collection", spec.collection}, {"paths", spec.paths},
+                                             {"full_text", spec.full_text}}.dump();
+    if (present.count(name)) {
+      // Kept; its declaration is stored too (a store indexed before migration 7 had none).
+      SQLite::Statement set(*db_, "UPDATE declared_indexes SET spec=? WHERE name=?");
+      set.bind(1, declaration);
+      set.bind(2, name);
+      set.exec();
+      continue;
+    }
+    for (const auto& sql : ddl->second.create) db_->exec(sql);
     std::string drop_sql;
-    for (const auto& sql : ddl.drop) drop_sql += sql + ";\n";
-    SQLite::Statement add(*db_, "INSERT INTO declared_indexes (name, drop_sql) VALUES (?, ?)");
+    for (const auto& sql : ddl->second.drop) drop_sql += sql + ";\n";
+    SQLite::Statement add(*db_, "INSERT INTO declared_indexes (name, drop_sql, spec) VALUES (?, ?, ?)");
     add.bind(1, name);
     add.bind(2, drop_sql);
+    add.bind(3, declaration);
     add.exec();
+    present.emplace(name, drop_sql);
   }
   tx.commit();
   query_statements_.clear();  // plans made before may name a dropped index
   return Status::ok();
+}
+
+std::vector<IndexSpec> ClientStore::declared_indexes() {
+  std::vector<IndexSpec> out;
+  SQLite::Statement s(*db_, "SELECT spec FROM declared_indexes ORDER BY name");
+  while (s.executeStep()) {
+    // The file is outside input: a declaration that does not read back is left out (its index
+    // stays and still serves ordinary queries; only a full-text query over it needs it).
+    auto spec = nlohmann::json::parse(s.getColumn(0).getString(), nullptr, false);
+    if (!spec.is_object() || !spec.contains("collection") || !spec["collection"].is_string() || !spec.contains("paths") ||
+        !spec["paths"].is_array() || !spec.contains("full_text") || !spec["full_text"].is_boolean()) {
+      continue;
+    }
+    IndexSpec index{spec["collection"].get<std::string>(), {}, spec["full_text"].get<bool>()};
+    bool paths_ok = true;
+    for (const auto& p : spec["paths"]) {
+      if (!p.is_string()) paths_ok = false;
+      else index.paths.push_back(p.get<std::string>());
+    }
+    if (paths_ok && index_ddl(index)) out.push_back(std::move(index));
+  }
+  return out;
 }
 
 }  // namespace offsync::storage

@@ -93,6 +93,8 @@ class ClientStore : public SqliteStore {
   QueryPlan explain_view(const QuerySql& query);
   // Builds the declared indexes not there yet and drops those no longer declared, in one transaction.
   Status apply_indexes(const std::vector<IndexSpec>& indexes);
+  // The declarations of the indexes the store holds (for a Client opened without its own).
+  std::vector<IndexSpec> declared_indexes();
 
   // payload_text, when given, is m.payload already serialised (saves a second dump on the hot path).
   void insert_mutation(const Mutation& m, const std::string* payload_text = nullptr);

@@ -63,7 +63,14 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
     return Status::ok();
   });
   if (!ready) return ready;
-  Status indexed = impl->locked("build the declared indexes", [&] { return impl->store->apply_indexes(impl->options.indexes); });
+  Status indexed = impl->locked("build the declared indexes", [&]() -> Status {
+    if (!impl->options.indexes) {
+      impl->indexes = impl->store->declared_indexes();
+      return Status::ok();
+    }
+    impl->indexes = *impl->options.indexes;
+    return impl->store->apply_indexes(impl->indexes);
+  });
   if (!indexed) return indexed;
   impl->token = impl->options.sync.token;
   impl->load_stored_token();

@@ -51,6 +51,7 @@ struct Client::Impl {
   std::shared_ptr<Alive> alive = std::make_shared<Alive>();
 
   ClientOptions options;
+  std::vector<IndexSpec> indexes;  // what the query compiler may use: declared, or found in the store at open
   const Clock& clock;
   RandomSource& random;
   UlidGenerator ulids;

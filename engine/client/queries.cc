@@ -24,7 +24,7 @@ bool is_match_syntax(const SQLite::Exception& e) {
 
 Result<storage::QuerySql> Client::Impl::compile(const Query& query) {
   if (Status s = input_rules::check_collection(query.collection()); !s) return s;
-  return storage::compile_query(query, options.indexes);
+  return storage::compile_query(query, indexes);
 }
 
 Result<std::vector<Record>> Client::query(const Query& query) {

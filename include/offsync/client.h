@@ -294,8 +294,10 @@ struct ClientOptions {
   std::set<std::string> no_coalesce;        // collections where every write is sent as written
   size_t max_payload_bytes = 1 << 20;       // a write whose JSON is larger is refused
   // Indexes over the view, kept by SQLite in the same transaction as each change (offsync/query.h).
-  // Opening builds the ones not there yet and drops those no longer declared.
-  std::vector<IndexSpec> indexes;
+  // A list (even empty): opening builds the ones not there yet and drops those no longer declared.
+  // nullopt: the store's indexes stay as the app declared them (what the offsync command and the
+  // bindings do when they open an app's store), full-text ones included.
+  std::optional<std::vector<IndexSpec>> indexes;
   // --- Injection (tests, simulation); null means the system's ---
   const Clock* clock = nullptr;             // must outlive the Client
   RandomSource* random = nullptr;           // must outlive the Client

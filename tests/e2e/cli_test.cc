@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/process.h"
+#include "offsync/client.h"
 #include "offsync/ulid.h"
 #include "support.h"
 
@@ -254,4 +255,36 @@ TEST_CASE("every command of PROTOCOL.md's fixed core lists --help and --json in 
     CHECK_MESSAGE(help.exit_code == 0, name);
     CHECK_MESSAGE(help.out.find("--json") != std::string::npos, name << " --help does not list --json");
   }
+}
+
+TEST_CASE("query, count and query --explain read an app's store, and leave its declared indexes in place") {
+  ScratchDir dir;
+  Cli cli{dir.file("c.db")};
+  {
+    offsync::ClientOptions options{.path = dir.file("c.db"), .durability = offsync::Durability::kNormal};
+    options.indexes = std::vector<offsync::IndexSpec>{{"notes", {"course", "due"}}};
+    auto app = offsync::Client::open(options);
+    REQUIRE(app.is_ok());
+    for (int i = 0; i < 200; ++i) {
+      REQUIRE((*app)->put("notes", "n" + std::to_string(i), {{"course", i % 5 ? "art" : "math"}, {"due", i}}).is_ok());
+    }
+  }
+  const std::string math = R"({"collection":"notes","where":[{"path":"course","op":"==","value":"math"},)"
+                           R"({"path":"due","op":">=","value":100}],"order":[{"path":"due","desc":true}],"limit":3})";
+  auto rows = cli({"query", math, "--json"});
+  REQUIRE_MESSAGE(rows.exit_code == 0, rows.err);
+  json listed = json::parse(rows.out);
+  REQUIRE(listed.size() == 3);
+  CHECK(listed[0]["record"] == "n195");
+  CHECK(listed[2]["record"] == "n185");
+  CHECK(trimmed(cli({"count", math}).out) == "20");  // count ignores the limit
+  auto plan = cli({"query", "--explain", math, "--json"});
+  REQUIRE(plan.exit_code == 0);
+  CHECK(json::parse(plan.out)["uses_index"] == true);
+  // The command declared no index, and the app's is still there for the app.
+  CHECK(json::parse(cli({"query", "--explain", math, "--json"}).out)["uses_index"] == true);
+  auto bad = cli({"query", R"({"collection":"notes","where":[{"path":"a..b","op":"==","value":1}]})"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("a..b") != std::string::npos);
+  CHECK(cli({"count", "not json"}).err.find("not JSON") != std::string::npos);
 }

@@ -3,6 +3,8 @@
 // queries; every result must equal filtering, sorting and paging the model in memory, with and
 // without indexes.
 #include <doctest/doctest.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <rapidcheck.h>
 
 #include <algorithm>
@@ -363,7 +365,7 @@ TEST_CASE("a query names what is wrong with it") {
 TEST_CASE("explain says whether a declared index serves the query") {
   ScratchDir dir;
   ClientOptions options{.path = dir.file("c.db")};
-  options.indexes = {{"notes", {"course", "due"}}};
+  options.indexes = std::vector<IndexSpec>{{"notes", {"course", "due"}}};
   auto client = open_client(options);
   for (int i = 0; i < 200; ++i) {
     REQUIRE(client->put("notes", "n" + std::to_string(i), {{"course", i % 5 == 0 ? "math" : "art"}, {"due", i}}).is_ok());
@@ -379,9 +381,18 @@ TEST_CASE("explain says whether a declared index serves the query") {
   auto scan = client->explain(Query("notes").where(q::field("title") == "x"));
   REQUIRE(scan.is_ok());
   CHECK_FALSE(scan->uses_index);
-  // An index no longer declared is dropped when the store is opened without it.
+  // A tool that opens the app's store without declaring any (the offsync command, a binding)
+  // leaves the app's indexes as they are.
   client.reset();
   client = open_client({.path = dir.file("c.db")});
+  auto kept = client->explain(indexed);
+  REQUIRE(kept.is_ok());
+  CHECK_MESSAGE(kept->uses_index, kept->detail);
+  // An index no longer declared is dropped when the store is opened with a list without it.
+  client.reset();
+  ClientOptions none{.path = dir.file("c.db")};
+  none.indexes = std::vector<IndexSpec>{};
+  client = open_client(none);
   auto after = client->explain(indexed);
   REQUIRE(after.is_ok());
   CHECK_FALSE(after->uses_index);
@@ -390,7 +401,7 @@ TEST_CASE("explain says whether a declared index serves the query") {
 TEST_CASE("full-text search over declared members follows writes, patches and deletes") {
   ScratchDir dir;
   ClientOptions options{.path = dir.file("c.db")};
-  options.indexes = {IndexSpec{"notes", {"title", "body"}, true}};
+  options.indexes = std::vector<IndexSpec>{IndexSpec{"notes", {"title", "body"}, true}};
   auto client = open_client(options);
   REQUIRE(client->put("notes", "n1", {{"title", "Fractions"}, {"body", "halves and quarters"}}).is_ok());
   REQUIRE(client->put("notes", "n2", {{"title", "Decimals"}, {"body", "tenths"}}).is_ok());
@@ -409,9 +420,25 @@ TEST_CASE("full-text search over declared members follows writes, patches and de
   // Declared on a store that already holds records: they are indexed when it opens.
   client.reset();
   ClientOptions later{.path = dir.file("c.db")};
-  later.indexes = {IndexSpec{"notes", {"body"}, true}};
+  later.indexes = std::vector<IndexSpec>{IndexSpec{"notes", {"body"}, true}};
   client = open_client(later);
   CHECK(found("body", "tenths") == std::vector<std::string>{"n2"});
   auto bad = client->query(Query("notes").where(q::field("body").matches("\"unbalanced")));
   CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  // Opened by a tool that declares nothing: the full-text index stays and still answers.
+  client.reset();
+  client = open_client({.path = dir.file("c.db")});
+  CHECK(found("body", "tenths") == std::vector<std::string>{"n2"});
+  REQUIRE(client->put("notes", "n3", {{"body", "tenths again"}}).is_ok());
+  CHECK(found("body", "tenths") == std::vector<std::string>{"n2", "n3"});
+  // A declaration in the file that does not read back is left out, not a failure to open.
+  client.reset();
+  {
+    SQLite::Database db(dir.file("c.db"), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE declared_indexes SET spec = '{\"collection\": 7'");
+  }
+  client = open_client({.path = dir.file("c.db")});
+  CHECK(client->query(Query("notes").where(q::field("body").matches("tenths"))).status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(client->get("notes", "n3").is_ok());
 }
