@@ -62,11 +62,14 @@ std::vector<RestOutcome> ClientStore::outcomes_for(const std::string& module, co
 
 std::optional<std::string> ClientStore::newest_mutation_id() {
   // The outbox's newest id or key (a resolution renews the key with a new id), or a newer one that
-  // left it (acknowledged, discarded, folded, wiped).
+  // left it (acknowledged, discarded, folded, wiped). The file is outside input: only values
+  // shaped as ULIDs count, so a damaged one cannot hide the real newest (kUlidGlob).
   SQLite::Statement& s = cached(
-      "SELECT max(x) FROM (SELECT max(id) AS x FROM outbox UNION ALL SELECT max(idempotency_key) FROM outbox "
-      "UNION ALL SELECT value FROM meta WHERE key='ids.high_water')");
+      "SELECT max(x) FROM (SELECT max(id) AS x FROM outbox WHERE id GLOB ?1 "
+      "UNION ALL SELECT max(idempotency_key) FROM outbox WHERE idempotency_key GLOB ?1 "
+      "UNION ALL SELECT value FROM meta WHERE key='ids.high_water' AND value GLOB ?1)");
   ResetOnExit done(s);
+  s.bind(1, std::string(kUlidGlob));
   if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
   return s.getColumn(0).getString();
 }

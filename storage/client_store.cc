@@ -239,11 +239,13 @@ void ClientStore::rebase_unsent(const std::string& collection, const std::string
 }
 
 void ClientStore::raise_id_high_water(const std::string& id) {
+  // A stored value that is not a ULID (a damaged file) is replaced, never kept for sorting high.
   SQLite::Statement& s = cached(
-      "INSERT INTO meta (key, value) VALUES ('ids.high_water', ?) "
-      "ON CONFLICT (key) DO UPDATE SET value=excluded.value WHERE excluded.value > meta.value");
+      "INSERT INTO meta (key, value) VALUES ('ids.high_water', ?1) "
+      "ON CONFLICT (key) DO UPDATE SET value=excluded.value WHERE excluded.value > meta.value OR meta.value NOT GLOB ?2");
   ResetOnExit done(s);
   s.bind(1, id);
+  s.bind(2, std::string(kUlidGlob));
   s.exec();
 }
 

@@ -143,6 +143,14 @@ class ClientStore : public SqliteStore {
   std::optional<std::string> newest_mutation_id();
   // Keeps id as the high-water mark when it is above it.
   void raise_id_high_water(const std::string& id);
+  // What a canonical ULID looks like to SQLite's GLOB: 26 Crockford base-32 characters, the first
+  // at most 7 (48 bits of time).
+  static constexpr std::string_view kUlidGlob =
+      "[0-7][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z]"
+      "[0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z]"
+      "[0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z]"
+      "[0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z]"
+      "[0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z]";
   // attempts + 1, state in flight.
   void mark_sending(const std::string& id);
   // The same for many mutations at once, returning them in ULID order with each payload as the

@@ -53,6 +53,7 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
     // New mutation ids sort after every one already here, whatever the clock did since.
     if (auto newest = impl->store->newest_mutation_id()) {
       if (auto parsed = Ulid::parse(*newest)) impl->ulids.observe(*parsed);
+      impl->store->raise_id_high_water(*newest);  // also repairs a mark the file held damaged
     }
     auto id = impl->store->meta("client_id");
     if (!id) {

@@ -4,6 +4,8 @@
 // mutation 422 idempotency_key_reused).
 #include <doctest/doctest.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include "offsync/client.h"
 #include "offsync/transport.h"
 #include "server_support.h"
@@ -45,6 +47,49 @@ TEST_CASE("after its acknowledged mutations left the outbox and the clock steppe
   app.reset();
   app = open();
   CHECK(app->put("notes", "fresh", {{"i", 8}}).value() > pending);
+}
+
+TEST_CASE("a high-water mark damaged on disk hides no id, is repaired, and ids still go up after the clock stepped back") {
+  ScratchDir dir;
+  ManualClock clock{1'900'000'000'000};
+  auto server = open_server({.db_path = dir.file("server.db"), .durability = Durability::kNormal});
+  auto open = [&] {
+    return open_client({.path = dir.file("app.db"), .durability = Durability::kNormal, .clock = &clock,
+                        .sync = {.transport = make_in_process_transport(*server), .background = false}});
+  };
+  std::string pending;
+  {
+    auto app = open();
+    for (int i = 0; i < 3; ++i) REQUIRE(app->put("notes", "n" + std::to_string(i), {{"i", i}}).is_ok());
+    REQUIRE(app->sync_once()->applied == 3);
+    pending = app->put("notes", "unsent", {{"i", 3}}).value();  // still in the outbox
+  }
+  auto damage = [&] {
+    SQLite::Database db(dir.file("app.db"), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE meta SET value = 'zzzzzzzzzzzzzzzzzzzzzzzzzz' WHERE key = 'ids.high_water'");  // sorts above any ULID
+    REQUIRE(db.getChanges() == 1);
+  };
+  damage();
+  // The mark no longer hides the outbox's newest id: a new id goes above it.
+  clock.advance(-3600LL * 1000);
+  auto app = open();
+  std::string after = app->put("notes", "later", {{"i", 4}}).value();
+  CHECK(after > pending);
+  REQUIRE(app->sync_once()->applied == 2);
+  REQUIRE(app->outbox()->empty());
+  CHECK(server->stats()->replays == 0);
+  app.reset();
+  {
+    // Repaired: a ULID again, at or above the newest id issued.
+    SQLite::Database db(dir.file("app.db"), SQLite::OPEN_READONLY);
+    std::string mark = db.execAndGet("SELECT value FROM meta WHERE key = 'ids.high_water'").getString();
+    CHECK(mark.size() == 26);
+    CHECK(mark >= after);
+  }
+  // So the protection holds again with an empty outbox and the clock stepped back once more.
+  clock.advance(-3600LL * 1000);
+  app = open();
+  CHECK(app->put("notes", "again", {{"i", 5}}).value() > after);
 }
 
 TEST_CASE("a relay's upstream client never takes a forwarded key for one of its own ids") {
