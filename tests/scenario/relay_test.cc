@@ -2,12 +2,15 @@
 // client of the cloud (engine/server/relay.cc).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <filesystem>
 #include <set>
 #include <thread>
 
 #include "offsync/transport.h"
+#include "pg_support.h"
 #include "server_support.h"
 #include "support.h"
 #include "sync_support.h"
@@ -371,4 +374,33 @@ TEST_CASE("relay: a photo another device put on the cloud reaches the math app, 
   // An id nobody listed is still a 404 at the relay, not a fetch.
   HttpResponse unknown = d.relay->handle(HttpRequest{.method = "GET", .target = "/v1/attachments/01JZZZZZZZZZZZZZZZZZZZZZZZ"});
   CHECK(unknown.status == 404);
+}
+
+TEST_CASE("relay: a damaged row in its hand-over table is logged and left out, and the rest reach the cloud") {
+  ScratchDir dir;
+  auto cloud = open_server({.db_path = dir.file("cloud.db"), .durability = Durability::kNormal});
+  std::vector<std::string> logged;
+  std::mutex log_mu;
+  ServerOptions o{.db_path = dir.file("lms.db"), .durability = Durability::kNormal};
+  o.upstream.transport = std::shared_ptr<Transport>(make_in_process_transport(*cloud));
+  o.upstream.manual = true;  // the hand-over runs when the test says
+  o.log = [&](LogLevel, std::string_view, std::string_view message) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    logged.emplace_back(message);
+  };
+  auto relay = open_server(std::move(o));
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(relay->handle(post_mutation(note_upsert("n" + std::to_string(i), {{"i", i}}), new_key())).status == 200);
+  }
+  // The store is outside input: one stored mutation no longer reads back.
+  const std::string damage = "UPDATE relay_outbox SET mutation = '{\"collection\": \"notes\", \"rec' WHERE record_id = 'n2'";
+  run_in_server_store(dir.file("lms.db"), damage, damage);
+  REQUIRE(relay->run_relay_once().is_ok());
+  REQUIRE(relay->run_relay_once().is_ok());
+  CHECK(cloud->stats()->mutations_applied == 3);
+  std::lock_guard<std::mutex> lock(log_mu);
+  CHECK(std::any_of(logged.begin(), logged.end(), [](const std::string& m) {
+    return m.find("does not read back") != std::string::npos;
+  }));
+  CHECK(relay->stats()->relay_handed_over == 0);  // not left to block the hand-over for ever
 }
