@@ -234,10 +234,22 @@ Answer Server::Impl::get_attachment(const HttpRequest& r, const std::string& pri
       if (fault.status >= 500) return fault;
     }
     if (!held) {
-      KeyClaim claim(this, principal, "attachment/" + id);
-      if (!claim.held) return in_progress();
-      if (Status fetched = relay->fetch_attachment(principal, id); !fetched) {
+      Status fetched;
+      if (options.upstream.manual) {
+        // No threads of the relay's own (a simulation): fetched on this one.
+        KeyClaim claim(this, principal, "attachment/" + id);
+        if (!claim.held) return in_progress();
+        fetched = relay->fetch_attachment(principal, id);
+      } else {
+        fetched = relay->fetch_attachment_within(principal, id, options.upstream.fetch_wait_ms);
+      }
+      if (!fetched) {
         if (fetched.code() == StatusCode::kNotFound) return error(404, "attachment_not_found", fetched.message(), "not_found");
+        if (fetched.code() == StatusCode::kDeadlineExceeded) {
+          Answer soon = unavailable(fetched.message());
+          soon.retry_after_s = 2;
+          return soon;
+        }
         Answer later = unavailable("attachment " + id + " is upstream and could not be fetched now: " + fetched.message());
         later.retry_after_s = 30;
         return later;

@@ -171,6 +171,7 @@ Relay::~Relay() {
   rounds_cv_.notify_all();
   if (hand_thread_.joinable()) hand_thread_.join();
   if (rounds_thread_.joinable()) rounds_thread_.join();
+  join_fetches();
 }
 
 void Relay::applied() {

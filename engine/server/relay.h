@@ -60,6 +60,11 @@ class Relay {
   // through the principal's lane (resumably) and kept in the relay's store. Blocks while it
   // downloads; kNotFound when neither the relay nor that lane knows it.
   Status fetch_attachment(const std::string& principal, const std::string& id);
+  // The same for a local client's GET: the fetch runs on a thread of its own (one per attachment,
+  // at most kMaxFetches at once) and this waits for it at most wait_ms. kDeadlineExceeded when it
+  // is still running then (the client asks again, and finds it done or further along).
+  Status fetch_attachment_within(const std::string& principal, const std::string& id, int64_t wait_ms);
+  static constexpr size_t kMaxFetches = 2;
 
   // The store of the principal's upstream client: `<db>.upstream` for the shared partition,
   // `<db>.upstream-<hash of the principal>` for the others.
@@ -107,6 +112,19 @@ class Relay {
   std::atomic<bool> work_{true};
   std::atomic<int64_t> pending_{0}, oldest_{0}, last_contact_{0}, lanes_count_{0};
   std::thread hand_thread_, rounds_thread_;
+
+  // Fetches of files for local clients (relay_attachments.cc): done ones wait here until a client
+  // takes the result (or the relay stops).
+  struct Fetch {
+    bool done = false;  // GUARDED_BY(fetch_mu_)
+    Status result;      // GUARDED_BY(fetch_mu_)
+    std::thread thread;
+  };
+  std::mutex fetch_mu_;
+  std::condition_variable fetch_cv_;
+  std::map<std::string, std::shared_ptr<Fetch>> fetches_;  // GUARDED_BY(fetch_mu_): principal + '\n' + id
+  bool fetches_stopped_ = false;                            // GUARDED_BY(fetch_mu_)
+  void join_fetches();
 };
 
 }  // namespace offsync

@@ -109,4 +109,52 @@ Status Relay::fetch_attachment(const std::string& principal, const std::string& 
   return Status::ok();
 }
 
+Status Relay::fetch_attachment_within(const std::string& principal, const std::string& id, int64_t wait_ms) {
+  const std::string key = principal + '\n' + id;
+  std::unique_lock<std::mutex> lock(fetch_mu_);
+  auto it = fetches_.find(key);
+  if (it == fetches_.end()) {
+    if (fetches_stopped_) return Status::transient("the relay is stopping");
+    size_t running = static_cast<size_t>(
+        std::count_if(fetches_.begin(), fetches_.end(), [](const auto& f) { return !f.second->done; }));
+    if (running >= kMaxFetches) {
+      return Status::deadline_exceeded("the relay is fetching " + std::to_string(running) +
+                                       " other files from upstream; ask again shortly");
+    }
+    auto fetch = std::make_shared<Fetch>();
+    it = fetches_.emplace(key, fetch).first;
+    fetch->thread = std::thread([this, fetch, principal, id] {
+      Status result = fetch_attachment(principal, id);
+      std::lock_guard<std::mutex> done(fetch_mu_);
+      fetch->result = std::move(result);
+      fetch->done = true;
+      fetch_cv_.notify_all();
+    });
+  }
+  std::shared_ptr<Fetch> fetch = it->second;
+  fetch_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, wait_ms)), [&] { return fetch->done; });
+  if (!fetch->done) {
+    return Status::deadline_exceeded("attachment " + id + " is being fetched from upstream; ask again shortly");
+  }
+  // Taken: the next GET fetches again if this one failed (it resumes where it stopped).
+  Status result = fetch->result;
+  std::thread finished = std::move(fetch->thread);
+  if (auto current = fetches_.find(key); current != fetches_.end() && current->second == fetch) fetches_.erase(current);
+  lock.unlock();
+  if (finished.joinable()) finished.join();  // it has set done: it is returning
+  return result;
+}
+
+void Relay::join_fetches() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(fetch_mu_);
+    fetches_stopped_ = true;
+    for (auto& [key, fetch] : fetches_) threads.push_back(std::move(fetch->thread));
+  }
+  for (auto& t : threads) {
+    if (t.joinable()) t.join();  // a download in progress ends first, as a request in progress did
+  }
+}
+
 }  // namespace offsync

@@ -50,6 +50,10 @@ struct UpstreamOptions {
   int64_t pull_min_interval_ms = 1000;   // a local client's pull wakes an upstream pull at most this often
   bool manual = false;                   // no threads: the app (or a simulation) calls
                                          // Server::run_relay_once() to hand over and sync
+  // A local client's GET of a file only upstream holds starts its fetch on a thread of its own and
+  // waits this long for it; past it the answer is 503 with Retry-After (the download resumes when
+  // the client asks again) and no request thread is held for the rest of the download.
+  int64_t fetch_wait_ms = 3000;
 };
 
 struct ServerOptions {
