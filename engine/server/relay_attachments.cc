@@ -113,6 +113,13 @@ Status Relay::fetch_attachment_within(const std::string& principal, const std::s
   const std::string key = principal + '\n' + id;
   std::unique_lock<std::mutex> lock(fetch_mu_);
   auto it = fetches_.find(key);
+  if (it != fetches_.end() && it->second->done && !it->second->result.is_ok()) {
+    // A failure nobody took (perhaps long ago): fetch again now rather than report it. Its thread
+    // has set done, so it is only returning: joined under the lock it needs no more.
+    if (it->second->thread.joinable()) it->second->thread.join();
+    fetches_.erase(it);
+    it = fetches_.end();
+  }
   if (it == fetches_.end()) {
     if (fetches_stopped_) return Status::transient("the relay is stopping");
     size_t running = static_cast<size_t>(
