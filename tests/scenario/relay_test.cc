@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <filesystem>
@@ -404,94 +403,4 @@ TEST_CASE("relay: a damaged row in its hand-over table is logged and left out, a
     return m.find("does not read back") != std::string::npos;
   }));
   CHECK(relay->stats()->relay_handed_over == 0);  // not left to block the hand-over for ever
-}
-
-TEST_CASE("relay: a slow first fetch of a cloud file holds no request: the app hears 503, the relay goes on, the file follows") {
-  ScratchDir dir;
-  auto cloud = open_server({.db_path = dir.file("cloud.db"), .durability = Durability::kNormal});
-  auto uplink = std::make_shared<ScriptedTransport>(cloud.get());
-  ServerOptions o{.db_path = dir.file("lms.db"), .durability = Durability::kNormal};
-  o.upstream.transport = uplink;
-  o.upstream.pull_min_interval_ms = 0;
-  o.upstream.fetch_wait_ms = 100;
-  auto relay = open_server(std::move(o));
-  auto math = open_client({.path = dir.file("math.db"), .durability = Durability::kNormal,
-                           .sync = {.transport = make_in_process_transport(*relay), .background = false}});
-  auto other = open_client({.path = dir.file("other.db"), .durability = Durability::kNormal,
-                            .sync = {.transport = make_in_process_transport(*cloud), .background = false}});
-  std::string photo = pattern_bytes(2'500'000, 29);
-  auto photo_id = other->add_attachment(photo, "image/jpeg");
-  REQUIRE(other->put("notes", "p", {{"title", "site"}}, {.attachments = {*photo_id}}).is_ok());
-  REQUIRE(other->sync_once()->applied == 1);
-  REQUIRE(eventually([&] {
-    (void)math->sync_once();
-    return math->get("notes", "p").is_ok();
-  }));
-  // The cloud is slow to hand out the file: 400 ms per chunk the relay's lane asks for.
-  uplink->set_script([](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
-    if (r.method == "GET" && r.target.rfind("/v1/attachments/", 0) == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(400));
-    }
-    return std::nullopt;
-  });
-  auto asked = std::chrono::steady_clock::now();
-  Status first = math->download_attachment(*photo_id);
-  auto answered_in = std::chrono::steady_clock::now() - asked;
-  CHECK(first.code() == StatusCode::kTransient);  // 503 with Retry-After: ask again
-  CHECK(answered_in < std::chrono::milliseconds(1000));
-  // The relay answers other requests meanwhile, and a second app's ask joins the same fetch.
-  REQUIRE(math->put("notes", "q", {{"title", "while it fetches"}}).is_ok());
-  CHECK(math->sync_once()->applied == 1);
-  HttpResponse again = relay->handle(HttpRequest{.method = "GET", .target = "/v1/attachments/" + *photo_id});
-  CHECK(again.status == 503);
-  CHECK(again.headers.get("Retry-After") == std::optional<std::string>("2"));
-  // The fetch goes on without the app: asked again, it is there, byte for byte.
-  CHECK(eventually([&] { return math->download_attachment(*photo_id).is_ok(); }, 20'000));
-  CHECK(math->read_attachment(*photo_id, 0, static_cast<int64_t>(photo.size())).value() == photo);
-  int64_t fetched_gets = 0;
-  for (const auto& r : uplink->sent()) fetched_gets += r.method == "GET" && r.target.rfind("/v1/attachments/", 0) == 0;
-  CHECK(fetched_gets <= 4);  // one fetch (3 chunks of 1 MiB, perhaps one resumed), not one per ask
-}
-
-TEST_CASE("relay: a fetch that failed after its asker stopped waiting is tried again at the next ask, not reported") {
-  ScratchDir dir;
-  auto cloud = open_server({.db_path = dir.file("cloud.db"), .durability = Durability::kNormal});
-  auto uplink = std::make_shared<ScriptedTransport>(cloud.get());
-  ServerOptions o{.db_path = dir.file("lms.db"), .durability = Durability::kNormal};
-  o.upstream.transport = uplink;
-  o.upstream.pull_min_interval_ms = 0;
-  o.upstream.fetch_wait_ms = 50;
-  auto relay = open_server(std::move(o));
-  auto math = open_client({.path = dir.file("math.db"), .durability = Durability::kNormal,
-                           .sync = {.transport = make_in_process_transport(*relay), .background = false}});
-  auto other = open_client({.path = dir.file("other.db"), .durability = Durability::kNormal,
-                            .sync = {.transport = make_in_process_transport(*cloud), .background = false}});
-  auto photo_id = other->add_attachment(pattern_bytes(300'000, 3), "image/jpeg");
-  REQUIRE(other->put("notes", "p", {{"title", "site"}}, {.attachments = {*photo_id}}).is_ok());
-  REQUIRE(other->sync_once()->applied == 1);
-  REQUIRE(eventually([&] {
-    (void)math->sync_once();
-    return math->get("notes", "p").is_ok();
-  }));
-  // The cloud drops the fetch's requests, slowly: the fetch fails after the ask stopped waiting.
-  std::atomic<bool> failing{true};
-  uplink->set_script([&](const HttpRequest& r) -> std::optional<Result<HttpResponse>> {
-    if (failing && r.method == "GET" && r.target.rfind("/v1/attachments/", 0) == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      return Result<HttpResponse>(Status::transient("connection reset (test)"));
-    }
-    return std::nullopt;
-  });
-  HttpRequest get{.method = "GET", .target = "/v1/attachments/" + *photo_id};
-  HttpResponse first = relay->handle(get);
-  CHECK(first.status == 503);
-  CHECK(first.headers.get("Retry-After") == std::optional<std::string>("2"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the fetch has failed by now
-  failing = false;
-  // Asked again: a new fetch (answered, or still running: Retry-After 2), not the old failure (30).
-  CHECK(eventually([&] {
-    HttpResponse again = relay->handle(get);
-    CHECK(again.headers.get("Retry-After") != std::optional<std::string>("30"));
-    return again.status == 200;
-  }, 10'000));
 }
