@@ -53,6 +53,19 @@ Result<nlohmann::json> parse_json_arg(const std::string& text, const char* what)
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump() << "\n"; }
 
+// Records as `list` and `query` print them: a JSON array, or one "id<TAB>fields" line each.
+int print_records(const Result<std::vector<Record>>& records, bool json) {
+  if (!records) return fail(records.status());
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Record& r : *records) out.push_back(to_json(r));
+    print_json(out);
+  } else {
+    for (const Record& r : *records) std::cout << r.id << "\t" << r.fields.dump() << "\n";
+  }
+  return 0;
+}
+
 // `query JSON` and `count JSON`: the query as the C ABI takes it (engine/client/query_json.h).
 int run_query(const std::string& name, Client& client, const ClientArgs& a) {
   auto spec = nlohmann::json::parse(a.body, nullptr, false);
@@ -80,16 +93,7 @@ int run_query(const std::string& name, Client& client, const ClientArgs& a) {
     }
     return 0;
   }
-  auto records = client.query(*query);
-  if (!records) return fail(records.status());
-  if (a.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const Record& r : *records) out.push_back(to_json(r));
-    print_json(out);
-  } else {
-    for (const Record& r : *records) std::cout << r.id << "\t" << r.fields.dump() << "\n";
-  }
-  return 0;
+  return print_records(client.query(*query), a.json);
 }
 
 int print_mutation_id(const ClientArgs& a, const Result<std::string>& id, const std::string& record) {
@@ -150,16 +154,7 @@ int run(CLI::App* cmd, ClientArgs& a) {
   }
   if (name == "query" || name == "count") return run_query(name, client, a);
   if (name == "list") {
-    auto records = client.list(a.collection);
-    if (!records) return fail(records.status());
-    if (a.json) {
-      nlohmann::json out = nlohmann::json::array();
-      for (const Record& r : *records) out.push_back(to_json(r));
-      print_json(out);
-    } else {
-      for (const Record& r : *records) std::cout << r.id << "\t" << r.fields.dump() << "\n";
-    }
-    return 0;
+    return print_records(client.list(a.collection), a.json);
   }
   if (name == "outbox") {
     auto mutations = client.outbox();

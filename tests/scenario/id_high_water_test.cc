@@ -14,14 +14,25 @@
 using namespace offsync;
 using namespace offsync::test;
 
-TEST_CASE("after its acknowledged mutations left the outbox and the clock stepped back, a reopened client issues ids above them") {
+namespace {
+
+// A server and an app store that the tests reopen, on a clock they step back.
+struct Restarts {
   ScratchDir dir;
   ManualClock clock{1'900'000'000'000};
-  auto server = open_server({.db_path = dir.file("server.db"), .durability = Durability::kNormal});
-  auto open = [&] {
+  std::unique_ptr<Server> server = open_server({.db_path = dir.file("server.db"), .durability = Durability::kNormal});
+  std::unique_ptr<Client> open() {
     return open_client({.path = dir.file("app.db"), .durability = Durability::kNormal, .clock = &clock,
                         .sync = {.transport = make_in_process_transport(*server), .background = false}});
-  };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("after its acknowledged mutations left the outbox and the clock stepped back, a reopened client issues ids above them") {
+  Restarts world;
+  auto& [dir, clock, server] = world;
+  auto open = [&] { return world.open(); };
   std::string before;
   {
     auto app = open();
@@ -50,13 +61,9 @@ TEST_CASE("after its acknowledged mutations left the outbox and the clock steppe
 }
 
 TEST_CASE("a high-water mark damaged on disk hides no id, is repaired, and ids still go up after the clock stepped back") {
-  ScratchDir dir;
-  ManualClock clock{1'900'000'000'000};
-  auto server = open_server({.db_path = dir.file("server.db"), .durability = Durability::kNormal});
-  auto open = [&] {
-    return open_client({.path = dir.file("app.db"), .durability = Durability::kNormal, .clock = &clock,
-                        .sync = {.transport = make_in_process_transport(*server), .background = false}});
-  };
+  Restarts world;
+  auto& [dir, clock, server] = world;
+  auto open = [&] { return world.open(); };
   std::string pending;
   {
     auto app = open();
