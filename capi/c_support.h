@@ -2,6 +2,7 @@
 // wrapping that keeps exceptions from crossing, with errors as code + message.
 #pragma once
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -26,6 +27,10 @@ struct offsync_client {
 struct offsync_listener {
   std::unique_ptr<offsync::Listener> listener;
   std::thread thread;  // runs listener->run() until offsync_listener_free
+};
+
+struct offsync_peer {
+  std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
 };
 
 struct offsync_observer {

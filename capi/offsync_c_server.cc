@@ -84,6 +84,25 @@ char* offsync_server_handle_bytes(offsync_server* server, const uint8_t* request
 
 void offsync_server_handle_bytes_async(offsync_server* server, const uint8_t* request, size_t request_size,
                                        offsync_response_fn done, void* context) {
+  offsync_server_handle_bytes_async_from(server, nullptr, request, request_size, done, context);
+}
+
+offsync_peer* offsync_peer_new(void) {
+  try {
+    return new offsync_peer{};
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void offsync_peer_gone(offsync_peer* peer) {
+  if (peer) peer->gone->store(true);
+}
+
+void offsync_peer_free(offsync_peer* peer) { delete peer; }
+
+void offsync_server_handle_bytes_async_from(offsync_server* server, const offsync_peer* peer, const uint8_t* request,
+                                            size_t request_size, offsync_response_fn done, void* context) {
   if (!done) return;
   auto give = [done, context](const std::string& bytes) {
     done(context, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
@@ -94,7 +113,8 @@ void offsync_server_handle_bytes_async(offsync_server* server, const uint8_t* re
     }
     offsync::serve_http_bytes_async(*server->server,
                                     std::string_view(reinterpret_cast<const char*>(request), request_size),
-                                    [give](std::string bytes) { give(bytes); });
+                                    [give](std::string bytes) { give(bytes); }, offsync::limits::kMaxBodyBytes,
+                                    peer ? peer->gone : nullptr);
   } catch (...) {
     // serve_http_bytes_async answers even when it fails; only the copy of the request can throw.
     give("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
@@ -159,7 +179,8 @@ char* offsync_server_stats(offsync_server* server, offsync_error* error) {
       return nlohmann::json{{"mutations_applied", stats.mutations_applied}, {"replays", stats.replays},
                             {"idempotency_keys", stats.idempotency_keys}, {"changes", stats.changes},
                             {"tombstones", stats.tombstones},           {"last_seq", stats.last_seq},
-                            {"compacted_seq", stats.compacted_seq},     {"cursor_version", stats.cursor_version}}
+                            {"compacted_seq", stats.compacted_seq},     {"cursor_version", stats.cursor_version},
+                            {"long_polls_held", stats.long_polls_held}}
           .dump();
     });
   });

@@ -185,7 +185,7 @@ std::string serve_http_bytes(Server& server, std::string_view request_bytes, siz
 }
 
 void serve_http_bytes_async(Server& server, std::string_view request_bytes, std::function<void(std::string)> done,
-                            size_t max_body_bytes) {
+                            size_t max_body_bytes, std::shared_ptr<const std::atomic<bool>> gone) {
   // `done` is called exactly once: here, or later for a held long poll.
   auto answered = std::make_shared<std::atomic<bool>>(false);
   auto give = [done, answered](std::string bytes) {
@@ -201,13 +201,16 @@ void serve_http_bytes_async(Server& server, std::string_view request_bytes, std:
     HttpResponse refusal;
     auto request = parse_request(request_bytes, max_body_bytes, version, refusal);
     if (!request) return give(serialize_answer(std::move(refusal), version));
-    server.handle_async(*request, [give, version](HttpResponse answer) {
-      try {
-        give(serialize_answer(std::move(answer), version));
-      } catch (...) {
-        give(kCouldNotAnswer);
-      }
-    });
+    server.handle_async(
+        *request,
+        [give, version](HttpResponse answer) {
+          try {
+            give(serialize_answer(std::move(answer), version));
+          } catch (...) {
+            give(kCouldNotAnswer);
+          }
+        },
+        std::move(gone));
   } catch (...) {
     give(kCouldNotAnswer);
   }

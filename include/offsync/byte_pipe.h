@@ -14,6 +14,7 @@
 // exchange function (and what that captures) until it is destroyed.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,9 +36,12 @@ std::string serve_http_bytes(Server& server, std::string_view request_bytes,
 // The same, for a carrier that can answer later (an XPC reply object, a Binder callback): `done`
 // gets the response bytes exactly once, at once on the calling thread or, for a long poll that
 // waits for changes (GET /v1/sync?wait=S), later on the server's long-poll thread, so no thread
-// is held while a device waits. `done` must not block.
+// is held while a device waits. `done` must not block. `gone`, when given, is set by the carrier
+// once the app at the other end died (Binder's linkToDeath, an XPC invalidation handler): its
+// held polls are then dropped within a second (`done` gets a 499 nobody reads).
 void serve_http_bytes_async(Server& server, std::string_view request_bytes, std::function<void(std::string)> done,
-                            size_t max_body_bytes = limits::kMaxBodyBytes);
+                            size_t max_body_bytes = limits::kMaxBodyBytes,
+                            std::shared_ptr<const std::atomic<bool>> gone = nullptr);
 
 // The app's shim: carries request bytes to the provider and returns its response bytes, or an error
 // (a transient one when the provider could not be reached: the request is retried later).

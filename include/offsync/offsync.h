@@ -94,6 +94,18 @@ typedef void (*offsync_response_fn)(void* context, const uint8_t* response, size
 void offsync_server_handle_bytes_async(offsync_server* server, const uint8_t* request, size_t request_size,
                                        offsync_response_fn done, void* context);
 
+/* One app at the other end of the carrier, so that its held long polls end when it dies (Binder's
+ * linkToDeath, an XPC connection's invalidation handler) instead of when their wait does. Pass it
+ * to offsync_server_handle_bytes_async_from; offsync_peer_gone (any thread) drops its held polls
+ * within a second (their done gets a 499 answer nobody needs). Free it with offsync_peer_free
+ * whenever the carrier is done with it: calls in flight keep what they need. */
+typedef struct offsync_peer offsync_peer;
+offsync_peer* offsync_peer_new(void);
+void offsync_peer_gone(offsync_peer* peer);
+void offsync_peer_free(offsync_peer* peer);
+void offsync_server_handle_bytes_async_from(offsync_server* server, const offsync_peer* peer, const uint8_t* request,
+                                            size_t request_size, offsync_response_fn done, void* context);
+
 /* Serves the server over HTTP/1.1 on its own threads until offsync_listener_free: address is
  * "tcp:HOST:PORT" (an IP address; port 0: any free port) or "unix:PATH" (a Unix domain socket,
  * mode 0600, for processes of this user: what `curl --unix-socket` and other apps connect to).
@@ -106,7 +118,7 @@ char* offsync_listener_address(const offsync_listener* listener);
 void offsync_listener_free(offsync_listener* listener);
 
 /* The server's figures as JSON: {"mutations_applied", "replays", "idempotency_keys", "changes",
- * "tombstones", "last_seq", "compacted_seq", "cursor_version"}. */
+ * "tombstones", "last_seq", "compacted_seq", "cursor_version", "long_polls_held"}. */
 char* offsync_server_stats(offsync_server* server, offsync_error* error);
 
 /* ---- Clients ---- */

@@ -24,6 +24,7 @@ static long stat_of(offsync_server* server, const char* name) {
  * answers it later, on its long-poll thread. */
 typedef struct watch_shim {
   offsync_server* provider;
+  offsync_peer* peer;  /* the app at the other end, for the provider (linkToDeath) */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool cancelled;
@@ -66,7 +67,7 @@ static bool watch_exchange(void* context, const uint8_t* request, size_t request
   call->shim = shim;
   atomic_init(&call->refs, 2);
   atomic_fetch_add(&shim->polls, 1);
-  offsync_server_handle_bytes_async(shim->provider, request, request_size, poll_answered, call);
+  offsync_server_handle_bytes_async_from(shim->provider, shim->peer, request, request_size, poll_answered, call);
   pthread_mutex_lock(&shim->mu);
   while (!call->answered && !shim->cancelled) pthread_cond_wait(&shim->cv, &shim->mu);
   bool ok = call->answered;
@@ -172,6 +173,7 @@ int main(void) {
   /* A second app on the byte pipe, with push: its long poll is held by the provider. */
   static watch_shim shim;
   shim.provider = provider;
+  shim.peer = offsync_peer_new();
   pthread_mutex_init(&shim.mu, NULL);
   pthread_cond_init(&shim.cv, NULL);
   memset(&o, 0, sizeof o);
@@ -269,6 +271,13 @@ int main(void) {
   double took = now_s() - closing;
   CHECK(took < 2.0);
   printf("closing the binder app with a held long poll took %.0f ms\n", took * 1000);
+  /* The provider still holds that poll until the carrier says the app died (linkToDeath). */
+  CHECK(stat_of(provider, "long_polls_held") == 1);
+  offsync_peer_gone(shim.peer);
+  offsync_peer_free(shim.peer);  /* the held call keeps what it needs */
+  until = now_s() + 5;
+  while (stat_of(provider, "long_polls_held") != 0 && now_s() < until) sleep_ms(20);
+  CHECK(stat_of(provider, "long_polls_held") == 0);
 
   offsync_client_free(web);
   offsync_client_free(app);
