@@ -6,6 +6,7 @@
 #include "offsync/schema.h"
 #include "offsync/transport.h"
 #include "capi/c_support.h"
+#include "transport/host_port.h"
 
 using namespace offsync::capi;
 using offsync::Status;
@@ -128,16 +129,13 @@ offsync_listener* offsync_server_listen(offsync_server* server, const char* addr
     offsync::Result<std::unique_ptr<offsync::Listener>> listener = Status::invalid_argument("");
     if (where.rfind("unix:", 0) == 0 && where.size() > 5) {
       listener = offsync::Listener::listen_unix(*server->server, where.substr(5));
-    } else if (size_t colon = where.rfind(':'); where.rfind("tcp:", 0) == 0 && colon > 4) {
-      std::string host = where.substr(4, colon - 4), port = where.substr(colon + 1);
-      char* end = nullptr;
-      long number = std::strtol(port.c_str(), &end, 10);
-      if (port.empty() || *end != '\0' || number < 0 || number > 65535) {
-        set_error(error, OFFSYNC_INVALID_ARGUMENT, "address \"" + where + "\": the port is not a number from 0 to 65535");
+    } else if (where.rfind("tcp:", 0) == 0) {
+      auto host_port = offsync::split_host_port(std::string_view(where).substr(4), "address \"" + where + "\"");
+      if (!host_port) {
+        set_status(error, host_port.status());
         return nullptr;
       }
-      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-      listener = offsync::Listener::listen_tcp(*server->server, host, static_cast<uint16_t>(number));
+      listener = offsync::Listener::listen_tcp(*server->server, host_port->first, host_port->second);
     } else {
       set_error(error, OFFSYNC_INVALID_ARGUMENT, "address \"" + where + "\" is neither tcp:HOST:PORT nor unix:PATH");
       return nullptr;

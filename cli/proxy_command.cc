@@ -5,6 +5,7 @@
 #include "cli/output.h"
 #include "cli/stop_signals.h"
 #include "offsync/proxy.h"
+#include "transport/host_port.h"
 
 namespace offsync::cli {
 
@@ -21,16 +22,9 @@ std::function<int()> add_proxy_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print the first line as JSON: {\"url\", \"ipc_service\", \"secret\"}");
   return [cmd, a]() -> int {
     if (!cmd->parsed()) return -1;
-    size_t colon = a->listen.rfind(':');
-    if (colon == std::string::npos) return fail(Status::invalid_argument("--listen wants HOST:PORT, got '" + a->listen + "'"));
-    ProxyOptions options{.ipc_service = a->ipc_service, .host = a->listen.substr(0, colon), .secret = a->secret};
-    try {
-      int port = std::stoi(a->listen.substr(colon + 1));
-      if (port < 0 || port > 65535) throw std::out_of_range("port");
-      options.port = static_cast<uint16_t>(port);
-    } catch (const std::exception&) {
-      return fail(Status::invalid_argument("--listen: '" + a->listen.substr(colon + 1) + "' is not a port number"));
-    }
+    auto where = split_host_port(a->listen, "--listen");
+    if (!where) return fail(where.status());
+    ProxyOptions options{.ipc_service = a->ipc_service, .host = where->first, .port = where->second, .secret = a->secret};
     block_stop_signals();  // before the proxy starts its threads
     auto proxy = LocalProxy::start(std::move(options));
     if (!proxy) return fail(proxy.status());

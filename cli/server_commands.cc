@@ -9,6 +9,7 @@
 
 #include "cli/output.h"
 #include "cli/store_options.h"
+#include "transport/host_port.h"
 #include "cli/stop_signals.h"
 #include "offsync/server.h"
 #include "offsync/listener.h"
@@ -31,22 +32,6 @@ struct ServeArgs {
   int64_t max_attachment_bytes = 1LL << 30, attachment_quota_bytes = 0;
   double attachment_session_ttl_s = 24 * 3600;
 };
-
-// "HOST:PORT" → (host, port); the host may be [v6].
-Result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return Status::invalid_argument("--listen wants HOST:PORT, got '" + text + "'");
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  try {
-    size_t used = 0;
-    int port = std::stoi(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
-    return std::make_pair(host, static_cast<uint16_t>(port));
-  } catch (const std::exception&) {
-    return Status::invalid_argument("--listen: '" + text.substr(colon + 1) + "' is not a port number");
-  }
-}
 
 int serve(const ServeArgs& a) {
   ServerOptions options = a.store.server_options();
@@ -72,7 +57,7 @@ int serve(const ServeArgs& a) {
   }
   std::optional<std::pair<std::string, uint16_t>> where;
   if (!a.listen.empty()) {
-    auto split = split_host_port(a.listen);
+    auto split = split_host_port(a.listen, "--listen");
     if (!split) return fail(split.status());
     where = *split;
   }

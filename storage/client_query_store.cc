@@ -86,11 +86,18 @@ QueryPlan ClientStore::explain_view(const QuerySql& q) {
 }
 
 Status ClientStore::apply_indexes(const std::vector<IndexSpec>& specs) {
-  std::map<std::string, IndexDdl> wanted;
+  struct Wanted {
+    IndexDdl ddl;
+    std::string declaration;  // the spec as JSON, kept with the index (declared_indexes())
+  };
+  std::map<std::string, Wanted> wanted;  // by name: one declared twice is made once
   for (const auto& spec : specs) {
     auto ddl = index_ddl(spec);
     if (!ddl) return ddl.status();
-    wanted.emplace(ddl->name, std::move(*ddl));
+    std::string declaration =
+        nlohmann::json{{"collection", spec.collection}, {"paths", spec.paths}, {"full_text", spec.full_text}}.dump();
+    std::string name = ddl->name;
+    wanted.emplace(std::move(name), Wanted{std::move(*ddl), std::move(declaration)});
   }
   WriteTransaction tx(*db_);
   std::map<std::string, std::string> present;
@@ -105,29 +112,23 @@ Status ClientStore::apply_indexes(const std::vector<IndexSpec>& specs) {
     del.bind(1, name);
     del.exec();
   }
-  for (const auto& spec : specs) {
-    auto ddl = wanted.find(index_ddl(spec)->name);
-    if (ddl == wanted.end()) continue;  // declared twice: made once
-    const std::string& name = ddl->first;
-    std::string declaration = nlohmann::json{{"collection", spec.collection}, {"paths", spec.paths},
-                                             {"full_text", spec.full_text}}.dump();
+  for (const auto& [name, index] : wanted) {
     if (present.count(name)) {
       // Kept; its declaration is stored too (a store indexed before migration 7 had none).
       SQLite::Statement set(*db_, "UPDATE declared_indexes SET spec=? WHERE name=?");
-      set.bind(1, declaration);
+      set.bind(1, index.declaration);
       set.bind(2, name);
       set.exec();
       continue;
     }
-    for (const auto& sql : ddl->second.create) db_->exec(sql);
+    for (const auto& sql : index.ddl.create) db_->exec(sql);
     std::string drop_sql;
-    for (const auto& sql : ddl->second.drop) drop_sql += sql + ";\n";
+    for (const auto& sql : index.ddl.drop) drop_sql += sql + ";\n";
     SQLite::Statement add(*db_, "INSERT INTO declared_indexes (name, drop_sql, spec) VALUES (?, ?, ?)");
     add.bind(1, name);
     add.bind(2, drop_sql);
-    add.bind(3, declaration);
+    add.bind(3, index.declaration);
     add.exec();
-    present.emplace(name, drop_sql);
   }
   tx.commit();
   query_statements_.clear();  // plans made before may name a dropped index
@@ -141,17 +142,13 @@ std::vector<IndexSpec> ClientStore::declared_indexes() {
     // The file is outside input: a declaration that does not read back is left out (its index
     // stays and still serves ordinary queries; only a full-text query over it needs it).
     auto spec = nlohmann::json::parse(s.getColumn(0).getString(), nullptr, false);
-    if (!spec.is_object() || !spec.contains("collection") || !spec["collection"].is_string() || !spec.contains("paths") ||
-        !spec["paths"].is_array() || !spec.contains("full_text") || !spec["full_text"].is_boolean()) {
-      continue;
+    try {
+      IndexSpec index{spec.at("collection").get<std::string>(), spec.at("paths").get<std::vector<std::string>>(),
+                      spec.at("full_text").get<bool>()};
+      if (index_ddl(index)) out.push_back(std::move(index));
+    } catch (const nlohmann::json::exception&) {
+      // Not an object, a member missing or of another kind: left out.
     }
-    IndexSpec index{spec["collection"].get<std::string>(), {}, spec["full_text"].get<bool>()};
-    bool paths_ok = true;
-    for (const auto& p : spec["paths"]) {
-      if (!p.is_string()) paths_ok = false;
-      else index.paths.push_back(p.get<std::string>());
-    }
-    if (paths_ok && index_ddl(index)) out.push_back(std::move(index));
   }
   return out;
 }

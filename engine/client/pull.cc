@@ -121,10 +121,10 @@ std::optional<std::string> Round::read_log(std::string cursor, Interrupt interru
     bool moved = page->cursor != cursor;
     cursor = page->cursor;
     applied(*page);
-    progress_ = SyncProgress{report_.full_refresh ? SyncProgress::Step::kRefresh : SyncProgress::Step::kPull,
-                             report_.pulled + static_cast<int64_t>(page->count), -1};
-    tell_observers();
     report_.pulled += static_cast<int64_t>(page->count);
+    progress_ = SyncProgress{report_.full_refresh ? SyncProgress::Step::kRefresh : SyncProgress::Step::kPull,
+                             report_.pulled, -1};
+    tell_observers();
     if (!page->has_more) return cursor;
     // A server that says "more" without moving the cursor would be read for ever.
     if (!moved) return failed("the server said has_more without moving the cursor");
