@@ -70,11 +70,6 @@ int serve(const ServeArgs& a) {
   if (!a.store.upstream_db.empty() && a.upstream.empty()) {
     return fail(Status::invalid_argument("--upstream-db needs --upstream URL"));
   }
-  if (!a.upstream.empty() && a.store.db.empty() && a.store.upstream_db.empty()) {
-    // Checked before the store is opened: the relay would refuse it anyway (Relay::start).
-    return fail(Status::invalid_argument(
-        "a relay on --postgres keeps its upstream client (outbox, cursor) in a local SQLite file: give --upstream-db PATH"));
-  }
   if (!a.upstream.empty()) {
     auto upstream = make_curl_transport({.base_url = a.upstream});
     if (!upstream) return fail(upstream.status());

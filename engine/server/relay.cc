@@ -82,13 +82,6 @@ bool authenticated(const ServerOptions& o) { return o.require_auth || static_cas
 }  // namespace
 
 Result<std::unique_ptr<Relay>> Relay::start(Server::Impl& server) {
-  if (client_path(server.options, "").empty()) {
-    // Found by the e2e suite on PostgreSQL: the default was ".upstream" in the working directory,
-    // one file every such relay started there shared (stale cursors, another relay's outbox).
-    return Status::invalid_argument(
-        "a relay on PostgreSQL keeps its upstream client (outbox, cursor) in a local SQLite file: set "
-        "UpstreamOptions::client_path (`offsync serve --upstream-db PATH`)");
-  }
   std::unique_ptr<Relay> relay(new Relay(server));
   if (!authenticated(server.options)) {
     // One shared partition: its lane exists from the start, under the configured token.

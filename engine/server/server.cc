@@ -26,6 +26,14 @@ Server::~Server() {
 }
 
 Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
+  if (options.upstream.transport && Relay::client_path(options, "").empty()) {
+    // Checked before any store is opened (a PostgreSQL connection can take long to fail). Found by
+    // the e2e suite on PostgreSQL: the default was ".upstream" in the working directory, one file
+    // every such relay started there shared (stale cursors, another relay's outbox).
+    return Status::invalid_argument(
+        "a relay on PostgreSQL keeps its upstream client (outbox, cursor) in a local SQLite file: set "
+        "UpstreamOptions::client_path (`offsync serve --upstream-db PATH`)");
+  }
   storage::DatabaseOptions db_options{options.db_path, options.durability};
   db_options.vfs = options.vfs;
   auto store = options.postgres.empty() ? storage::ServerStore::open(db_options)
