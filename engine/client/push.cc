@@ -33,7 +33,10 @@ Round::Wave Round::wave() {
       if (h.state == MutationState::kRejected || h.state == MutationState::kConflict) return true;
       if (h.waiting_for_attachments) return true;  // and so do the record's later mutations
       if (attempted_.contains(h.id)) return true;
-      if (!explicit_ && h.next_attempt_at_ms > now) return true;
+      if (!explicit_ && h.next_attempt_at_ms > now) {
+        due_at(h.next_attempt_at_ms);
+        return true;
+      }
       (h.op == MutationOp::kRequest ? out.requests : out.records).push_back(h.id);
       return out.records.size() + out.requests.size() < max_wave();
     });
@@ -311,6 +314,7 @@ void Round::settle(const Chunk& chunk, const std::vector<Reply>& replies, const 
 void Round::keep_pending(const Mutation& m, int64_t now, int64_t at_least_ms, const std::string& why) {
   int64_t at = now + std::max(backoff_.delay_ms(m.attempts), at_least_ms);
   c_.store->update_mutation_state(m.id, MutationState::kPending, m.attempts, at, why);
+  due_at(at);
   ++report_.transient;
 }
 

@@ -7,6 +7,7 @@
 // Internal to the client half.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <string>
@@ -32,6 +33,10 @@ class Round {
   const std::string& unreachable_reason() const { return unreachable_reason_; }
   // The first store failure that stopped the round (ok when none did).
   const Status& store_failure() const { return store_failure_; }
+  // The earliest time at which work this round left for later falls due: a retry it scheduled or
+  // one it skipped as not yet due. It may have passed already (a retry that fell due while the
+  // round ran, or one drawn with no delay): then the worker goes again at once.
+  std::optional<int64_t> next_due() const { return next_due_; }
 
  private:
   // ---- round.cc: requests, faults, the end of the round ----
@@ -41,6 +46,7 @@ class Round {
   bool stopped() const { return unreachable_ || report_.paused || !store_failure_.is_ok(); }
   // Records a failed store operation: the round stops with it. Returns s.is_ok().
   bool stored(const Status& s, std::string_view what);
+  void due_at(int64_t ms) { next_due_ = next_due_ ? std::min(*next_due_, ms) : ms; }
   void log(LogLevel level, const std::string& message) const;
   void finish();
   // Hands what changed since the last call to the observers, and forgets it: what a round holds
@@ -131,6 +137,7 @@ class Round {
   // Mutations sent this round and still pending (not sent twice in one round); settled ones leave.
   std::unordered_set<std::string> attempted_;
   bool unreachable_ = false;                   // a request got no answer
+  std::optional<int64_t> next_due_;            // see next_due()
   bool unauthorized_ = false;
   std::string unreachable_reason_;
   Status store_failure_;

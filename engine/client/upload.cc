@@ -82,7 +82,10 @@ void Round::upload_one(const std::string& id) {
   if (!stored(s, "loading an attachment") || !loaded) return;
   ClientStore::AttachmentRow row = std::move(*loaded);
   int64_t now = c_.clock.now_ms();
-  if (!explicit_ && row.next_attempt_at_ms > now) return;  // backing off
+  if (!explicit_ && row.next_attempt_at_ms > now) {  // backing off
+    due_at(row.next_attempt_at_ms);
+    return;
+  }
 
   // A failed step: transient ones back off (the round goes on with other work), others refuse.
   auto failed = [&](const HttpResponse& a, const std::string& step) {
@@ -106,6 +109,7 @@ void Round::upload_one(const std::string& id) {
     row.next_attempt_at_ms = c_.clock.now_ms() + std::max(backoff_.delay_ms(row.failures),
                                                          retry_after_ms(a, c_.clock.now_ms(), c_.options.sync.backoff_cap_ms));
     row.last_error = message;
+    due_at(row.next_attempt_at_ms);
     Status saved = c_.write("attachment backoff", [&]() -> Status {
       c_.store->put_attachment(row);
       return Status::ok();

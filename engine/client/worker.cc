@@ -76,8 +76,11 @@ Result<SyncReport> Client::Impl::round(bool explicit_request) {
     auto at = locked("next attempt", [&]() -> Result<std::optional<int64_t>> {
       return store->next_attempt_after(now);
     });
-    if (at && *at) {
-      next = {SyncState::kBackingOff, **at, "transient failures"};
+    // What the round left for later may have fallen due while it ran, past the store's "after now".
+    std::optional<int64_t> due = round_state->next_due();
+    if (at && *at) due = due ? std::min(*due, **at) : **at;
+    if (due) {
+      next = {SyncState::kBackingOff, std::max<int64_t>(*due, 1), "transient failures"};
     } else if (options.sync.pull_interval_ms > 0) {
       next = {SyncState::kIdle, now + options.sync.pull_interval_ms, ""};
     } else {
