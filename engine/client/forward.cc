@@ -3,8 +3,70 @@
 #include "engine/client/client_impl.h"
 #include "engine/common/input_rules.h"
 #include "engine/common/json_text.h"
+#include "offsync/hlc.h"
 
 namespace offsync {
+namespace {
+
+// The greatest HLC text below `text` that matters: the same instant with the smallest node id
+// ("0" sorts before every node of that instant), else the instant before.
+std::optional<std::string> just_before(const std::string& text) {
+  auto hlc = Hlc::parse(text);
+  if (!hlc) return std::nullopt;
+  for (Hlc before : {Hlc{hlc->physical_ms, hlc->logical, "0"}, Hlc{hlc->physical_ms, hlc->logical - 1, "0"},
+                     Hlc{hlc->physical_ms - 1, 0, "0"}}) {
+    if (before.physical_ms >= 0 && before.logical <= hlc->logical && before.to_string() < text) return before.to_string();
+  }
+  return std::nullopt;
+}
+
+// The fields a forwarded write changes that upstream changed without the sender seeing it: those
+// the relay had changed after the sender's base, and those this store's view (upstream's state
+// with the mutations before this one) no longer shows as the sender saw them.
+std::vector<std::string> unseen_upstream(storage::ClientStore& store, const Client::Forwarded& f) {
+  std::vector<std::string> out;
+  const nlohmann::json& view = f.sender_view;
+  if (auto unseen = view.find("unseen"); unseen != view.end() && unseen->is_array()) {
+    for (const auto& name : *unseen) {
+      if (name.is_string()) out.push_back(name.get<std::string>());
+    }
+  }
+  auto seen = view.find("seen");
+  if (seen == view.end() || !seen->is_object()) return out;
+  std::optional<nlohmann::json> shown = store.view(f.collection, f.record_id);
+  const nlohmann::json now = shown && shown->is_object() ? std::move(*shown) : nlohmann::json::object();
+  for (const auto& [name, was] : seen->items()) {
+    if (!was.is_array() || was.size() > 1) continue;
+    auto it = now.find(name);
+    bool same = was.empty() ? it == now.end() : it != now.end() && *it == was[0];
+    if (!same) out.push_back(name);
+  }
+  return out;
+}
+
+// The base a forwarded mutation goes upstream with: this store's (upstream's newest HLC of the
+// record), moved back before upstream's oldest change of a field the sender had not seen; none
+// when the sender had none.
+std::optional<std::string> upstream_base(storage::ClientStore& store, const Client::Forwarded& f,
+                                         std::optional<std::string> base) {
+  if (!f.sender_had_base) return std::nullopt;
+  if (!base || !f.sender_view.is_object()) return base;
+  std::vector<std::string> unseen = unseen_upstream(store, f);
+  if (unseen.empty()) return base;
+  auto row = store.base(f.collection, f.record_id);
+  if (!row || !row->field_hlc.is_object()) return base;
+  std::optional<std::string> oldest;
+  for (const auto& name : unseen) {
+    auto hlc = row->field_hlc.find(name);
+    if (hlc == row->field_hlc.end() || !hlc->is_string()) continue;  // a change upstream has not seen either
+    if (!oldest || hlc->get<std::string>() < *oldest) oldest = hlc->get<std::string>();
+  }
+  if (!oldest) return base;
+  auto before = just_before(*oldest);
+  return before && *before < *base ? before : base;
+}
+
+}  // namespace
 
 Result<int64_t> Client::forward(const std::vector<Forwarded>& batch) {
   for (const Forwarded& f : batch) {
@@ -29,6 +91,7 @@ Result<int64_t> Client::forward(const std::vector<Forwarded>& batch) {
       Mutation m = impl_->new_mutation(f.collection, f.record_id, f.op, nlohmann::json());
       m.attachments = f.attachments;
       m.idempotency_key = f.idempotency_key;
+      m.base_hlc = upstream_base(store, f, m.base_hlc);
       std::string text = f.op == MutationOp::kDelete ? std::string("null")
                          : f.payload_text.empty()    ? f.payload.dump()
                                                      : f.payload_text;

@@ -31,18 +31,24 @@ Answer Server::Impl::process(const std::string& principal, const std::string& ke
   Answer answer;
   IncomingMutation m;
   // What a relay hands upstream: the mutation as the client sent it (parse_mutation moves it out).
+  if (relay && body && body->is_object()) body->erase(kRelaySenderMember);
   std::string forwarded = relay && body ? body->dump() : std::string();
+  json sender_view;
   if (!body) {
     answer = unreadable(problem);
   } else if (auto bad = parse_mutation(*body, &m)) {
     answer = *bad;
   } else {
-    answer = apply(principal, m);
+    answer = apply(principal, m, relay ? &sender_view : nullptr);
   }
   answer.deprecated = deprecated;
   // Every answer but a server fault is stored with its effect: a retry gets it again.
   if (answer.status < 500 && answer.replayable) store->put_answer(principal, key, {fp, answer.status, answer.body, now});
   if (relay && answer.status == 200 && !forwarded.empty()) {
+    // The dump of a mutation's object ends with '}': the relay's own member goes before it.
+    if (sender_view.is_object() && forwarded.back() == '}') {
+      forwarded.insert(forwarded.size() - 1, std::string(",\"") + kRelaySenderMember + "\":" + sender_view.dump());
+    }
     store->put_forward(principal, key, m.collection, m.record_id, forwarded, now);
     if (!sender.empty()) store->put_relay_sender(principal, key, sender, now);
   }

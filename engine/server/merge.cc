@@ -50,6 +50,32 @@ nlohmann::json next_field_hlc(const nlohmann::json& old_hlc, const nlohmann::jso
 
 }  // namespace
 
+nlohmann::json sender_view(const std::optional<StoredRecord>& current, const IncomingMutation& m) {
+  nlohmann::json unseen = nlohmann::json::array(), seen = nlohmann::json::object();
+  const nlohmann::json none = nlohmann::json::object();
+  bool live = current && !current->deleted;
+  const nlohmann::json& before = live ? current->fields : none;
+  nlohmann::json next = m.op == ServerOp::kDelete  ? nlohmann::json::object()
+                        : m.op == ServerOp::kPatch ? apply_merge_patch(before, m.fields)
+                                                   : m.fields;
+  auto note = [&](const std::string& name) {
+    auto was = before.find(name);
+    if (live && changed_since(*current, name, m.base)) {
+      unseen.push_back(name);
+    } else {
+      seen[name] = was == before.end() ? nlohmann::json::array() : nlohmann::json::array({*was});
+    }
+  };
+  for (const auto& [name, value] : next.items()) {
+    auto was = before.find(name);
+    if (was == before.end() || *was != value) note(name);
+  }
+  for (const auto& [name, value] : before.items()) {
+    if (!next.contains(name)) note(name);
+  }
+  return {{"unseen", std::move(unseen)}, {"seen", std::move(seen)}};
+}
+
 nlohmann::json record_json(const StoredRecord& r) {
   return {{"collection", r.collection}, {"record", r.record_id}, {"op", r.deleted ? "delete" : "upsert"},
           {"fields", r.fields},         {"hlc", r.hlc},          {"field_hlc", r.field_hlc},

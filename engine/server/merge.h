@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "offsync/hlc.h"
 #include "offsync/schema.h"
@@ -40,6 +41,12 @@ struct MergeResult {
 
 MergeResult merge_mutation(const Schema& schema, const std::optional<storage::StoredRecord>& current,
                            const IncomingMutation& m, const Hlc& now, int64_t now_ms);
+
+// What the writer of `m` had seen of the fields it changes (sets, replaces or removes; a delete:
+// every field): {"unseen": [names the store changed after the writer's base], "seen": {name:
+// [value] or [] when absent, for the others}}. A relay hands it upstream with the mutation, so that
+// upstream's rules judge the write as if the writer had sent it there (engine/client/forward.cc).
+nlohmann::json sender_view(const std::optional<storage::StoredRecord>& current, const IncomingMutation& m);
 
 // A record as docs/protocol.md writes it: {"collection", "record", "op", "fields", "hlc", "field_hlc",
 // "attachments"}.

@@ -120,7 +120,7 @@ bool is_json_content(const HttpRequest& r) {
 }
 
 // Inside the write transaction: apply one parsed mutation for the principal.
-Answer Server::Impl::apply(const std::string& principal, const IncomingMutation& m) {
+Answer Server::Impl::apply(const std::string& principal, const IncomingMutation& m, json* sender) {
   auto current = store->record(principal, m.collection, m.record_id);
   if (current && m.base && *m.base > current->hlc) {
     // A base this server never issued for the record would skip the escalate rule.
@@ -171,6 +171,7 @@ Answer Server::Impl::apply(const std::string& principal, const IncomingMutation&
       std::string attachments_text = attachments.empty() ? "[]" : attachments.dump();
       store->put_record(principal, *result.record, fields_text, field_hlc_text, attachments_text);
       store->bump(storage::ServerStore::Counter::kMutationsApplied);
+      if (sender) *sender = sender_view(current, m);
       return Answer{200, applied_body(record_text(*result.record, fields_text, field_hlc_text, attachments_text),
                                       result.record->hlc)};
     }

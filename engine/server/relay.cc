@@ -65,6 +65,12 @@ std::optional<Client::Forwarded> forwarded_of(const storage::ServerStore::Forwar
     if (!fields || !fields->is_object()) return std::nullopt;
     f.payload_text = std::string(fields->text);
   }
+  // What the sender had seen (Client::Forwarded); rows stored before the relay noted it have none.
+  auto base = json_text::member(*body, "base");
+  f.sender_had_base = base && base->is_string();
+  if (auto view = json_text::member(*body, kRelaySenderMember); view && view->is_object()) {
+    f.sender_view = json_text::to_json(*view);
+  }
   if (auto listed = json_text::member(*body, "attachments"); listed && listed->is_array()) {
     bool ok = true;
     json_text::for_each_element(*listed, [&](const json_text::Value& id) {

@@ -40,6 +40,9 @@ constexpr const char* kTokenPath = "/oauth/token";
 constexpr const char* kAttachmentsPath = "/v1/attachments";
 constexpr const char* kAttachmentPath = "/v1/attachments/{id}";  // the route (metrics label) of one attachment
 constexpr int64_t kSweepEveryMs = 3600 * 1000;
+// The member a relay adds to a mutation it stores for the hand-over: what the sender had seen
+// (sender_view). A sender's own member of that name is dropped.
+constexpr const char* kRelaySenderMember = "offsync_relay_sender_view";
 constexpr int64_t kMaxSyncWaitS = 60;  // GET /v1/sync?wait= at most
 
 struct Server::Impl {
@@ -110,7 +113,9 @@ struct Server::Impl {
 
   // ---- mutation_request.cc ----
   // Inside the write transaction: apply one parsed mutation for the principal.
-  Answer apply(const std::string& principal, const IncomingMutation& m);
+  // sender (a relay's): set to what the sender had seen of what the applied write changes
+  // (sender_view), for the hand-over.
+  Answer apply(const std::string& principal, const IncomingMutation& m, nlohmann::json* sender = nullptr);
 
   // ---- idempotency.cc ----
   // `sender`: the client's Offsync-Client-Id, which a relay keeps to tell upstream's outcome to it alone.

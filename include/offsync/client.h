@@ -446,9 +446,19 @@ class Client {
     std::vector<std::string> attachments;
     // When not empty: the payload as JSON text (an object), taken as it is; `payload` is ignored.
     std::string payload_text;
+    // What the sender had seen, as the relay that applied it knows, so that upstream's rules judge
+    // the write as if the sender had sent it there (an escalate field conflicts instead of being
+    // overwritten). Without a base (a create, or a write over a record it never had) it goes up
+    // without one. sender_view (null: unknown) is {"unseen": [names of fields it changes that
+    // the relay changed after the sender's base], "seen": {name: [value] or [] when absent}}: when
+    // a field is unseen, or this store's view of it no longer shows what the sender saw, the
+    // mutation goes up based just before upstream's change of that field.
+    bool sender_had_base = true;
+    nlohmann::json sender_view;
   };
   // Queues them, in order and in one transaction, to go upstream under their own keys, each based
-  // on this store's base (upstream's HLC) and never folded into another. One whose key is already
+  // on this store's base (upstream's HLC, adjusted by what the sender had seen) and never folded
+  // into another. One whose key is already
   // in the outbox is skipped. Returns how many were queued.
   Result<int64_t> forward(const std::vector<Forwarded>& batch);
 

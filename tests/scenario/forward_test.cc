@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "offsync/client.h"
+#include "offsync/transport.h"
+#include "server_support.h"
 #include "support.h"
 
 using namespace offsync;
@@ -58,4 +60,47 @@ TEST_CASE("a forwarded payload text that is not a JSON object is refused, and no
     CHECK(lane->outbox()->empty());
     CHECK(lane->get("notes", "a").status().code() == StatusCode::kNotFound);
   }
+}
+
+TEST_CASE("a forwarded write goes up based before upstream's changes that its sender had not seen") {
+  ScratchDir dir;
+  auto cloud = open_server({.db_path = dir.file("cloud.db"),
+                            .schema = *Schema::parse(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}}})")});
+  auto open_on_cloud = [&](const std::string& name) {
+    return open_client({.path = dir.file(name + ".db"),
+                        .sync = {.transport = make_in_process_transport(*cloud), .background = false}});
+  };
+  auto web = open_on_cloud("web");
+  auto lane = open_on_cloud("lane");
+  for (const char* id : {"a", "b", "c"}) REQUIRE(web->put("tasks", id, {{"status", "open"}}).is_ok());
+  REQUIRE(web->sync_once()->applied == 3);
+  REQUIRE(lane->sync_once().is_ok());
+  // The web closes all three; the lane (the relay's upstream client) pulls that. The apps that
+  // write through the relay had seen: a "open" (the relay had not absorbed the change yet when
+  // it applied their write), b "closed", c "open" (absorbed: the relay saw it change after the
+  // app's base).
+  for (const char* id : {"a", "b", "c"}) REQUIRE(web->patch("tasks", id, {{"status", "closed"}}).is_ok());
+  REQUIRE(web->sync_once()->applied == 3);
+  REQUIRE(lane->sync_once().is_ok());
+  REQUIRE(lane->get("tasks", "a")->fields["status"] == "closed");
+  auto forwarded = [](std::string key, std::string record, nlohmann::json sender_view) {
+    Client::Forwarded f{std::move(key), "tasks", std::move(record), MutationOp::kPatch, {{"status", "blocked"}}, {}};
+    f.sender_view = std::move(sender_view);
+    return f;
+  };
+  REQUIRE(lane->forward({
+                  forwarded("01KA0000000000000000000001", "a", {{"unseen", nlohmann::json::array()}, {"seen", {{"status", {"open"}}}}}),
+                  forwarded("01KA0000000000000000000002", "b", {{"unseen", nlohmann::json::array()}, {"seen", {{"status", {"closed"}}}}}),
+                  forwarded("01KA0000000000000000000003", "c", {{"unseen", {"status"}}, {"seen", nlohmann::json::object()}}),
+              })
+              .is_ok());
+  auto report = lane->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->applied == 1);
+  CHECK(report->conflicts == 2);
+  auto shown = [&](Client& c, const char* id) { return c.get("tasks", id)->fields["status"]; };
+  REQUIRE(web->sync_once().is_ok());
+  CHECK(shown(*web, "a") == "closed");   // escalated, not overwritten
+  CHECK(shown(*web, "b") == "blocked");  // its sender had seen "closed": an ordinary edit
+  CHECK(shown(*web, "c") == "closed");
 }

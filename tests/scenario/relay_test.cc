@@ -196,6 +196,49 @@ TEST_CASE("relay: an escalate conflict and a refusal on the cloud reach the clie
   CHECK(d.math->summary()->pending == 0);
 }
 
+TEST_CASE("relay: an app's edit of a cloud change it had not seen escalates on the cloud, though the relay pulled that change first") {
+  Device d;
+  d.relay.reset();
+  d.cloud = open_server({.db_path = d.dir.file("cloud2.db"),
+                         .schema = *Schema::parse(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}}})")});
+  d.uplink = std::make_shared<ScriptedTransport>(d.cloud.get());
+  d.open_relay();
+  d.math = d.on_relay("math2");
+  REQUIRE(d.math->put("tasks", "t1", {{"status", "open"}, {"title", "fix"}}).is_ok());
+  REQUIRE(d.math->sync_once()->applied == 1);
+  REQUIRE(eventually([&] { return d.cloud_applied() == 1; }));
+
+  // On the web: t1 closed, t2 created. The relay pulls both for another app on the device, while
+  // the math app (in the background) still shows t1 open and has never heard of t2.
+  auto web = d.on_cloud("web");
+  REQUIRE(web->sync_once().is_ok());
+  REQUIRE(web->patch("tasks", "t1", {{"status", "closed"}}).is_ok());
+  REQUIRE(web->put("tasks", "t2", {{"status", "assigned"}}).is_ok());
+  REQUIRE(web->sync_once()->applied == 2);
+  auto quiz = d.on_relay("quiz");
+  REQUIRE(eventually([&] {
+    (void)quiz->sync_once();
+    auto t1 = quiz->get("tasks", "t1");
+    return t1 && t1->fields["status"] == "closed" && quiz->get("tasks", "t2").is_ok();
+  }));
+
+  // The math app edits t1's status from "open", and writes a t2 of its own.
+  auto edit = d.math->patch("tasks", "t1", {{"status", "blocked"}});
+  auto create = d.math->put("tasks", "t2", {{"status", "mine"}});
+  REQUIRE(d.math->sync_once()->applied == 2);  // the relay has no rules of its own: it takes both
+  REQUIRE(eventually([&] {
+    (void)d.math->sync_once();
+    return d.math->summary()->conflicts == 2;
+  }));
+  // Both escalate on the cloud as if the math app had sent them there: neither web value is lost.
+  CHECK(d.math->mutation(*edit)->server_record["fields"]["status"] == "closed");
+  CHECK(d.math->mutation(*create)->server_record["fields"]["status"] == "assigned");
+  REQUIRE(web->sync_once().is_ok());
+  CHECK(web->get("tasks", "t1")->fields["status"] == "closed");
+  CHECK(web->get("tasks", "t2")->fields["status"] == "assigned");
+  CHECK(d.cloud_applied() == 3);
+}
+
 TEST_CASE("relay: an attachment uploaded to the relay goes up to the cloud before the mutation that lists it") {
   Device d;
   d.uplink->set_down(true);
