@@ -67,7 +67,7 @@ TEST_CASE("a retry that falls due while its round still runs is sent without ano
   CHECK(eventually([&] { return client->outbox()->empty(); }, 5000));
   CHECK(world.batches.load() == 2);
   CHECK(world.server->stats()->mutations_applied == 1);
-  CHECK(client->sync_status().state == SyncState::kIdle);
+  CHECK(eventually([&] { return client->sync_status().state == SyncState::kIdle; }, 5000));  // no timer left
 }
 
 TEST_CASE("a retry drawn with no delay is sent again at once, not left until the next write") {
