@@ -91,11 +91,15 @@ Result<int64_t> Client::forward(const std::vector<Forwarded>& batch) {
       Mutation m = impl_->new_mutation(f.collection, f.record_id, f.op, nlohmann::json());
       m.attachments = f.attachments;
       m.idempotency_key = f.idempotency_key;
-      m.base_hlc = upstream_base(store, f, m.base_hlc);
+      std::optional<std::string> newest = m.base_hlc;
+      m.base_hlc = upstream_base(store, f, newest);
       std::string text = f.op == MutationOp::kDelete ? std::string("null")
                          : f.payload_text.empty()    ? f.payload.dump()
                                                      : f.payload_text;
       store.insert_mutation(m, &text);
+      // Moved back before what its sender had not seen: an earlier mutation's acknowledgement does
+      // not move it forward again (the sender had not seen that one either).
+      if (m.base_hlc != newest) store.pin_base(m.id);
       if (f.op == MutationOp::kUpsert) {
         // The newest mutation of the record replaces it whole: the view is its fields (as for put).
         store.set_view_text(f.collection, f.record_id, text);

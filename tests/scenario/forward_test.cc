@@ -104,3 +104,28 @@ TEST_CASE("a forwarded write goes up based before upstream's changes that its se
   CHECK(shown(*web, "b") == "blocked");  // its sender had seen "closed": an ordinary edit
   CHECK(shown(*web, "c") == "closed");
 }
+
+TEST_CASE("a forwarded write based before a change its sender had not seen keeps that base when an earlier one is acknowledged") {
+  ScratchDir dir;
+  auto cloud = open_server({.db_path = dir.file("cloud.db"),
+                            .schema = *Schema::parse(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}}})")});
+  auto lane = open_client({.path = dir.file("lane.db"),
+                           .sync = {.transport = make_in_process_transport(*cloud), .background = false}});
+  REQUIRE(lane->put("tasks", "t", {{"status", "open"}}).is_ok());
+  REQUIRE(lane->sync_once()->applied == 1);
+  // Two apps on the relay: the first sets "started" from "open"; the second, which had not seen
+  // that, sets "blocked" (the relay changed the field after its base). Both go up in one round.
+  Client::Forwarded first{"01KA0000000000000000000011", "tasks", "t", MutationOp::kPatch, {{"status", "started"}}, {}};
+  first.sender_view = {{"unseen", nlohmann::json::array()}, {"seen", {{"status", {"open"}}}}};
+  Client::Forwarded second{"01KA0000000000000000000012", "tasks", "t", MutationOp::kPatch, {{"status", "blocked"}}, {}};
+  second.sender_view = {{"unseen", {"status"}}, {"seen", nlohmann::json::object()}};
+  REQUIRE(lane->forward({first, second}).is_ok());
+  auto report = lane->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->applied == 1);
+  CHECK(report->conflicts == 1);  // as if the second app had sent it to the cloud itself
+  auto outbox = lane->outbox();
+  REQUIRE(outbox->size() == 1);
+  CHECK(outbox->front().idempotency_key == "01KA0000000000000000000012");
+  CHECK(outbox->front().server_record["fields"]["status"] == "started");
+}
