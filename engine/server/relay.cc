@@ -83,6 +83,26 @@ std::optional<Client::Forwarded> forwarded_of(const storage::ServerStore::Forwar
   return f;
 }
 
+// The lanes of a transport that cannot open another connection take turns on it. Cancelling one
+// ends its later requests; one in progress ends by itself (the transport is not the relay's).
+class TakingTurns final : public Transport {
+ public:
+  TakingTurns(std::shared_ptr<Transport> shared, std::shared_ptr<std::mutex> turn)
+      : shared_(std::move(shared)), turn_(std::move(turn)) {}
+  Result<HttpResponse> send(const HttpRequest& request) override {
+    std::lock_guard<std::mutex> lock(*turn_);
+    if (cancelled_) return Status::transient("the relay is stopping");
+    return shared_->send(request);
+  }
+  std::unique_ptr<Transport> open_another() override { return shared_->open_another(); }
+  void cancel() override { cancelled_ = true; }
+
+ private:
+  std::shared_ptr<Transport> shared_;
+  std::shared_ptr<std::mutex> turn_;
+  std::atomic<bool> cancelled_{false};
+};
+
 bool authenticated(const ServerOptions& o) { return o.require_auth || static_cast<bool>(o.authenticate); }
 
 }  // namespace
@@ -106,6 +126,12 @@ Result<std::unique_ptr<Relay>> Relay::start(Server::Impl& server) {
   return relay;
 }
 
+std::shared_ptr<Transport> Relay::lane_transport() {
+  const std::shared_ptr<Transport>& configured = server_.options.upstream.transport;
+  if (std::shared_ptr<Transport> own = configured->open_another()) return own;
+  return std::make_shared<TakingTurns>(configured, shared_upstream_mu_);
+}
+
 Result<std::shared_ptr<Relay::Lane>> Relay::open_lane(const std::string& principal, const std::string& token) {
   const ServerOptions& o = server_.options;
   ClientOptions c;
@@ -117,7 +143,8 @@ Result<std::shared_ptr<Relay::Lane>> Relay::open_lane(const std::string& princip
   c.log = o.log;
   c.sync = o.upstream.sync;
   c.sync.token = token;
-  c.sync.transport = o.upstream.transport;
+  std::shared_ptr<Transport> transport = lane_transport();
+  c.sync.transport = transport;
   c.sync.background = false;  // the rounds thread runs them
   if (!o.upstream.manual) {
     // Upstream's push: the lane's watch tells the rounds thread to pull (and so the relay's own
@@ -138,6 +165,7 @@ Result<std::shared_ptr<Relay::Lane>> Relay::open_lane(const std::string& princip
   }
   auto lane = std::make_shared<Lane>();
   lane->principal = principal;
+  lane->transport = std::move(transport);
   lane->client = std::move(*client);
   lane->client->add_observer(std::make_shared<ViewMirror>(server_, principal, *lane->client));
   return lane;
@@ -166,6 +194,8 @@ Relay::~Relay() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  // A round or a file download in progress upstream ends now rather than when the network says.
+  for (const auto& lane : lanes()) lane->transport->cancel();
   hand_cv_.notify_all();
   rounds_cv_.notify_all();
   if (hand_thread_.joinable()) hand_thread_.join();

@@ -75,6 +75,8 @@ class Relay {
  private:
   struct Lane {
     std::string principal;
+    // Its way upstream (lane_transport()); cancelled when the relay stops.
+    std::shared_ptr<Transport> transport;
     std::unique_ptr<Client> client;
     // The rounds thread's own.
     int64_t next_round_ms = 0;  // at once: the outbox may hold work from before a restart
@@ -82,6 +84,11 @@ class Relay {
   };
   explicit Relay(Server::Impl& server) : server_(server) {}
   Result<std::shared_ptr<Lane>> open_lane(const std::string& principal, const std::string& token);
+  // A lane's clients (its rounds, a file fetch) never send at once, but two lanes do: each lane
+  // gets a connection of its own (Transport::open_another), or, when the configured transport
+  // cannot open one, takes turns on it with the other lanes.
+  std::shared_ptr<Transport> lane_transport();
+  std::shared_ptr<std::mutex> shared_upstream_mu_ = std::make_shared<std::mutex>();
   // Opens lanes for new identities and hands new credentials to their clients.
   void refresh_lanes();
   std::vector<std::shared_ptr<Lane>> lanes() const;
