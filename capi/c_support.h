@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -18,6 +19,9 @@
 
 struct offsync_server {
   std::unique_ptr<offsync::Server> server;
+  // Its listeners not freed yet (offsync_c_server.cc, under its listeners' lock): freeing the
+  // server stops them first.
+  std::set<offsync_listener*> listeners;
 };
 
 struct offsync_client {
@@ -25,8 +29,10 @@ struct offsync_client {
 };
 
 struct offsync_listener {
-  std::unique_ptr<offsync::Listener> listener;
-  std::thread thread;  // runs listener->run() until offsync_listener_free
+  std::unique_ptr<offsync::Listener> listener;  // null once stopped
+  std::thread thread;      // runs listener->run() until stopped
+  offsync_server* server;  // null once its server was freed (which stopped it)
+  std::string address;
 };
 
 struct offsync_peer {

@@ -1,4 +1,5 @@
 // The C ABI: errors, strings and the server half (include/offsync/offsync.h).
+#include <mutex>
 #include <thread>
 
 #include "offsync/byte_pipe.h"
@@ -10,6 +11,23 @@
 
 using namespace offsync::capi;
 using offsync::Status;
+
+namespace {
+
+// Guards every server's set of listeners and each listener's link to its server.
+std::mutex& listeners_mu() {
+  static std::mutex mu;
+  return mu;
+}
+
+void stop(offsync_listener* listener) {
+  if (!listener->listener) return;
+  listener->listener->stop();
+  if (listener->thread.joinable()) listener->thread.join();
+  listener->listener.reset();
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -66,6 +84,16 @@ offsync_server* offsync_server_open_with(const offsync_server_options* options, 
 
 void offsync_server_free(offsync_server* server) {
   try {
+    if (!server) return;
+    // Listeners the app has not freed yet stop now: none serves a server that is gone. Their
+    // handles stay valid until offsync_listener_free.
+    std::set<offsync_listener*> listening;
+    {
+      std::lock_guard<std::mutex> lock(listeners_mu());
+      listening.swap(server->listeners);
+      for (offsync_listener* l : listening) l->server = nullptr;
+    }
+    for (offsync_listener* l : listening) stop(l);
     delete server;
   } catch (...) {
   }
@@ -146,15 +174,19 @@ offsync_listener* offsync_server_listen(offsync_server* server, const char* addr
     }
     auto out = std::make_unique<offsync_listener>();
     out->listener = std::move(*listener);
+    out->address = out->listener->address();
+    out->server = server;
     offsync::Listener* serving = out->listener.get();
     out->thread = std::thread([serving] { serving->run(); });
+    std::lock_guard<std::mutex> lock(listeners_mu());
+    server->listeners.insert(out.get());
     return out.release();
   });
 }
 
 char* offsync_listener_address(const offsync_listener* listener) {
   try {
-    return listener ? owned(listener->listener->address()) : nullptr;
+    return listener ? owned(listener->address) : nullptr;
   } catch (...) {
     return nullptr;
   }
@@ -163,8 +195,11 @@ char* offsync_listener_address(const offsync_listener* listener) {
 void offsync_listener_free(offsync_listener* listener) {
   if (!listener) return;
   try {
-    listener->listener->stop();
-    if (listener->thread.joinable()) listener->thread.join();
+    {
+      std::lock_guard<std::mutex> lock(listeners_mu());
+      if (listener->server) listener->server->listeners.erase(listener);
+    }
+    stop(listener);
     delete listener;
   } catch (...) {
   }

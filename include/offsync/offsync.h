@@ -109,7 +109,8 @@ void offsync_server_handle_bytes_async_from(offsync_server* server, const offsyn
 /* Serves the server over HTTP/1.1 on its own threads until offsync_listener_free: address is
  * "tcp:HOST:PORT" (an IP address; port 0: any free port) or "unix:PATH" (a Unix domain socket,
  * mode 0600, for processes of this user: what `curl --unix-socket` and other apps connect to).
- * Free the listener before its server. */
+ * Freeing the server first stops its listeners; their handles stay valid (the address too) until
+ * offsync_listener_free. */
 typedef struct offsync_listener offsync_listener;
 offsync_listener* offsync_server_listen(offsync_server* server, const char* address, offsync_error* error);
 /* "http://127.0.0.1:PORT" or "unix:PATH" (free it). */

@@ -5,7 +5,27 @@
  * without a sync call, then is cancelled when the client closes. */
 #include "c_test_support.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Whether something accepts TCP connections at url ("http://127.0.0.1:PORT"). */
+static bool accepts(const char* url) {
+  const char* colon = strrchr(url, ':');
+  if (!colon) return false;
+  struct sockaddr_in at;
+  memset(&at, 0, sizeof at);
+  at.sin_family = AF_INET;
+  at.sin_port = htons((uint16_t)atoi(colon + 1));
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  bool connected = connect(fd, (struct sockaddr*)&at, sizeof at) == 0;
+  close(fd);
+  return connected;
+}
 
 /* The cloud's figure `name` from offsync_server_stats, or -1. */
 static long stat_of(offsync_server* server, const char* name) {
@@ -283,8 +303,14 @@ int main(void) {
   offsync_client_free(app);
   offsync_listener_free(local);
   offsync_server_free(provider);  /* answers the cancelled poll, if still held */
-  offsync_listener_free(cloud_listener);
+  /* The cloud's server freed before its listener: the listener stops with it (nothing serves a
+   * freed server), and its handle stays good until freed. */
   offsync_server_free(cloud);
+  CHECK(!accepts(cloud_url));
+  char* still = offsync_listener_address(cloud_listener);
+  CHECK(still && strcmp(still, cloud_url) == 0);
+  offsync_string_free(still);
+  offsync_listener_free(cloud_listener);
   offsync_string_free(cloud_url);
   offsync_listener_free(NULL);
   return finish("c abi relay", dir);
