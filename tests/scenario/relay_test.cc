@@ -42,6 +42,18 @@ struct Device {
     relay = open_server(std::move(o));
   }
   int64_t cloud_applied() { return cloud->stats()->mutations_applied; }
+  // A fresh cloud with these rules (the relay has none of its own), and task t1 ("open") written
+  // by the math app through the relay and applied there.
+  void cloud_with_rules_and_task(const char* schema) {
+    relay.reset();
+    cloud = open_server({.db_path = dir.file("cloud2.db"), .schema = *Schema::parse(schema)});
+    uplink = std::make_shared<ScriptedTransport>(cloud.get());
+    open_relay();
+    math = on_relay("math2");
+    REQUIRE(math->put("tasks", "t1", {{"status", "open"}, {"title", "fix"}}).is_ok());
+    REQUIRE(math->sync_once()->applied == 1);
+    REQUIRE(eventually([&] { return cloud_applied() == 1; }));
+  }
   // Another device, straight on the cloud; another app of the relay on this device.
   std::unique_ptr<Client> on_cloud(const std::string& name) { return client_of(*cloud, name); }
   std::unique_ptr<Client> on_relay(const std::string& name) { return client_of(*relay, name); }
@@ -140,16 +152,8 @@ TEST_CASE("relay: mutations handed over survive a restart of the relay before th
 TEST_CASE("relay: an escalate conflict and a refusal on the cloud reach the client app as if the cloud had answered") {
   Device d;
   // The cloud's rules: an escalate field, and a required one; the relay has none of its own.
-  d.relay.reset();
-  d.cloud = open_server({.db_path = d.dir.file("cloud2.db"),
-                         .schema = *Schema::parse(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}},
-                                                     "orders": {"required": ["title"]}}})")});
-  d.uplink = std::make_shared<ScriptedTransport>(d.cloud.get());
-  d.open_relay();
-  d.math = d.on_relay("math2");
-  REQUIRE(d.math->put("tasks", "t1", {{"status", "open"}, {"title", "fix"}}).is_ok());
-  REQUIRE(d.math->sync_once()->applied == 1);
-  REQUIRE(eventually([&] { return d.cloud_applied() == 1; }));
+  d.cloud_with_rules_and_task(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}},
+                                  "orders": {"required": ["title"]}}})");
 
   d.uplink->set_down(true);  // the device goes offline
   auto other = d.on_cloud("web");
@@ -198,15 +202,7 @@ TEST_CASE("relay: an escalate conflict and a refusal on the cloud reach the clie
 
 TEST_CASE("relay: an app's edit of a cloud change it had not seen escalates on the cloud, though the relay pulled that change first") {
   Device d;
-  d.relay.reset();
-  d.cloud = open_server({.db_path = d.dir.file("cloud2.db"),
-                         .schema = *Schema::parse(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}}})")});
-  d.uplink = std::make_shared<ScriptedTransport>(d.cloud.get());
-  d.open_relay();
-  d.math = d.on_relay("math2");
-  REQUIRE(d.math->put("tasks", "t1", {{"status", "open"}, {"title", "fix"}}).is_ok());
-  REQUIRE(d.math->sync_once()->applied == 1);
-  REQUIRE(eventually([&] { return d.cloud_applied() == 1; }));
+  d.cloud_with_rules_and_task(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}}})");
 
   // On the web: t1 closed, t2 created. The relay pulls both for another app on the device, while
   // the math app (in the background) still shows t1 open and has never heard of t2.
