@@ -77,13 +77,11 @@ void ClientStore::update_mutation_state(const std::string& id, MutationState sta
   s.exec();
 }
 
-void ClientStore::rebase_unsent(const std::string& collection, const std::string& record_id, const std::string& hlc) {
-  SQLite::Statement& s =
-      cached("UPDATE outbox SET base_hlc=? WHERE collection=? AND record_id=? AND attempts=0 AND base_pinned=0");
+void ClientStore::rebase_unsent_mutation(const std::string& id, const std::string& hlc) {
+  SQLite::Statement& s = cached("UPDATE outbox SET base_hlc=? WHERE id=? AND attempts=0 AND base_pinned=0");
   ResetOnExit done(s);
   s.bind(1, hlc);
-  s.bind(2, collection);
-  s.bind(3, record_id);
+  s.bind(2, id);
   s.exec();
 }
 

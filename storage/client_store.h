@@ -102,8 +102,8 @@ class ClientStore : public SqliteStore {
   void update_mutation_payload(const std::string& id, MutationOp op, const std::string& payload_text);
   void update_mutation_state(const std::string& id, MutationState state, int attempts,
                              int64_t next_attempt_at_ms, const std::string& last_error);
-  // Later unsent mutations of the record start from hlc, except those whose base is pinned.
-  void rebase_unsent(const std::string& collection, const std::string& record_id, const std::string& hlc);
+  // An unsent mutation starts from hlc, unless its base is pinned.
+  void rebase_unsent_mutation(const std::string& id, const std::string& hlc);
   // Keeps the mutation's base as it is through rebase_unsent (a keep-mine renew unpins it).
   void pin_base(const std::string& id);
   // keep_high_water false: the caller raises the id high-water mark itself (once per batch).

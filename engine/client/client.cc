@@ -240,8 +240,8 @@ bool Client::Impl::acknowledge_locked(const Mutation& m, const storage::BaseText
   // left the outbox and the view must be recomputed without it.
   bool view_changed = false;
   bool pending = store_base_and_view_locked(m.collection, m.record_id, base, &view_changed);
-  // Later unsent edits of the record now start from the server's version.
-  if (pending && !base.hlc.empty()) store->rebase_unsent(m.collection, m.record_id, base.hlc);
+  // Later unsent edits of the record now start from the server's version (rebase.cc).
+  if (pending && !base.hlc.empty()) rebase_later_edits_locked(m.collection, m.record_id, answered.hlc, base);
   return view_changed || (!base.deleted && base.attachments != shown_attachments);
 }
 

@@ -16,6 +16,10 @@
 
 namespace offsync {
 
+// The greatest HLC text below `text` that matters: the same instant with the smallest node id ("0"
+// sorts before every node of that instant), else the instant before (rebase.cc).
+std::optional<std::string> hlc_just_before(const std::string& text);
+
 namespace wire {
 struct RelayedOutcome;
 }
@@ -161,6 +165,11 @@ struct Client::Impl {
     if (!held || held->empty() || (!hlc.empty() && hlc >= *held)) return std::nullopt;
     return store->base_text(collection, record_id);
   }
+  // Later unsent edits of the record start from the acknowledged record `base` (acked_hlc: the
+  // acknowledged mutation's HLC), or, when a field one touches was changed after its base by
+  // another device, just before that change (rebase.cc). Pinned bases stay.
+  void rebase_later_edits_locked(const std::string& collection, const std::string& record_id,
+                                 const std::string& acked_hlc, const storage::BaseText& base);
   // The caller raises the id high-water mark (ClientStore::raise_id_high_water) for m.
   bool acknowledge_locked(const Mutation& m, const storage::BaseText* base, bool replayed = false);
   // Stores a record the server holds (a pulled change or a 200's record) as base and recomputes

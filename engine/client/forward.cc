@@ -3,22 +3,9 @@
 #include "engine/client/client_impl.h"
 #include "engine/common/input_rules.h"
 #include "engine/common/json_text.h"
-#include "offsync/hlc.h"
 
 namespace offsync {
 namespace {
-
-// The greatest HLC text below `text` that matters: the same instant with the smallest node id
-// ("0" sorts before every node of that instant), else the instant before.
-std::optional<std::string> just_before(const std::string& text) {
-  auto hlc = Hlc::parse(text);
-  if (!hlc) return std::nullopt;
-  for (Hlc before : {Hlc{hlc->physical_ms, hlc->logical, "0"}, Hlc{hlc->physical_ms, hlc->logical - 1, "0"},
-                     Hlc{hlc->physical_ms - 1, 0, "0"}}) {
-    if (before.physical_ms >= 0 && before.logical <= hlc->logical && before.to_string() < text) return before.to_string();
-  }
-  return std::nullopt;
-}
 
 // The fields a forwarded write changes that upstream changed without the sender seeing it: those
 // the relay had changed after the sender's base, and those this store's view (upstream's state
@@ -62,7 +49,7 @@ std::optional<std::string> upstream_base(storage::ClientStore& store, const Clie
     if (!oldest || hlc->get<std::string>() < *oldest) oldest = hlc->get<std::string>();
   }
   if (!oldest) return base;
-  auto before = just_before(*oldest);
+  auto before = hlc_just_before(*oldest);
   return before && *before < *base ? before : base;
 }
 
