@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -19,6 +20,10 @@ namespace offsync {
 // The greatest HLC text below `text` that matters: the same instant with the smallest node id ("0"
 // sorts before every node of that instant), else the instant before (rebase.cc).
 std::optional<std::string> hlc_just_before(const std::string& text);
+// The oldest HLC that field_hlc (a record's per-field HLCs) holds for one of `names`, among those
+// `counts` accepts (rebase.cc).
+std::optional<std::string> oldest_field_hlc(const nlohmann::json& field_hlc, const std::vector<std::string>& names,
+                                            const std::function<bool(const std::string&)>& counts);
 
 namespace wire {
 struct RelayedOutcome;

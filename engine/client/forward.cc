@@ -41,13 +41,9 @@ std::optional<std::string> upstream_base(storage::ClientStore& store, const Clie
   std::vector<std::string> unseen = unseen_upstream(store, f);
   if (unseen.empty()) return base;
   auto row = store.base(f.collection, f.record_id);
-  if (!row || !row->field_hlc.is_object()) return base;
-  std::optional<std::string> oldest;
-  for (const auto& name : unseen) {
-    auto hlc = row->field_hlc.find(name);
-    if (hlc == row->field_hlc.end() || !hlc->is_string()) continue;  // a change upstream has not seen either
-    if (!oldest || hlc->get<std::string>() < *oldest) oldest = hlc->get<std::string>();
-  }
+  if (!row) return base;
+  // A field upstream has no HLC for is a change upstream has not seen either.
+  std::optional<std::string> oldest = oldest_field_hlc(row->field_hlc, unseen, [](const std::string&) { return true; });
   if (!oldest) return base;
   auto before = hlc_just_before(*oldest);
   return before && *before < *base ? before : base;

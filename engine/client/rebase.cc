@@ -15,6 +15,19 @@ std::optional<std::string> hlc_just_before(const std::string& text) {
   return std::nullopt;
 }
 
+std::optional<std::string> oldest_field_hlc(const nlohmann::json& field_hlc, const std::vector<std::string>& names,
+                                            const std::function<bool(const std::string&)>& counts) {
+  std::optional<std::string> oldest;
+  if (!field_hlc.is_object()) return oldest;
+  for (const auto& name : names) {
+    auto hlc = field_hlc.find(name);
+    if (hlc == field_hlc.end() || !hlc->is_string()) continue;
+    const std::string& at = hlc->get_ref<const std::string&>();
+    if (counts(at) && (!oldest || at < *oldest)) oldest = at;
+  }
+  return oldest;
+}
+
 void Client::Impl::rebase_later_edits_locked(const std::string& collection, const std::string& record_id,
                                              const std::string& acked_hlc, const storage::BaseText& base) {
   // The server's text, as stored; unreadable, it tells nothing (every edit moves to base.hlc).
@@ -36,14 +49,9 @@ void Client::Impl::rebase_later_edits_locked(const std::string& collection, cons
     }
     // A change of one of them after its base, and not the acknowledged mutation's own: another
     // device's, which it had not seen. It starts just before the oldest such change.
-    std::optional<std::string> unseen;
-    for (const auto& name : touched) {
-      auto hlc = field_hlc.find(name);
-      if (hlc == field_hlc.end() || !hlc->is_string()) continue;
-      const std::string& at = hlc->get_ref<const std::string&>();
-      if (at == acked_hlc || (m.base_hlc && at <= *m.base_hlc)) continue;
-      if (!unseen || at < *unseen) unseen = at;
-    }
+    std::optional<std::string> unseen = oldest_field_hlc(field_hlc, touched, [&](const std::string& at) {
+      return at != acked_hlc && (!m.base_hlc || at > *m.base_hlc);
+    });
     std::string from = base.hlc;
     if (unseen) {
       auto before = hlc_just_before(*unseen);

@@ -33,18 +33,25 @@ std::optional<std::string> escalated_field(const CollectionSpec& spec, const Sto
   return std::nullopt;
 }
 
-// Per-field HLCs after a write from `before` to `after`: every field whose value or presence changed
-// gets `hlc`; removed fields keep an entry, so that a removal also counts as a change.
+// The fields whose value or presence differs from `before` to `after` (set, replaced, removed).
+std::vector<std::string> changed_fields(const nlohmann::json& before, const nlohmann::json& after) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : after.items()) {
+    auto it = before.find(k);
+    if (it == before.end() || *it != v) out.push_back(k);
+  }
+  for (const auto& [k, v] : before.items()) {
+    if (!after.contains(k)) out.push_back(k);
+  }
+  return out;
+}
+
+// Per-field HLCs after a write from `before` to `after`: every changed field gets `hlc`; removed
+// fields keep an entry, so that a removal also counts as a change.
 nlohmann::json next_field_hlc(const nlohmann::json& old_hlc, const nlohmann::json& before, const nlohmann::json& after,
                               const std::string& hlc) {
   nlohmann::json out = old_hlc.is_object() ? old_hlc : nlohmann::json::object();
-  for (const auto& [k, v] : after.items()) {
-    auto it = before.find(k);
-    if (it == before.end() || *it != v) out[k] = hlc;
-  }
-  for (const auto& [k, v] : before.items()) {
-    if (!after.contains(k)) out[k] = hlc;
-  }
+  for (const auto& k : changed_fields(before, after)) out[k] = hlc;
   return out;
 }
 
@@ -58,20 +65,13 @@ nlohmann::json sender_view(const std::optional<StoredRecord>& current, const Inc
   nlohmann::json next = m.op == ServerOp::kDelete  ? nlohmann::json::object()
                         : m.op == ServerOp::kPatch ? apply_merge_patch(before, m.fields)
                                                    : m.fields;
-  auto note = [&](const std::string& name) {
+  for (const auto& name : changed_fields(before, next)) {
     auto was = before.find(name);
     if (live && changed_since(*current, name, m.base)) {
       unseen.push_back(name);
     } else {
       seen[name] = was == before.end() ? nlohmann::json::array() : nlohmann::json::array({*was});
     }
-  };
-  for (const auto& [name, value] : next.items()) {
-    auto was = before.find(name);
-    if (was == before.end() || *was != value) note(name);
-  }
-  for (const auto& [name, value] : before.items()) {
-    if (!next.contains(name)) note(name);
   }
   return {{"unseen", std::move(unseen)}, {"seen", std::move(seen)}};
 }
