@@ -129,3 +129,30 @@ TEST_CASE("a forwarded write based before a change its sender had not seen keeps
   CHECK(outbox->front().idempotency_key == "01KA0000000000000000000012");
   CHECK(outbox->front().server_record["fields"]["status"] == "started");
 }
+
+TEST_CASE("a damaged note of what a forwarded write's sender had seen leaves its base as it was") {
+  ScratchDir dir;
+  auto cloud = open_server({.db_path = dir.file("cloud.db"),
+                            .schema = *Schema::parse(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}}})")});
+  auto lane = open_client({.path = dir.file("lane.db"),
+                           .sync = {.transport = make_in_process_transport(*cloud), .background = false}});
+  REQUIRE(lane->put("tasks", "t", {{"status", "open"}}).is_ok());
+  REQUIRE(lane->sync_once()->applied == 1);
+  // A relay_outbox row read back from a damaged file: members of the wrong kinds, unknown fields,
+  // HLCs that are not HLCs.
+  std::vector<Client::Forwarded> batch;
+  int n = 0;
+  for (nlohmann::json junk : {nlohmann::json{{"unseen", 5}, {"seen", {1, 2}}},
+                              nlohmann::json{{"unseen", {7, nullptr, "no-such-field"}}, {"seen", {{"status", "open"}}}},
+                              nlohmann::json{{"seen", {{"status", {"open", "closed"}}}}}, nlohmann::json("text")}) {
+    Client::Forwarded f{"01KA00000000000000000000" + std::to_string(20 + n++), "tasks", "t", MutationOp::kPatch,
+                        {{"status", "step " + std::to_string(n)}}, {}};
+    f.sender_view = std::move(junk);
+    batch.push_back(std::move(f));
+  }
+  REQUIRE(lane->forward(batch).is_ok());
+  auto report = lane->sync_once();
+  REQUIRE(report.is_ok());
+  CHECK(report->applied == 4);  // each an ordinary edit: nothing in the junk moves a base back
+  CHECK(report->conflicts == 0);
+}

@@ -235,6 +235,23 @@ TEST_CASE("relay: an app's edit of a cloud change it had not seen escalates on t
   CHECK(d.cloud_applied() == 3);
 }
 
+TEST_CASE("relay: a local app cannot pass its own note of what it had seen as the relay's") {
+  Device d;
+  d.cloud_with_rules_and_task(R"({"collections": {"tasks": {"fields": {"status": {"merge": "escalate"}}}}})");
+  json page = body_of(d.relay->handle(get_sync()));
+  REQUIRE(page["changes"].size() == 1);
+  // An edit from the relay's current version, claiming (in the relay's own member) that the
+  // status changed unseen: the relay keeps its own account, and the cloud applies the edit.
+  json forged = {{"collection", "tasks"}, {"record", "t1"}, {"op", "patch"}, {"fields", {{"status", "blocked"}}},
+                 {"base", page["changes"][0]["hlc"]},
+                 {"offsync_relay_sender_view", {{"unseen", {"status"}}, {"seen", json::object()}}}};
+  REQUIRE(d.relay->handle(post_mutation(forged, new_key())).status == 200);
+  CHECK(eventually([&] { return d.cloud_applied() == 2; }));
+  json cloud = body_of(d.cloud->handle(get_sync()));
+  REQUIRE(cloud["changes"].size() == 1);
+  CHECK(cloud["changes"][0]["fields"]["status"] == "blocked");
+}
+
 TEST_CASE("relay: an attachment uploaded to the relay goes up to the cloud before the mutation that lists it") {
   Device d;
   d.uplink->set_down(true);
